@@ -1,0 +1,1 @@
+"""The StressLab Streamlit app: entry script, cached store and engine calls, components."""
