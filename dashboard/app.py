@@ -1,0 +1,38 @@
+"""StressLab entry script: `streamlit run dashboard/app.py`.
+
+Streamlit resolves ``st.Page`` paths against this script's folder and puts only that folder on
+``sys.path``; the project is installed (``make run`` does it) and the page paths are built from
+the repository root, so ``engine`` and ``dashboard`` import from any page.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard.shell import render_sidebar, startup  # noqa: E402
+
+PAGES = ROOT / "pages"
+
+st.set_page_config(page_title="StressLab", page_icon=":material/query_stats:", layout="wide")
+startup()
+
+#: Sidebar groups by workflow; each page is one thin script in pages/.
+NAVIGATION: dict[str, list[st.Page]] = {
+    "Overview": [
+        st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
+    ],
+    "Credit stress": [],
+    "Model validation": [],
+    "Market risk": [],
+}
+
+navigation = st.navigation({k: v for k, v in NAVIGATION.items() if v})
+render_sidebar()
+navigation.run()
