@@ -106,3 +106,11 @@ CREATE TABLE loan_results (
     cumulative_default_probability DOUBLE NOT NULL,
     weighted_average_life         DOUBLE
 );
+
+CREATE TABLE result_cache (
+    cache_key      VARCHAR PRIMARY KEY,
+    engine_version VARCHAR NOT NULL,
+    metrics        JSON NOT NULL,
+    pool_cashflows JSON NOT NULL,
+    created_at     TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
