@@ -1,0 +1,32 @@
+"""Pool ingest: loan tapes (CSV, Parquet, JSON, Excel) → validated columnar pools.
+
+``read_pool`` reads a file or upload, recognises its layout (native, Lending Club, loan-record),
+maps it to the canonical columns of :data:`engine.credit.models.ASSET_COLUMNS`, validates every
+column at once (one :class:`engine.errors.ValidationError` lists every bad cell) and fills missing
+behavioural values from a sourced assumption table, reporting every fill.
+"""
+
+from ._assumptions import AssumptionTable, load_assumptions
+from ._mappings import (
+    FORMATS,
+    LC_DEFAULT_CUTOFF,
+    LC_STATUS,
+    LOAN_TYPE_TO_ASSET_CLASS,
+    MONTHLY_SCHEDULES,
+    detect_format,
+)
+from ._pool import read_pool
+from ._readers import read_table
+
+__all__ = [
+    "read_pool",
+    "read_table",
+    "detect_format",
+    "load_assumptions",
+    "AssumptionTable",
+    "FORMATS",
+    "LC_DEFAULT_CUTOFF",
+    "LC_STATUS",
+    "LOAN_TYPE_TO_ASSET_CLASS",
+    "MONTHLY_SCHEDULES",
+]

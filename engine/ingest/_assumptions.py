@@ -1,0 +1,320 @@
+"""The assumption table: behavioural values for loans whose tape does not carry them.
+
+Real tapes rarely carry a prepayment speed (CPR), a default rate (CDR), a recovery rate or a
+recovery lag. The packaged table ``engine/credit/data/assumptions.csv`` holds one value per asset
+class (``grade`` blank = any grade) and per grade where it matters (consumer loans A–G); every
+number cites its source in ``engine/credit/data/ASSUMPTIONS.md``. Only missing values are filled,
+and every fill is reported.
+"""
+
+from __future__ import annotations
+
+import io
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.credit.models import AssetClass, AssetStatus
+from engine.errors import InputError, ValidationError
+
+from ._issues import IssueLog
+
+__all__ = ["AssumptionTable", "load_assumptions", "VALUE_FIELDS", "fill_behavioural"]
+
+#: Value columns of the table: (name, lower bound, upper bound, integer?).
+_FIELDS: tuple[tuple[str, float, float, bool], ...] = (
+    ("prepayment_speed", 0.0, 1.0, False),
+    ("default_probability", 0.0, 1.0, False),
+    ("recovery_rate", 0.0, 1.0, False),
+    ("recovery_lag", 0.0, 120.0, True),
+    ("delinquent_default_probability", 0.0, 1.0, False),
+)
+VALUE_FIELDS: tuple[str, ...] = tuple(f[0] for f in _FIELDS)
+_KEY = ("asset_class", "grade")
+_DOC = "engine/credit/data/ASSUMPTIONS.md"
+_VALID_CLASSES = tuple(c.value for c in AssetClass)
+
+
+def _source_col(field: str) -> str:
+    return f"{field}_source"
+
+
+def _as_frame(table: pd.DataFrame | str | PathLike | bytes | list[dict[str, Any]]) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table.copy()
+    if isinstance(table, list):
+        return pd.DataFrame.from_records(table)
+    if isinstance(table, (bytes, bytearray)):
+        if not table:
+            raise InputError("The assumption file is empty: give a CSV with a header row.")
+        return pd.read_csv(io.BytesIO(table), dtype={"grade": "string"})
+    path = Path(table)
+    if not path.is_file():
+        raise InputError(f"Assumption file {str(path)!r} not found.")
+    try:
+        return pd.read_csv(path, dtype={"grade": "string"})
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"Assumption file {str(path)!r} is empty.") from exc
+
+
+def _normalise(frame: pd.DataFrame, *, default_source: str, complete: bool, subject: str) -> pd.DataFrame:
+    """Check and normalise an assumption frame (all values, or a partial override)."""
+    log = IssueLog()
+    frame = frame.rename(columns=lambda c: str(c).strip().lower())
+    if "source" in frame.columns:  # one source for every value of the row
+        for field in VALUE_FIELDS:
+            if _source_col(field) not in frame.columns:
+                frame[_source_col(field)] = frame["source"]
+        frame = frame.drop(columns="source")
+    if "asset_class" not in frame.columns:
+        log.add(None, "asset_class", None, "required column missing")
+    known = set(_KEY) | set(VALUE_FIELDS) | {_source_col(f) for f in VALUE_FIELDS}
+    for col in frame.columns:
+        if col not in known:
+            log.add(None, col, None, f"unknown column; valid columns: {', '.join(sorted(known))}")
+    if log:
+        raise ValidationError(log.sorted(), subject=subject)
+
+    out = pd.DataFrame(index=frame.index)
+    cls = frame["asset_class"].astype("string").str.strip().str.lower()
+    log.add_mask(~cls.isin(_VALID_CLASSES).fillna(False).to_numpy(), "asset_class", frame["asset_class"],
+                 f"unknown asset_class; valid: {', '.join(_VALID_CLASSES)}")
+    out["asset_class"] = cls
+    grade = frame["grade"].astype("string").str.strip().str.upper() if "grade" in frame else pd.Series(
+        pd.NA, index=frame.index, dtype="string")
+    out["grade"] = grade.mask(grade == "")
+    for field, lo, hi, integer in _FIELDS:
+        if field not in frame.columns:
+            if complete:
+                log.add(None, field, None, "required column missing")
+            out[field] = np.nan
+            out[_source_col(field)] = pd.Series(pd.NA, index=frame.index, dtype="string")
+            continue
+        raw = frame[field]
+        num = pd.to_numeric(raw, errors="coerce").astype("float64")
+        log.add_mask((num.isna() & raw.notna()).to_numpy(), field, raw, "must be a number")
+        if complete:
+            log.add_mask((raw.isna()).to_numpy(), field, raw, "missing value")
+        bad = num.notna() & ((num < lo) | (num > hi))
+        log.add_mask(bad.to_numpy(), field, raw, f"must lie in [{lo:g}, {hi:g}]")
+        if integer:
+            log.add_mask((num.notna() & (num % 1 != 0)).to_numpy(), field, raw, "must be a whole number of months")
+        out[field] = num
+        src = frame[_source_col(field)].astype("string") if _source_col(field) in frame else pd.Series(
+            pd.NA, index=frame.index, dtype="string")
+        out[_source_col(field)] = src.fillna(default_source).where(num.notna())
+    dup = out.duplicated(list(_KEY), keep="first")
+    log.add_mask(dup.to_numpy(), "asset_class", out["asset_class"] + "/" + out["grade"].fillna("any"),
+                 "duplicate (asset_class, grade) row")
+    if complete:
+        have_any = set(out.loc[out["grade"].isna(), "asset_class"].dropna())
+        for cls_name in _VALID_CLASSES:
+            if cls_name not in have_any:
+                log.add(None, "asset_class", cls_name, "needs a row with a blank grade (the any-grade default)")
+    if log:
+        raise ValidationError(log.sorted(), subject=subject)
+    return out.reset_index(drop=True)
+
+
+class AssumptionTable:
+    """Behavioural assumptions by asset class and grade, with the source of every value.
+
+    Columns (see :meth:`to_frame`): ``asset_class``; ``grade`` (<NA> = any grade);
+    ``prepayment_speed`` (annual CPR, decimal); ``default_probability`` (annual CDR, decimal,
+    applied to performing loans); ``recovery_rate`` (decimal share of a defaulted balance);
+    ``recovery_lag`` (months from default to recovery cash); ``delinquent_default_probability``
+    (annual CDR, decimal, applied to loans whose status is delinquent); and one
+    ``<field>_source`` column per value naming its source (a key of ASSUMPTIONS.md, or the user's).
+
+    Parameters
+    ----------
+    table : DataFrame, path, bytes or list of dict
+        A complete table: a row with a blank grade for each of the seven asset classes, every
+        value present. A single ``source`` column may stand for all ``<field>_source`` columns.
+    name : str
+        Where the table came from (shown in reports).
+
+    Raises
+    ------
+    ValidationError
+        Listing every bad cell: unknown asset class, value outside its range, missing value,
+        duplicate (asset_class, grade) row, an asset class without an any-grade row.
+    """
+
+    def __init__(self, table: pd.DataFrame | str | PathLike | bytes | list[dict[str, Any]], *,
+                 name: str = "user table") -> None:
+        self.name = name
+        self._frame = _normalise(_as_frame(table), default_source=name, complete=True,
+                                 subject=f"assumption table {name!r}")
+
+    @classmethod
+    def _from_normalised(cls, frame: pd.DataFrame, name: str) -> "AssumptionTable":
+        obj = cls.__new__(cls)
+        obj.name = name
+        obj._frame = frame
+        return obj
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as a DataFrame (a copy), one row per (asset_class, grade)."""
+        return self._frame.copy()
+
+    def override(
+        self,
+        changes: pd.DataFrame | str | PathLike | bytes | list[dict[str, Any]],
+        *,
+        source: str = "user override",
+    ) -> "AssumptionTable":
+        """A new table with some values replaced (this one is left unchanged).
+
+        Parameters
+        ----------
+        changes : DataFrame, CSV path, CSV bytes or list of dict
+            Rows keyed by ``asset_class`` and optional ``grade``; any subset of the value
+            columns. A blank value keeps the current one; a (class, grade) row the table lacks
+            is added (its missing values fall back to the class's any-grade row at fill time).
+        source : str
+            Source recorded for every changed value unless the rows carry their own
+            ``source`` / ``<field>_source`` column.
+
+        Returns
+        -------
+        AssumptionTable
+
+        Raises
+        ------
+        ValidationError
+            If a change names an unknown asset class or puts a value outside its range.
+
+        Examples
+        --------
+        >>> table = load_assumptions().override([{"asset_class": "auto_loan", "prepayment_speed": 0.2}])
+        """
+        upd = _normalise(_as_frame(changes), default_source=source, complete=False,
+                         subject="assumption override")
+        base = self._frame.copy()
+        key_base = base["asset_class"] + "|" + base["grade"].fillna("")
+        key_upd = upd["asset_class"] + "|" + upd["grade"].fillna("")
+        base.index = key_base
+        upd.index = key_upd
+        new_keys = [k for k in upd.index if k not in base.index]
+        if new_keys:
+            added = upd.loc[new_keys].copy()
+            base = pd.concat([base, added])
+        for field in VALUE_FIELDS:
+            vals = upd[field].dropna()
+            base.loc[vals.index, field] = vals
+            base.loc[vals.index, _source_col(field)] = upd.loc[vals.index, _source_col(field)]
+        return AssumptionTable._from_normalised(base.reset_index(drop=True), f"{self.name} + {source}")
+
+    def lookup(self, field: str, asset_class: pd.Series, grade: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+        """Value, source and matched grade of ``field`` for each (asset_class, grade).
+
+        A grade-specific row wins; otherwise the class's any-grade row. All inputs and outputs
+        are Series of shape (n_assets,) on the same index; the matched grade is <NA> for the
+        any-grade row.
+        """
+        if field not in VALUE_FIELDS:
+            raise ValueError(f"unknown assumption field {field!r}")
+        frame = self._frame
+        specific = frame[frame["grade"].notna() & frame[field].notna()]
+        generic = frame[frame["grade"].isna()].set_index("asset_class")
+        spec_key = specific["asset_class"] + "|" + specific["grade"]
+        spec_val = pd.Series(specific[field].to_numpy(), index=spec_key.to_numpy())
+        spec_src = pd.Series(specific[_source_col(field)].to_numpy(), index=spec_key.to_numpy())
+        keys = (asset_class + "|" + grade.fillna("")).to_numpy()
+        v_spec = spec_val.reindex(keys).to_numpy(dtype="float64")
+        s_spec = spec_src.reindex(keys).to_numpy(dtype=object)
+        v_gen = generic[field].reindex(asset_class.to_numpy()).to_numpy(dtype="float64")
+        s_gen = generic[_source_col(field)].reindex(asset_class.to_numpy()).to_numpy(dtype=object)
+        use_spec = ~np.isnan(v_spec)
+        value = pd.Series(np.where(use_spec, v_spec, v_gen), index=asset_class.index)
+        src = pd.Series(np.where(use_spec, s_spec, s_gen), index=asset_class.index, dtype="string")
+        matched = grade.where(pd.Series(use_spec, index=asset_class.index)).astype("string")
+        return value, src, matched
+
+    def __repr__(self) -> str:
+        return f"AssumptionTable(name={self.name!r}, rows={len(self._frame)})"
+
+
+def load_assumptions(path: str | PathLike | None = None) -> AssumptionTable:
+    """Load an assumption table; by default the packaged one.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A complete table in CSV (columns as in :class:`AssumptionTable`). None loads
+        ``engine/credit/data/assumptions.csv``, whose every value is sourced in ASSUMPTIONS.md.
+
+    Returns
+    -------
+    AssumptionTable
+
+    Raises
+    ------
+    InputError
+        If the file is missing or empty.
+    ValidationError
+        If any value is missing, out of range, or an asset class lacks its any-grade row.
+    """
+    if path is None:
+        data = resources.files("engine.credit").joinpath("data/assumptions.csv").read_bytes()
+        table = AssumptionTable(data, name="packaged")
+        for field in VALUE_FIELDS:  # make every packaged source key point at its documentation
+            col = _source_col(field)
+            table._frame[col] = _DOC + "#" + table._frame[col]
+        return table
+    return AssumptionTable(path, name=str(path))
+
+
+def fill_behavioural(frame: pd.DataFrame, table: AssumptionTable) -> list[dict[str, Any]]:
+    """Fill missing behavioural values of a validated canonical frame in place; report the fills.
+
+    ``default_probability`` of a delinquent loan is filled from ``delinquent_default_probability``.
+    ``loss_severity`` is then ``1 - recovery_rate`` wherever it is missing.
+
+    Returns
+    -------
+    list of dict
+        One record per (field, asset_class, grade, value, source) with ``n_assets`` filled.
+    """
+    report: list[dict[str, Any]] = []
+    for field in ("prepayment_speed", "default_probability", "recovery_rate", "recovery_lag"):
+        missing = frame[field].isna()
+        if not missing.any():
+            continue
+        cls = frame.loc[missing, "asset_class"]
+        grade = frame.loc[missing, "grade"]
+        value, src, matched = table.lookup(field, cls, grade)
+        basis = pd.Series(field, index=cls.index, dtype="string")
+        if field == "default_probability":
+            delinquent = frame.loc[missing, "status"] == AssetStatus.DELINQUENT.value
+            if delinquent.any():
+                d_val, d_src, d_grade = table.lookup("delinquent_default_probability", cls, grade)
+                value = value.where(~delinquent, d_val)
+                src = src.where(~delinquent, d_src)
+                matched = matched.where(~delinquent, d_grade)
+                basis = basis.where(~delinquent, "delinquent_default_probability")
+        frame.loc[missing, field] = value.to_numpy()
+        parts = pd.DataFrame({
+            "asset_class": cls.astype(object), "grade": matched.astype(object),
+            "value": value, "source": src.astype(object), "basis": basis.astype(object),
+        }).fillna({"grade": "any"})
+        counts = parts.groupby(["basis", "asset_class", "grade", "value", "source"], sort=True).size()
+        for (basis_name, cls_name, grade_name, val, source), n in counts.items():
+            report.append({
+                "field": field,
+                "asset_class": cls_name,
+                "grade": None if grade_name == "any" else grade_name,
+                "value": int(val) if field == "recovery_lag" else float(val),
+                "source": source,
+                "n_assets": int(n),
+                "basis": basis_name,
+            })
+    ls_missing = frame["loss_severity"].isna()
+    if ls_missing.any():
+        frame.loc[ls_missing, "loss_severity"] = 1.0 - frame.loc[ls_missing, "recovery_rate"]
+    return report
