@@ -1,0 +1,130 @@
+"""Artifact rendering: canonical JSON bytes, validation_decision.md, and the evidence zip."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from typing import Any
+
+__all__ = ["ARTIFACT_NAMES", "canonical", "canonical_json", "decision_markdown", "artifacts_zip"]
+
+ARTIFACT_NAMES: tuple[str, ...] = (
+    "stress_scenarios.json",
+    "robustness_results.json",
+    "performance_degradation_report.json",
+    "validation_decision.md",
+    "evidence_manifest.json",
+)
+#: Floats are written with 12 significant digits, so results are byte-identical across runs.
+FLOAT_DIGITS = 12
+
+
+def canonical(obj: Any) -> Any:
+    """Floats rounded to 12 significant digits, NaN/inf to ``None``, numpy scalars to Python."""
+    if isinstance(obj, dict):
+        return {str(k): canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [canonical(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
+        return obj
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            return None
+        v = float(f"{obj:.{FLOAT_DIGITS}g}")
+        return 0.0 if v == 0 else v
+    return str(obj)
+
+
+def canonical_json(obj: Any) -> bytes:
+    """UTF-8 JSON with sorted keys, two-space indent and a final newline."""
+    return (json.dumps(canonical(obj), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def decision_markdown(results: dict, rows: list[dict], *, run_id: str, generated_at: str, user: str) -> str:
+    """validation_decision.md: decision, rationale, key failures, actions, thresholds, binning.
+
+    Only the "Run" lines carry the run id, time and user; everything else depends on the inputs
+    and seeds alone.
+    """
+    d = results["decision"]
+    m = results["model"]
+    lines = [
+        f"# Model validation decision: {d['decision']}",
+        "",
+        "## Run",
+        f"- run_id: `{run_id}`",
+        f"- generated_at: {generated_at}",
+        f"- validator: {user}",
+        "",
+        "## Model and data",
+        f"- task: {results['task']}; model: {m['kind']} ({m['estimator']}); target: `{results['target']}`"
+        + (f" (positive class {results['positive_class']!r})" if results["positive_class"] is not None else ""),
+        f"- data: {results['data']['name']} (sha256 {results['data']['sha256'][:16]}…), "
+        f"{results['data']['n_rows']} rows, {results['data']['n_train']} train / {results['data']['n_test']} test, "
+        f"seed {results['data']['seed']}",
+        f"- features: {len(results['features'])} ({len(results['categorical_features'])} one-hot encoded); "
+        f"subgroups: {', '.join(results['subgroups']) or 'none'}",
+        f"- {results['ece_binning']['statement']}",
+        "",
+        "## Decision",
+        f"**{d['decision']}**: severity-weighted failure share {d['severity_weighted_failure_share']:.2f}.",
+        "",
+        f"Rule: {d['rule']}",
+        "",
+        "### Rationale",
+        *[f"- {r}" for r in d["rationale"]],
+        "",
+        "### Key failures",
+    ]
+    if d["key_failures"]:
+        lines += ["| scenario_id | severity | metric | baseline | stressed | worsening % | threshold |",
+                  "|---|---|---|---|---|---|---|"]
+        for k in d["key_failures"]:
+            lines.append(f"| {k['scenario_id']} | {k['severity_level']} | {k['metric_name']} | "
+                         f"{_fmt(k['baseline_value'])} | {_fmt(k['stressed_value'])} | "
+                         f"{_fmt(k['worsening_pct'], 2)} | {_fmt(k['threshold'])} |")
+    else:
+        lines.append("None: every evaluated metric is within its threshold.")
+    lines += ["", "### Recommended actions", *[f"- {a}" for a in d["recommended_actions"]], "",
+              "## Baseline", "| metric | value |", "|---|---|"]
+    for k, v in results["baseline"]["metrics"].items():
+        lines.append(f"| {k} | {_fmt(v)} |")
+    lines += ["", "## Scenarios", "| scenario_id | stress_type | severity | status | failing metrics |",
+              "|---|---|---|---|---|"]
+    for s in results["scenarios"]:
+        failing = [r["metric_name"] for r in rows if r["scenario_id"] == s["scenario_id"] and r["status"] == "FAIL"]
+        status = "not evaluated: " + s["reason"] if not s["evaluated"] else ("FAIL" if failing else "PASS")
+        lines.append(f"| {s['scenario_id']} | {s['stress_type']} | {s['severity_level']} | {status} | "
+                     f"{', '.join(failing) or '-'} |")
+    lines += ["", "## Thresholds",
+              "Relative thresholds are the largest tolerated worsening in percent of the baseline; "
+              "subgroup_delta is an absolute bound.", "| metric | threshold |", "|---|---|"]
+    for k, v in results["thresholds"].items():
+        lines.append(f"| {k} | {v:g} |")
+    lines += ["", "## Sign-off",
+              "Validator sign-offs (name, comment, time) are recorded in the StressLab store with this run_id.", ""]
+    return "\n".join(lines)
+
+
+def artifacts_zip(artifacts: dict[str, bytes]) -> bytes:
+    """A zip of the artifacts with fixed member times, so the same artifacts give the same bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(artifacts):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, artifacts[name])
+    return buf.getvalue()
