@@ -22,6 +22,7 @@ __all__ = ["main", "build_parser"]
 #: ``func(args) -> int`` on its parsers.
 _COMMAND_MODULES: tuple[str, ...] = (
     "engine.credit.cli",
+    "engine.mlrisk.cli",
 )
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
