@@ -23,6 +23,7 @@ __all__ = ["main", "build_parser"]
 _COMMAND_MODULES: tuple[str, ...] = (
     "engine.credit.cli",
     "engine.mlrisk.cli",
+    "engine.market.cli",
 )
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
