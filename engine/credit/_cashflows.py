@@ -112,7 +112,8 @@ def monthly_rate(annual: np.ndarray) -> np.ndarray:
     a = np.asarray(annual, dtype=np.float64)
     if not np.all((a >= 0.0) & (a <= 1.0)):
         raise ValueError("annual rates must lie in [0, 1]")
-    return -np.expm1(np.log1p(-a) / 12.0) if a.size else a.copy()
+    with np.errstate(divide="ignore"):  # CPR = 1 gives log(0) = -inf and SMM = 1, as it should
+        return -np.expm1(np.log1p(-a) / 12.0) if a.size else a.copy()
 
 
 def discount_factors(annual_yield: float, n_periods: int) -> np.ndarray:
@@ -253,7 +254,7 @@ def _kernel(balance, coupon, remaining, smm, mdr, rec, lag, horizon, disc,
             nleft = nrem - k
             if nleft == 1:
                 sched = p
-            elif c > 0.0:
+            elif c > 1e-12:  # below this, (1+c)**n - 1 loses all precision: straight line
                 sched = p * c / (g - 1.0)
             else:
                 sched = p / nleft
