@@ -18,6 +18,7 @@ TRUSTED_EXTRA_TYPES: frozenset[str] = frozenset({
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.tree._tree.Tree",
 })
 
 #: Random forest size: 100 trees, leaves of at least 5 rows (smaller trees, faster, no
