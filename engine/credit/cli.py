@@ -150,7 +150,7 @@ def _print_table(result) -> None:
     rows = []
     for key, r in result.scenarios.items():
         m = r.metrics
-        if r.status != "success":
+        if r.status != "success" or m.get("npv_change") is None:
             rows.append([key, r.scenario.name, "error: " + (r.error or "")] + [""] * 7)
             continue
         rows.append([

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -53,6 +56,19 @@ def _dumps(obj: Any) -> str:
     return json.dumps(clean(obj), sort_keys=True, allow_nan=False)
 
 
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> Iterator[None]:
+    """Register DataFrames as views for a bulk INSERT … SELECT, outside the transaction."""
+    frames = {name: f for name, f in frames.items() if len(f.columns)}
+    for name, frame in frames.items():
+        con.register(name, frame)
+    try:
+        yield
+    finally:
+        for name in frames:
+            con.unregister(name)
+
+
 # --------------------------------------------------------------------------- pools
 
 def pool_exists(con: duckdb.DuckDBPyConnection, pool_id: str) -> bool:
@@ -82,7 +98,7 @@ def save_pool(con: duckdb.DuckDBPyConnection, pool: PoolData, *, source_file: st
     assets.insert(0, "row_number", np.arange(1, len(assets) + 1, dtype=np.int64))
     assets.insert(0, "pool_id", pool.pool_id)
     cols = ", ".join(["pool_id", "row_number", *ASSET_COLUMNS])
-    with transaction(con):
+    with _registered(con, _stresslab_assets=assets), transaction(con):
         if row is not None:
             con.execute("DELETE FROM assets WHERE pool_id = ?", [pool.pool_id])
             con.execute("DELETE FROM pools WHERE pool_id = ?", [pool.pool_id])
@@ -93,11 +109,7 @@ def save_pool(con: duckdb.DuckDBPyConnection, pool: PoolData, *, source_file: st
             [pool.pool_id, pool.pool_name, pool.source_format, source_file, digest,
              pool.cutoff_date, pool.n_assets, pool.total_balance, _dumps(pool.metadata),
              _dumps(pool.assumptions), _dumps(pool.warnings), _now()])
-        con.register("_stresslab_assets", assets)
-        try:
-            con.execute(f"INSERT INTO assets ({cols}) SELECT {cols} FROM _stresslab_assets")
-        finally:
-            con.unregister("_stresslab_assets")
+        con.execute(f"INSERT INTO assets ({cols}) SELECT {cols} FROM _stresslab_assets")
     return pool.pool_id
 
 
@@ -186,26 +198,32 @@ def scenario_library(con: duckdb.DuckDBPyConnection) -> dict[str, Scenario]:
 # --------------------------------------------------------------------------- cache
 
 class DuckDBCache:
-    """Scenario-result cache kept in the store, so it survives between processes."""
+    """Scenario-result cache kept in the store, so it survives between processes.
+
+    Called from the runner's worker threads: each call takes its own cursor under a lock
+    (a DuckDB connection refuses a second concurrent call).
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._con.execute(
-            "SELECT metrics, pool_cashflows FROM result_cache WHERE cache_key = ?"
-            " AND engine_version = ?", [key, __version__]).fetchone()
+        with self._lock:
+            row = self._con.cursor().execute(
+                "SELECT metrics, pool_cashflows FROM result_cache WHERE cache_key = ?"
+                " AND engine_version = ?", [key, __version__]).fetchone()
         if row is None:
             return None
         metrics = {k: (float("nan") if v is None else v) for k, v in json.loads(row[0]).items()}
         return {"metrics": metrics, "pool": np.asarray(json.loads(row[1]), dtype=np.float64)}
 
     def put(self, key: str, payload: dict[str, Any]) -> None:
-        with transaction(self._con):
-            self._con.execute("DELETE FROM result_cache WHERE cache_key = ?", [key])
-            self._con.execute(
-                "INSERT INTO result_cache (cache_key, engine_version, metrics, pool_cashflows)"
-                " VALUES (?, ?, ?, ?)",
+        with self._lock:
+            cur = self._con.cursor()
+            cur.execute(
+                "INSERT OR REPLACE INTO result_cache (cache_key, engine_version, metrics,"
+                " pool_cashflows) VALUES (?, ?, ?, ?)",
                 [key, __version__, _dumps(payload["metrics"]),
                  json.dumps(np.asarray(payload["pool"]).tolist())])
 
@@ -256,7 +274,10 @@ def record_run(con: duckdb.DuckDBPyConnection, result: StressTestResult, *,
     response = result.response()
     for entry in response.values():
         entry.pop("cashflows", None)
-    with transaction(con):
+    if len(loans):
+        loans = loans.rename(columns={"scenario": "scenario_key"}).drop(columns=["status"])
+        loans.insert(0, "run_id", run_id)
+    with _registered(con, _stresslab_cf=cashflows, _stresslab_loans=loans), transaction(con):
         con.execute(
             "INSERT INTO runs (run_id, kind, pool_id, pool_name, inputs_hash, configuration,"
             " engine_version, status, error, started_at, finished_at, execution_time, timings,"
@@ -273,20 +294,10 @@ def record_run(con: duckdb.DuckDBPyConnection, result: StressTestResult, *,
                  r.execution_time, _dumps(r.metrics)])
         if len(cashflows):
             cols = ", ".join(["run_id", "scenario_key", *CASHFLOW_COLUMNS])
-            con.register("_stresslab_cf", cashflows)
-            try:
-                con.execute(f"INSERT INTO cashflows ({cols}) SELECT {cols} FROM _stresslab_cf")
-            finally:
-                con.unregister("_stresslab_cf")
+            con.execute(f"INSERT INTO cashflows ({cols}) SELECT {cols} FROM _stresslab_cf")
         if len(loans):
-            loans = loans.rename(columns={"scenario": "scenario_key"}).drop(columns=["status"])
-            loans.insert(0, "run_id", run_id)
             cols = ", ".join(loans.columns)
-            con.register("_stresslab_loans", loans)
-            try:
-                con.execute(f"INSERT INTO loan_results ({cols}) SELECT {cols} FROM _stresslab_loans")
-            finally:
-                con.unregister("_stresslab_loans")
+            con.execute(f"INSERT INTO loan_results ({cols}) SELECT {cols} FROM _stresslab_loans")
     result.with_run_id(run_id)
     return run_id
 

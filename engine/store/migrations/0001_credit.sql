@@ -86,6 +86,7 @@ CREATE TABLE cashflows (
     recovery             DOUBLE NOT NULL,
     loss                 DOUBLE NOT NULL,
     ending_balance       DOUBLE NOT NULL,
+    residual             DOUBLE NOT NULL,
     total_cashflow       DOUBLE NOT NULL,
     discount_factor      DOUBLE NOT NULL,
     present_value        DOUBLE NOT NULL
