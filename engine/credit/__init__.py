@@ -36,6 +36,7 @@ from engine.credit._scenarios import (
     fed_translations,
     make_scenario,
 )
+from engine.credit._summary import pool_breakdown, pool_summary
 from engine.credit.models import ASSET_COLUMNS, Asset, AssetClass, AssetStatus, Pool, PoolData, RateType
 
 __all__ = [
@@ -47,5 +48,5 @@ __all__ = [
     "ScenarioSpec", "StressTestRequest", "StressTestResult", "discount_yield", "run_stress_test",
     "FACTOR_HELP", "FACTOR_RANGES", "FED_RULE", "PREDEFINED_SCENARIOS", "FedTranslation",
     "MarketFactors", "Scenario", "builtin_scenarios", "fed_scenarios", "fed_translations",
-    "make_scenario",
+    "make_scenario", "pool_summary", "pool_breakdown",
 ]
