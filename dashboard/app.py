@@ -29,8 +29,11 @@ NAVIGATION: dict[str, list[st.Page]] = {
         st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
     ],
     "Credit stress": [],
-    "Model validation": [],
-    "Market risk": [],
+    "Model validation": [
+        st.Page(PAGES / "ml_validation.py", title="Model validation", icon=":material/model_training:"),
+        st.Page(PAGES / "ml_handbook.py", title="Scenario handbook", icon=":material/menu_book:"),
+    ],
+    "Market risk": [st.Page(PAGES / "market_risk.py", title="VaR and limits", icon=":material/monitoring:")],
 }
 
 navigation = st.navigation({k: v for k, v in NAVIGATION.items() if v})

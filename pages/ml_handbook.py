@@ -1,0 +1,160 @@
+"""Scenario handbook: build, edit, import and export stress_scenarios.json."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from dashboard.components.mlrisk import current_handbook, set_handbook
+from dashboard.state import cursor
+from engine.errors import StressLabError, ValidationError
+from engine.mlrisk import STRESS_TYPES, default_handbook, parse_handbook
+from engine.mlrisk._store import list_handbooks, load_handbook, save_handbook
+from engine.mlrisk._views import handbook_table
+
+st.title("Scenario handbook")
+st.caption("Each scenario stresses one input (or slices one subgroup) with its own seed, and says which real-world "
+           "event it stands for, its expected business impact and its severity (1–5). Fractions are decimals "
+           "(0.30 = 30 %). The Model validation page runs this handbook.")
+
+
+def _show_error(exc: StressLabError) -> None:
+    st.error(str(exc))
+    if isinstance(exc, ValidationError):
+        st.dataframe(exc.to_records(), hide_index=True)
+
+
+try:
+    handbook = current_handbook()
+except StressLabError as exc:  # a broken handbook in the session: start again from the default
+    _show_error(exc)
+    handbook = default_handbook()
+    set_handbook(handbook)
+
+st.dataframe(handbook_table(handbook), hide_index=True)
+
+# ---------------------------------------------------------------- add or edit
+st.subheader("Add or edit a scenario")
+ids = [s.scenario_id for s in handbook.scenarios]
+pick = st.selectbox("Scenario", ["(new scenario)", *ids], key="ml_hb_pick")
+current = next((s for s in handbook.scenarios if s.scenario_id == pick), None)
+stress_type = st.selectbox("Stress type", STRESS_TYPES, key=f"ml_hb_type_{pick}",
+                           index=STRESS_TYPES.index(current.stress_type) if current else 0)
+
+
+def _key(name: str) -> str:
+    """Form widget keys carry the scenario and stress type, so switching shows that scenario's values."""
+    return f"ml_hb_{name}_{pick}_{stress_type}"
+
+
+p = dict(current.parameters) if current and current.stress_type == stress_type else {}
+with st.form(f"ml_hb_form_{pick}_{stress_type}"):
+    sid = st.text_input("scenario_id (letters, digits, _ . -)", value=current.scenario_id if current else "",
+                        key=_key("id"))
+    c1, c2 = st.columns(2)
+    params: dict = {}
+    if stress_type == "SUBGROUP":
+        params["column"] = c1.text_input("column", value=p.get("column", "EDUCATION"), key=_key("column"))
+        params["value"] = c2.text_input("value", value=str(p.get("value", "")), key=_key("value"))
+    else:
+        params["feature"] = c1.text_input("feature (numeric column)", value=p.get("feature", "BILL_AMT1"),
+                                          key=_key("feature"))
+        if stress_type == "NOISE":
+            params["std_dev_multiplier"] = c2.number_input(
+                "std_dev_multiplier (σ = multiplier × feature std)", value=float(p.get("std_dev_multiplier", 0.5)),
+                key=_key("sdm"))
+        elif stress_type == "FEATURE_SHIFT":
+            mode = c2.radio("mode", ["multiplicative", "additive"], horizontal=True, key=_key("mode"),
+                            index=1 if "shift_amount" in p else 0)
+            amount = c2.number_input("shift_percentage (decimal) or shift_amount (feature units)",
+                                     value=float(p.get("shift_percentage", p.get("shift_amount", -0.3))),
+                                     key=_key("shift"))
+            params["shift_percentage" if mode == "multiplicative" else "shift_amount"] = amount
+        elif stress_type == "MISSINGNESS":
+            params["missing_percentage"] = c2.number_input("missing_percentage (decimal)",
+                                                           value=float(p.get("missing_percentage", 0.3)),
+                                                           key=_key("missing"))
+            params["imputation"] = c2.selectbox("imputation", ["median", "mean"], key=_key("imputation"),
+                                                index=1 if p.get("imputation") == "mean" else 0)
+        else:  # OUT_OF_DISTRIBUTION
+            params["scale_factor"] = c2.number_input("scale_factor (> 1)", value=float(p.get("scale_factor", 1.5)),
+                                                     key=_key("scale"))
+            params["fraction"] = c2.number_input("fraction of rows (decimal)", value=float(p.get("fraction", 1.0)),
+                                                 key=_key("fraction"))
+    seed = c1.number_input("seed", min_value=0, value=int(current.seed if current else 0), key=_key("seed"))
+    severity = c2.slider("severity_level", 1, 5, int(current.severity_level if current else 3), key=_key("severity"))
+    description = st.text_input("description", value=current.description if current else "", key=_key("desc"))
+    event = st.text_input("real_world_event", value=current.real_world_event if current else "", key=_key("event"))
+    impact = st.text_input("expected_business_impact", value=current.expected_business_impact if current else "",
+                           key=_key("impact"))
+    if st.form_submit_button("Save scenario", type="primary"):
+        value = params.get("value")
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            params["value"] = int(value)
+        entry = {"scenario_id": sid.strip(), "stress_type": stress_type, "parameters": params, "seed": int(seed),
+                 "severity_level": int(severity), "description": description.strip(),
+                 "real_world_event": event.strip(), "expected_business_impact": impact.strip()}
+        rows = [s.model_dump() for s in handbook.scenarios]
+        if current is not None:
+            rows = [entry if r["scenario_id"] == current.scenario_id else r for r in rows]
+        else:
+            rows.append(entry)
+        try:
+            set_handbook(parse_handbook(rows))
+            st.session_state["ml_hb_flash"] = f"Scenario {entry['scenario_id']} saved."
+            st.rerun()
+        except StressLabError as exc:
+            _show_error(exc)
+
+if msg := st.session_state.pop("ml_hb_flash", None):
+    st.success(msg)
+
+c1, c2 = st.columns(2)
+with c1:
+    gone = st.selectbox("Delete a scenario", ids, key="ml_hb_delete_pick")
+    if st.button("Delete", key="ml_hb_delete"):
+        try:
+            set_handbook(parse_handbook([s.model_dump() for s in handbook.scenarios if s.scenario_id != gone]))
+            st.rerun()
+        except StressLabError as exc:
+            _show_error(exc)
+with c2:
+    st.write("")
+    if st.button("Reset to the default handbook", key="ml_hb_reset"):
+        set_handbook(default_handbook())
+        st.rerun()
+
+# ---------------------------------------------------------------- import / export / store
+st.subheader("Import and export")
+c1, c2 = st.columns(2)
+with c1:
+    up = st.file_uploader("Import stress_scenarios.json", type=["json"], key="ml_hb_import")
+    if up is not None and st.button("Replace the handbook with this file", key="ml_hb_import_go"):
+        try:
+            set_handbook(parse_handbook(up.getvalue(), subject=f"handbook {up.name}"))
+            st.session_state["ml_hb_flash"] = f"Imported {up.name}."
+            st.rerun()
+        except StressLabError as exc:
+            _show_error(exc)
+with c2:
+    st.download_button("Export stress_scenarios.json", handbook.to_json(), file_name="stress_scenarios.json",
+                       mime="application/json", key="ml_hb_export")
+
+with st.expander("Saved handbooks (in the store)"):
+    name = st.text_input("Name", value="my handbook", key="ml_hb_save_name")
+    if st.button("Save to the store", key="ml_hb_save"):
+        try:
+            save_handbook(cursor(), name, handbook, updated_at=datetime.now())
+            st.success(f"Saved as {name.strip()!r}.")
+        except StressLabError as exc:
+            _show_error(exc)
+    saved = list_handbooks(cursor())
+    if saved:
+        which = st.selectbox("Open a saved handbook", saved, key="ml_hb_open_pick")
+        if st.button("Open", key="ml_hb_open"):
+            try:
+                set_handbook(load_handbook(cursor(), which))
+                st.rerun()
+            except StressLabError as exc:
+                _show_error(exc)

@@ -1,0 +1,208 @@
+"""Model validation: train or load a model, stress it with the handbook, decide and download evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from dashboard.components.mlrisk import (
+    current_handbook,
+    degradation_chart,
+    distribution_chart,
+    heatmap,
+    load_frame,
+    metric_chart,
+)
+from dashboard.state import cursor
+from engine.errors import StressLabError, ValidationError
+from engine.mlrisk import (
+    DEFAULT_DATASET_NAME,
+    DEFAULT_SUBGROUPS,
+    DEFAULT_TARGET,
+    MODEL_KINDS,
+    Thresholds,
+    ValidationConfig,
+    artifacts_zip,
+    default_dataset_bytes,
+    run_validation,
+)
+from engine.mlrisk._store import add_signoff, list_runs, list_signoffs, load_artifacts, load_results, save_run
+from engine.mlrisk._views import baseline_table, drift_table, report_table
+
+st.title("Model validation")
+st.caption("Stress an ML model with the scenario handbook, measure how badly it degrades, decide whether it "
+           "may be deployed, and download audit-ready evidence.")
+
+
+def _show_error(exc: StressLabError) -> None:
+    st.error(str(exc))
+    if isinstance(exc, ValidationError):
+        st.dataframe(exc.to_records(), hide_index=True)
+
+
+# ---------------------------------------------------------------- inputs
+with st.container(border=True):
+    st.subheader("Data and model")
+    source = st.radio("Data", ["Bundled: UCI default of credit card clients", "Upload CSV or Parquet"],
+                      key="ml_source", horizontal=True)
+    upload = None
+    if source.startswith("Upload"):
+        upload = st.file_uploader("Table", type=["csv", "parquet", "pq", "gz"], key="ml_upload")
+    c1, c2 = st.columns(2)
+    row_limit = c1.number_input("Rows to use (a seeded sample; 0 = all rows)", min_value=0, value=0, step=1000,
+                                key="ml_row_limit")
+    seed = c2.number_input("Seed (split, model)", min_value=0, value=42, step=1, key="ml_seed")
+    frame = None
+    try:
+        if upload is not None:
+            content, name = upload.getvalue(), upload.name
+            frame = load_frame(content, name, int(row_limit) or None, int(seed))
+        elif not source.startswith("Upload"):
+            content, name = None, DEFAULT_DATASET_NAME
+            frame = load_frame(None, None, int(row_limit) or None, int(seed))
+    except StressLabError as exc:
+        _show_error(exc)
+    if frame is not None:
+        st.caption(f"{len(frame):,} rows × {frame.shape[1]} columns")
+        columns = list(frame.columns)
+        target = st.selectbox("Target", columns, key="ml_target",
+                              index=columns.index(DEFAULT_TARGET) if DEFAULT_TARGET in columns else len(columns) - 1)
+        others = [c for c in columns if c != target]
+        features = st.multiselect("Features (default: all but the target)", others, default=others, key="ml_features")
+        subgroups = st.multiselect("Subgroup columns", columns, key="ml_subgroups",
+                                   default=[c for c in DEFAULT_SUBGROUPS if c in columns])
+        categorical = st.multiselect("Numeric-coded columns to one-hot encode (text columns always are)", features,
+                                     key="ml_categorical")
+        c1, c2, c3 = st.columns(3)
+        task = c1.selectbox("Task", ["infer from target", "classification", "regression"], key="ml_task")
+        model_kind = c2.selectbox("Model", MODEL_KINDS, index=1, key="ml_model",
+                                  help="scikit-learn: logistic (or linear) regression, random forest "
+                                       "(100 trees, min_samples_leaf 5), histogram gradient boosting")
+        positive = c3.text_input("Positive class (optional)", key="ml_positive")
+        test_size = c1.slider("Test share", 0.05, 0.5, 0.2, 0.05, key="ml_test_size")
+        ece_bins = c2.number_input("ECE bins", 2, 100, 10, key="ml_ece_bins")
+        ece_strategy = c3.selectbox("ECE binning", ["uniform", "quantile"], key="ml_ece_strategy",
+                                    format_func=lambda s: "equal-width" if s == "uniform" else "equal-mass")
+        model_file = st.file_uploader("Or evaluate a model saved with skops (.skops; pickle is never loaded)",
+                                      type=["skops"], key="ml_model_file")
+        with st.expander("Thresholds (largest tolerated worsening, % of baseline; subgroup_delta absolute)"):
+            defaults = Thresholds()
+            cols = st.columns(5)
+            thr = {name: cols[i % 5].number_input(name, min_value=0.0, value=float(getattr(defaults, name)),
+                                                  step=0.5 if name != "subgroup_delta" else 0.01,
+                                                  key=f"ml_thr_{name}")
+                   for i, name in enumerate(Thresholds.model_fields)}
+        handbook = current_handbook()
+        st.caption(f"Handbook: {len(handbook.scenarios)} scenarios "
+                   f"({', '.join(s.scenario_id for s in handbook.scenarios)}). Edit it on the Scenario handbook page.")
+        user = st.text_input("Validator (recorded in the manifest)", value="validator", key="ml_user")
+        if st.button("Run validation", type="primary", key="ml_run"):
+            try:
+                config = ValidationConfig(
+                    data=None if content is None else name, target=target, features=features,
+                    categorical=categorical, subgroups=subgroups,
+                    task=None if task.startswith("infer") else task, model=model_kind,
+                    positive_class=(int(positive) if positive.strip().lstrip("-").isdigit() else positive.strip())
+                    if positive.strip() else None,
+                    test_size=float(test_size), seed=int(seed), thresholds=Thresholds(**thr),
+                    ece_bins=int(ece_bins), ece_strategy=ece_strategy, row_limit=int(row_limit) or None,
+                )
+                with st.spinner("Training and stressing the model…"):
+                    run = run_validation(
+                        config, frame, data_name=name,
+                        data_bytes=default_dataset_bytes() if content is None else content,
+                        handbook=handbook,
+                        model_bytes=model_file.getvalue() if model_file is not None else None,
+                        model_name=model_file.name if model_file is not None else None,
+                        user=user.strip() or "unknown",
+                    )
+                    save_run(cursor(), run)
+                st.session_state["ml_run_id"] = run.run_id
+                st.success(f"Run {run.run_id} stored: decision {run.decision} "
+                           f"({run.timings['total']:.1f} s).")
+            except StressLabError as exc:
+                _show_error(exc)
+            except ValueError as exc:  # pydantic range errors from the widgets
+                st.error(f"Check the settings: {exc}")
+
+# ---------------------------------------------------------------- results (read from the store)
+runs = list_runs(cursor())
+if runs.empty:
+    st.info("No validation stored yet: set the data and model above and press **Run validation**.")
+    st.stop()
+ids = runs["run_id"].tolist()
+chosen = st.session_state.get("ml_run_id")
+run_id = st.selectbox(
+    "Stored run", ids, index=ids.index(chosen) if chosen in ids else 0, key="ml_open_run",
+    format_func=lambda r: (lambda row: f"{row.generated_at} · {row.model_kind} · {row.decision} · {r[:8]}")(
+        runs.set_index("run_id").loc[r]),
+)
+results, rows = load_results(cursor(), run_id)
+decision = results["decision"]
+box = {"DEPLOY": st.success, "RESTRICT": st.warning, "REDESIGN": st.error}[decision["decision"]]
+box(f"**Decision: {decision['decision']}**; severity-weighted failure share "
+    f"{decision['severity_weighted_failure_share']:.2f}")
+with st.expander("Rationale, key failures and recommended actions", expanded=True):
+    st.markdown("\n".join(f"- {r}" for r in decision["rationale"]))
+    if decision["key_failures"]:
+        st.dataframe(decision["key_failures"], hide_index=True)
+    st.markdown("**Recommended actions**\n" + "\n".join(f"- {a}" for a in decision["recommended_actions"]))
+    st.caption(f"Rule: {decision['rule']}")
+st.caption(results["ece_binning"]["statement"] + f"; {results['task']}, {results['model']['estimator']}, "
+           f"{results['data']['n_rows']:,} rows, seed {results['data']['seed']}.")
+
+t1, t2, t3, t4, t5 = st.tabs(["Metrics", "Degradation", "Distributions", "Subgroups", "Drift"])
+metric_names = list(dict.fromkeys(r["metric_name"] for r in rows))
+with t1:
+    st.dataframe(baseline_table(results), hide_index=True)
+    m = st.selectbox("Metric", metric_names, key="ml_chart_metric")
+    st.plotly_chart(metric_chart(rows, m), key="ml_metric_chart")
+with t2:
+    m2 = st.selectbox("Metric", metric_names, key="ml_degr_metric")
+    st.plotly_chart(degradation_chart(rows, m2), key="ml_degr_chart")
+    st.dataframe(report_table(rows), hide_index=True)
+with t3:
+    scen_ids = [s["scenario_id"] for s in results["scenarios"]]
+    c1, c2 = st.columns(2)
+    sid = c1.selectbox("Scenario", scen_ids, key="ml_dist_scenario")
+    stressed = next((s["parameters"].get("feature") for s in results["scenarios"] if s["scenario_id"] == sid), None)
+    feats = results["numeric_features"]
+    feat = c2.selectbox("Feature", feats, index=feats.index(stressed) if stressed in feats else 0, key="ml_dist_feature")
+    st.plotly_chart(distribution_chart(results, sid, feat), key="ml_dist_chart")
+with t4:
+    if results["subgroups"]:
+        hm = st.selectbox("Metric", [n for n in metric_names if n != "subgroup_delta"], key="ml_heat_metric")
+        st.plotly_chart(heatmap(results, hm), key="ml_heatmap")
+        small = [g for g in results["baseline"]["subgroups"] if g["status"] != "evaluated"]
+        if small:
+            st.caption("Not evaluated: " + "; ".join(f"{g['column']}={g['level']} ({g['reason']})" for g in small))
+    else:
+        st.info("No subgroup columns were chosen for this run.")
+with t5:
+    st.dataframe(drift_table(results), hide_index=True)
+    st.caption("PSI bands: < 0.10 stable, 0.10–0.25 moderate, ≥ 0.25 significant (bins at reference deciles).")
+
+st.subheader("Evidence")
+artifacts = load_artifacts(cursor(), run_id)
+cols = st.columns(len(artifacts) + 1)
+cols[0].download_button("All (zip)", artifacts_zip(artifacts), file_name=f"evidence_{run_id[:8]}.zip",
+                        mime="application/zip", key="ml_dl_zip", type="primary")
+for col, (name, content) in zip(cols[1:], sorted(artifacts.items())):
+    col.download_button(name, content, file_name=name, key=f"ml_dl_{name}",
+                        mime="text/markdown" if name.endswith(".md") else "application/json")
+
+st.subheader("Sign-off")
+signoffs = list_signoffs(cursor(), run_id)
+if not signoffs.empty:
+    st.dataframe(signoffs, hide_index=True)
+with st.form("ml_signoff_form", clear_on_submit=True):
+    who = st.text_input("Name", key="ml_signoff_name")
+    comment = st.text_area("Comment", key="ml_signoff_comment")
+    if st.form_submit_button("Record sign-off"):
+        try:
+            add_signoff(cursor(), run_id, name=who, comment=comment, signed_at=datetime.now())
+            st.success(f"Sign-off by {who.strip()} recorded with run {run_id[:8]}.")
+            st.rerun()
+        except StressLabError as exc:
+            _show_error(exc)
