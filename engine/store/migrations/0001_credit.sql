@@ -103,8 +103,10 @@ CREATE TABLE loan_results (
     total_principal               DOUBLE NOT NULL,
     total_interest                DOUBLE NOT NULL,
     total_default                 DOUBLE NOT NULL,
+    total_recovery                DOUBLE NOT NULL,
     total_loss                    DOUBLE NOT NULL,
     cumulative_default_probability DOUBLE NOT NULL,
+    residual_balance              DOUBLE NOT NULL,
     weighted_average_life         DOUBLE
 );
 

@@ -1,0 +1,112 @@
+"""`stresslab pools|scenarios|stress`: output, exit statuses, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from engine.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+LC = ROOT / "data" / "lendingclub_2018q1" / "loans_full_schema.csv.gz"
+
+
+@pytest.fixture(autouse=True)
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("STRESSLAB_DB", str(tmp_path / "cli.duckdb"))
+
+
+@pytest.fixture()
+def tape(tmp_path) -> Path:
+    path = tmp_path / "pool.csv"
+    pd.DataFrame({
+        "asset_id": ["A", "B", "C"], "asset_class": ["auto_loan"] * 3,
+        "balance": [10_000.0, 20_000.0, 5_000.0], "rate": [0.05, 0.07, 0.09],
+        "term": [60, 48, 36], "age": [6, 12, 3],
+    }).to_csv(path, index=False)
+    return path
+
+
+def test_stress_json_prints_only_the_response(tape, capsys):
+    assert main(["stress", str(tape), "--json", "--scenario", "base",
+                 "--scenario", "housing_bust", "--discount-rate", "0.06"]) == 0
+    out = capsys.readouterr().out
+    resp = json.loads(out)
+    assert list(resp) == ["base", "housing_bust"]
+    assert resp["housing_bust"]["metrics"]["npv_change"] < 0
+
+
+def test_stress_writes_cashflows_and_loan_level(tape, tmp_path, capsys):
+    cf, ll = tmp_path / "cf.csv", tmp_path / "loans.parquet"
+    assert main(["stress", str(tape), "--cashflows", str(cf), "--loan-level", str(ll),
+                 "--periods", "24"]) == 0
+    cashflows = pd.read_csv(cf)
+    loans = pd.read_parquet(ll)
+    assert cashflows["scenario"].nunique() == 9
+    assert len(loans) == 3 * 9
+    assert "stored as run" in capsys.readouterr().out
+
+
+def test_pools_import_then_stress_by_id_then_cache(tape, capsys):
+    assert main(["pools", "import", str(tape), "--name", "Autos"]) == 0
+    assert "stored pool 'pool'" in capsys.readouterr().out
+    assert main(["pools", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed[0]["pool_name"] == "Autos" and listed[0]["n_assets"] == 3
+    assert main(["stress", "pool", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["stress", "pool", "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert not first["base"]["cache_hit"] and second["base"]["cache_hit"]
+    assert main(["stress", "pool", "--json", "--no-cache"]) == 0
+    assert not json.loads(capsys.readouterr().out)["base"]["cache_hit"]
+
+
+def test_scenarios_list_json_has_every_scenario(capsys):
+    assert main(["scenarios", "list", "--json"]) == 0
+    lib = json.loads(capsys.readouterr().out)
+    assert len(lib) == 9
+    assert set(lib["credit_crisis"]) == {"name", "description", "market_factors"}
+
+
+def test_custom_scenario_file_runs_and_an_out_of_range_one_exits_2(tape, tmp_path, capsys):
+    good = tmp_path / "mine.json"
+    good.write_text(json.dumps({"name": "My Shock", "market_factors": {"default_multiplier": 2.0}}))
+    assert main(["stress", str(tape), "--custom", str(good), "--scenario", "base", "--json"]) == 0
+    assert "my_shock" in json.loads(capsys.readouterr().out)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "Bad", "market_factors": {"default_multiplier": 9}}))
+    assert main(["stress", str(tape), "--custom", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "default_multiplier" in err and "0.5 … 5" in err and "Traceback" not in err
+
+
+def test_bad_tape_exits_2_with_every_problem_and_no_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"asset_id": ["A", "A"], "asset_class": ["auto_loan", "spaceship"],
+                  "balance": [-1.0, 10.0], "rate": [0.05, 0.05],
+                  "term": [12, 12]}).to_csv(bad, index=False)
+    assert main(["stress", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "balance" in err and "spaceship" in err and "asset_id" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_stored_pool_exits_2(capsys):
+    assert main(["stress", "no-such-pool"]) == 2
+    assert "no stored pool 'no-such-pool'" in capsys.readouterr().err
+
+
+def test_real_lending_club_pool_under_all_nine_scenarios(capsys):
+    assert main(["stress", str(LC), "--json", "--no-store"]) == 0
+    resp = json.loads(capsys.readouterr().out)
+    assert len(resp) == 9 and all(e["status"] == "success" for e in resp.values())
+    m = {k: e["metrics"] for k, e in resp.items()}
+    start = m["base"]["starting_balance"]
+    for k, x in m.items():  # every dollar is paid, defaulted or left at the horizon
+        assert x["total_principal"] + x["total_default"] + x["residual_balance"] == pytest.approx(start)
+    assert m["credit_crisis"]["total_loss"] > m["housing_bust"]["total_loss"] > m["base"]["total_loss"]
+    assert m["housing_boom"]["npv_change"] > 0 > m["fed_2025_severely_adverse"]["npv_change"]
