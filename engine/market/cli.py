@@ -18,7 +18,7 @@ METHOD_CHOICES = ("historical", "parametric", "cornish_fisher", "monte_carlo")
 
 
 def utc_now() -> datetime:
-    """The wall clock as naive UTC: what the CLI and the page pass as an audit timestamp."""
+    """The wall clock as naive UTC (see :func:`engine.market.records.utc_now`)."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 

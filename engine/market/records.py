@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
@@ -29,7 +29,16 @@ __all__ = [
     "record_false_positive",
     "sensor_statuses",
     "set_mode",
+    "utc_now",
 ]
+
+
+def utc_now() -> datetime:
+    """The wall clock as naive UTC: what the CLI and the page pass as the audit timestamp.
+
+    Engine calculations never call it; only the callers at the edge (CLI handlers, pages) do.
+    """
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def current_mode(con: duckdb.DuckDBPyConnection, *, default: str = "monitoring") -> str:
