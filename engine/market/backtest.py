@@ -266,9 +266,10 @@ def rolling_var(
     if method == "parametric":
         return mu + sigma * float(norm.ppf(c))
     if method == "cornish_fisher":
+        d2 = d * d  # products, not d**3 / d**4: numpy's float power is ~20x slower
         with np.errstate(invalid="ignore", divide="ignore"):
-            skew = np.mean(d**3, axis=1) / m2**1.5
-            kurt = np.mean(d**4, axis=1) / m2**2 - 3.0
+            skew = np.mean(d2 * d, axis=1) / (m2 * np.sqrt(m2))
+            kurt = np.mean(d2 * d2, axis=1) / (m2 * m2) - 3.0
         skew = np.where(np.isfinite(skew), skew, 0.0)
         kurt = np.where(np.isfinite(kurt), kurt, 0.0)
         return mu + sigma * cornish_fisher_z(float(norm.ppf(c)), skew, kurt)
