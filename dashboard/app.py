@@ -28,7 +28,13 @@ NAVIGATION: dict[str, list[st.Page]] = {
     "Overview": [
         st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
     ],
-    "Credit stress": [],
+    "Credit stress": [
+        st.Page(PAGES / "pools.py", title="Pools", icon=":material/database:", url_path="pools"),
+        st.Page(PAGES / "scenarios.py", title="Scenarios", icon=":material/tune:",
+                url_path="scenarios"),
+        st.Page(PAGES / "stress_test.py", title="Stress test", icon=":material/monitoring:",
+                url_path="stress_test"),
+    ],
     "Model validation": [
         st.Page(PAGES / "ml_validation.py", title="Model validation", icon=":material/model_training:"),
         st.Page(PAGES / "ml_handbook.py", title="Scenario handbook", icon=":material/menu_book:"),

@@ -1,0 +1,323 @@
+"""Tables the credit pages show, derived from engine results (pages lay out; they never compute).
+
+Every function is pure: it takes results the engine produced (a scenario library, a stress
+result's metrics, stored cashflows, loan-level rows, an edited assumption table) and returns a
+DataFrame in reading order. Large inputs are aggregated here so a chart never carries one point
+per loan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from engine.credit._cashflows import LoanArrays, loan_paths
+from engine.credit._runner import StressTestResult
+from engine.credit._scenarios import FACTOR_RANGES, Scenario, make_scenario
+from engine.credit.models import PoolData
+from engine.errors import InputError, ScenarioError
+
+__all__ = [
+    "COMPARED_METRICS",
+    "scenario_factor_table",
+    "metrics_against_base",
+    "cashflow_chart_frame",
+    "loan_level_by",
+    "top_loans",
+    "loan_path_frame",
+    "assumption_changes",
+    "histogram_frame",
+    "keep_loan_columns",
+    "scenarios_to_json",
+    "scenarios_from_json",
+]
+
+#: Metrics compared against the base case on the results page, in display order.
+COMPARED_METRICS: tuple[str, ...] = (
+    "npv", "total_principal", "total_interest", "total_loss", "loss_percent",
+    "weighted_average_life", "duration", "irr",
+)
+
+
+def scenario_factor_table(library: Mapping[str, Scenario]) -> pd.DataFrame:
+    """Scenarios side by side: one row per scenario, one column per market factor.
+
+    Parameters
+    ----------
+    library : mapping of key to Scenario
+        As given by ``engine.store.credit.scenario_library``.
+
+    Returns
+    -------
+    DataFrame of shape (n_scenarios, 4 + 6)
+        ``key``, ``name``, ``source``, ``description``, then the six factors of
+        :data:`FACTOR_RANGES` (shocks and spreads as annual decimals, multipliers unitless).
+    """
+    rows = [{"key": k, "name": s.name, "source": s.source, "description": s.description,
+             **s.market_factors.model_dump()} for k, s in library.items()]
+    cols = ["key", "name", "source", "description", *FACTOR_RANGES]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def metrics_against_base(metrics: pd.DataFrame, *,
+                         compared: tuple[str, ...] = COMPARED_METRICS) -> pd.DataFrame:
+    """Each scenario's metrics and their change from the base case.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        ``StressTestResult.metrics_frame()``: one row per scenario with ``scenario``, ``name``,
+        ``status`` and the metric columns. The row whose ``scenario`` is ``"base"`` is the base.
+    compared : tuple of str
+        Metrics to compare; a metric missing from ``metrics`` is skipped.
+
+    Returns
+    -------
+    DataFrame of shape (n_scenarios, 3 + 2 * n_metrics)
+        ``scenario``, ``name``, ``status``, then for each metric ``<metric>`` and
+        ``<metric>_change`` (scenario − base, same unit; NaN when the base or the scenario
+        failed), and ``npv_change_percent`` as the runner gave it (percent of base NPV).
+        Base first.
+    """
+    cols = [m for m in compared if m in metrics.columns]
+    out = metrics[["scenario", "name", "status"]].copy()
+    base = metrics[(metrics["scenario"] == "base") & (metrics["status"] == "success")]
+    for m in cols:
+        values = pd.to_numeric(metrics[m], errors="coerce").astype("float64")
+        values = values.where(metrics["status"] == "success")
+        out[m] = values
+        ref = float(pd.to_numeric(base[m], errors="coerce").iloc[0]) if len(base) else np.nan
+        out[f"{m}_change"] = values - ref
+    if "npv_change_percent" in metrics.columns:  # the runner's own figure, kept as it is
+        out["npv_change_percent"] = pd.to_numeric(metrics["npv_change_percent"],
+                                                  errors="coerce").astype("float64")
+    order = np.argsort((out["scenario"] != "base").to_numpy(), kind="stable")
+    return out.iloc[order].reset_index(drop=True)
+
+
+def cashflow_chart_frame(cashflows: pd.DataFrame, *, names: Mapping[str, str] | None = None,
+                         max_points: int = 400) -> pd.DataFrame:
+    """Pool cashflows per scenario and month, thinned for plotting.
+
+    Parameters
+    ----------
+    cashflows : DataFrame
+        ``StressTestResult.cashflows_frame()`` (long form: ``scenario``, ``period`` and the
+        cashflow columns, currency units per month).
+    names : mapping of scenario key to display name, optional
+        Adds a ``scenario_name`` column (the key when a name is missing).
+    max_points : int
+        At most this many periods per scenario are kept (every k-th month, the last kept), so a
+        600-month horizon with many scenarios stays light in the browser.
+
+    Returns
+    -------
+    DataFrame
+        The input's rows for the kept periods, with ``scenario_name`` and
+        ``cumulative_loss`` (running sum of ``loss`` per scenario, currency units).
+    """
+    if cashflows.empty:
+        return cashflows.assign(scenario_name=pd.Series(dtype="string"),
+                                cumulative_loss=pd.Series(dtype="float64"))
+    df = cashflows.sort_values(["scenario", "period"]).copy()
+    df["cumulative_loss"] = df.groupby("scenario", sort=False)["loss"].cumsum()
+    n = int(df["period"].max())
+    step = max(1, int(np.ceil(n / max_points)))
+    keep = (df["period"] % step == 0) | (df["period"] == df.groupby("scenario")["period"].transform("max"))
+    df = df[keep].copy()
+    names = dict(names or {})
+    df["scenario_name"] = df["scenario"].map(lambda k: names.get(k, k))
+    return df.reset_index(drop=True)
+
+
+def loan_level_by(loan_level: pd.DataFrame, by: str = "grade") -> pd.DataFrame:
+    """Loan-level results of one scenario aggregated by a loan attribute.
+
+    Parameters
+    ----------
+    loan_level : DataFrame of shape (n_assets, ...)
+        One scenario's loan-level rows (``starting_balance``, ``npv``, ``total_default``,
+        ``total_loss`` in currency units).
+    by : str
+        ``grade`` or ``asset_class``; a missing value is shown as "(none)".
+
+    Returns
+    -------
+    DataFrame
+        ``by``, ``n_assets``, ``starting_balance``, ``npv``, ``total_default``, ``total_loss``
+        (sums, currency units) and ``loss_percent`` (total loss / starting balance × 100).
+    """
+    key = loan_level[by].astype("string").fillna("(none)")
+    out = (loan_level.assign(_k=key).groupby("_k", sort=True)
+           .agg(n_assets=("asset_id", "size"), starting_balance=("starting_balance", "sum"),
+                npv=("npv", "sum"), total_default=("total_default", "sum"),
+                total_loss=("total_loss", "sum"))
+           .reset_index().rename(columns={"_k": by}))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["loss_percent"] = np.where(out["starting_balance"] > 0,
+                                       out["total_loss"] / out["starting_balance"] * 100.0, np.nan)
+    return out
+
+
+def top_loans(loan_level: pd.DataFrame, *, by: str = "total_loss", n: int = 20) -> pd.DataFrame:
+    """The ``n`` loans with the largest ``by`` (ties kept in file order)."""
+    return (loan_level.sort_values(by, ascending=False, kind="stable").head(n)
+            .reset_index(drop=True))
+
+
+def loan_path_frame(pool: PoolData, asset_id: str, scenario: Scenario, *,
+                    horizon: int) -> pd.DataFrame:
+    """Month-by-month path of one loan under one scenario (closed form, :func:`loan_paths`).
+
+    Parameters
+    ----------
+    pool : PoolData
+        The stored pool the loan belongs to.
+    asset_id : str
+        The loan.
+    scenario : Scenario
+        Its market factors are applied.
+    horizon : int
+        Months to project.
+
+    Returns
+    -------
+    DataFrame of shape (horizon, 5)
+        ``period`` (months), ``balance``, ``cumulative_default``, ``cumulative_loss`` (currency
+        units) and ``cumulative_default_probability`` (decimal).
+
+    Raises
+    ------
+    KeyError
+        If ``asset_id`` is not in the pool.
+    """
+    frame = pool.frame
+    row = frame[frame["asset_id"] == asset_id]
+    if row.empty:
+        raise KeyError(f"loan {asset_id!r} is not in pool {pool.pool_id!r}")
+    paths = loan_paths(LoanArrays.from_frame(row.reset_index(drop=True)), scenario.market_factors,
+                       horizon=horizon)
+    return pd.DataFrame({
+        "period": np.arange(1, horizon + 1, dtype=np.int64),
+        "balance": paths["balance"][0],
+        "cumulative_default": paths["cumulative_default"][0],
+        "cumulative_loss": paths["cumulative_loss"][0],
+        "cumulative_default_probability": paths["cumulative_default_probability"][0],
+    })
+
+
+def assumption_changes(original: pd.DataFrame, edited: pd.DataFrame,
+                       fields: tuple[str, ...]) -> pd.DataFrame:
+    """The cells a user changed in an assumption table, as rows for ``AssumptionTable.override``.
+
+    Parameters
+    ----------
+    original, edited : DataFrame
+        ``AssumptionTable.to_frame()`` before and after editing (same rows, same order, keyed
+        by ``asset_class`` and ``grade``).
+    fields : tuple of str
+        The value columns that may be edited.
+
+    Returns
+    -------
+    DataFrame
+        ``asset_class``, ``grade`` and each field, one row per changed (asset_class, grade),
+        NaN where the value was left unchanged; empty when nothing changed.
+    """
+    rows = []
+    for i in range(len(original)):
+        changed = {}
+        for f in fields:
+            a, b = original[f].iloc[i], edited[f].iloc[i]
+            if pd.isna(a) and pd.isna(b):
+                continue
+            if pd.isna(a) or pd.isna(b) or not np.isclose(float(a), float(b), rtol=0, atol=1e-12):
+                changed[f] = b
+        if changed:
+            grade = original["grade"].iloc[i]
+            rows.append({"asset_class": original["asset_class"].iloc[i],
+                         "grade": None if pd.isna(grade) else grade, **changed})
+    return pd.DataFrame(rows, columns=["asset_class", "grade", *fields])
+
+
+def histogram_frame(values: pd.Series, *, bins: int = 40) -> pd.DataFrame:
+    """Counts of ``values`` in ``bins`` equal-width bins (NaN ignored), for a bar chart.
+
+    Returns
+    -------
+    DataFrame of shape (bins, 3)
+        ``left``, ``right`` (bin edges, unit of ``values``) and ``count``; empty when no value.
+    """
+    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=np.float64)
+    if v.size == 0:
+        return pd.DataFrame(columns=["left", "right", "count"])
+    counts, edges = np.histogram(v, bins=bins)
+    return pd.DataFrame({"left": edges[:-1], "right": edges[1:], "count": counts})
+
+
+def keep_loan_columns(result: StressTestResult, columns: tuple[str, ...]) -> StressTestResult:
+    """A copy of ``result`` whose loan-level tables keep only ``columns`` (in their order).
+
+    Used to store loan-level rows in a table that holds fewer columns than the runner gives;
+    metrics and cashflows are untouched.
+    """
+    scenarios = {}
+    for k, r in result.scenarios.items():
+        if r.loan_level is not None:
+            r = r.model_copy(update={"loan_level": r.loan_level[[c for c in r.loan_level.columns
+                                                                   if c in columns]]})
+        scenarios[k] = r
+    return result.model_copy(update={"scenarios": scenarios})
+
+
+def scenarios_to_json(scenarios: Mapping[str, Scenario]) -> str:
+    """Scenarios as the request's ``custom_scenarios`` JSON: key → {name, description,
+    market_factors} (all six factors)."""
+    return json.dumps({k: s.response_dict() for k, s in scenarios.items()}, indent=2)
+
+
+def scenarios_from_json(text: str | bytes) -> dict[str, Scenario]:
+    """Parse scenarios written by :func:`scenarios_to_json` (or the request's
+    ``custom_scenarios``), validating every factor.
+
+    Returns
+    -------
+    dict of key to Scenario
+        ``source`` is ``custom``.
+
+    Raises
+    ------
+    InputError
+        If the text is not JSON or not an object of scenario objects.
+    ScenarioError
+        Naming every scenario with an unknown factor or a factor out of its valid range.
+    """
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"the scenario file is not valid JSON ({exc}); export one from this "
+                         "page to see the expected shape") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise InputError("the scenario file must be a JSON object: key → {name, description, "
+                         "market_factors}")
+    out: dict[str, Scenario] = {}
+    problems: list[str] = []
+    for key, entry in data.items():
+        factors = entry.get("market_factors") or {}
+        if not isinstance(factors, dict):
+            problems.append(f"{key!r}: market_factors must be an object of factor → number")
+            continue
+        try:
+            out[str(key)] = make_scenario(str(entry.get("name") or key),
+                                          description=str(entry.get("description") or ""),
+                                          market_factors=factors)
+        except ScenarioError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ScenarioError("nothing was imported; fix these scenarios: " + "; ".join(problems))
+    if not out:
+        raise InputError("the scenario file holds no scenario")
+    return out

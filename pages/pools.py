@@ -1,0 +1,184 @@
+"""Pools: upload a loan tape, check it, review the assumptions it will get, store it; browse the
+stored pools with their statistics, preview and delete them."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard.components.credit import (
+    UPLOAD_TYPES,
+    breakdown_chart,
+    cached_assumptions,
+    cached_breakdown,
+    cached_pool,
+    cached_summary,
+    detect_upload_format,
+    metric_columns,
+    money,
+    pct,
+    read_upload,
+    remove_pool,
+    show_error,
+    store_pool,
+)
+from dashboard.state import cursor
+from engine.errors import StressLabError
+from engine.ingest import FORMATS
+from engine.ingest._assumptions import VALUE_FIELDS
+from engine.store.credit import list_pools
+
+st.title("Pools")
+st.caption("A pool is a loan tape validated and stored with the behavioural assumptions "
+           "(CPR, CDR, recovery) filled in where the tape lacks them.")
+
+FORMAT_LABELS = {
+    "auto": "Detect from the header",
+    "native": "Native (StressLab columns)",
+    "lendingclub": "Lending Club loan tape",
+    "loan-record": "Loan record (LoanId, LoanAmount, …)",
+}
+
+tab_stored, tab_upload = st.tabs(["Stored pools", "Upload a pool"])
+
+# --------------------------------------------------------------------------- upload
+with tab_upload:
+    upload = st.file_uploader(
+        "Loan tape: CSV (also .csv.gz), Parquet, JSON or Excel (.xlsx)", type=UPLOAD_TYPES,
+        key="pools_upload")
+    if upload is not None:
+        content = upload.getvalue()
+        stem = Path(upload.name).name.split(".")[0]
+        try:
+            detected = detect_upload_format(content, upload.name)
+            st.info(f"Detected format: **{FORMAT_LABELS[detected]}**. Choose another mapping "
+                    "below if this is wrong.")
+        except StressLabError as exc:
+            detected = None
+            st.warning(f"The format could not be recognised from the header ({exc}). "
+                       "Choose a mapping below.")
+        c1, c2, c3, c4 = st.columns([1.2, 1, 1.4, 1])
+        fmt = c1.selectbox("Mapping", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get,
+                           key="pools_format")
+        pool_id = c2.text_input("Pool id", value=stem.lower().replace(" ", "-"), key="pools_id")
+        pool_name = c3.text_input("Pool name", value=upload.name, key="pools_name")
+        cutoff = c4.date_input("Cutoff date", value=None, key="pools_cutoff",
+                               help="The date balances and ages refer to. Required for "
+                                    "loan-record tapes; the Lending Club tape defaults to "
+                                    "2018-06-30.")
+
+        st.markdown("**Assumptions for values the tape does not carry** — edit a cell to "
+                    "override it for this upload (annual CPR and CDR, recovery rate as decimals; "
+                    "recovery lag in months).")
+        table = cached_assumptions()
+        shown = table[["asset_class", "grade", *VALUE_FIELDS]]
+        edited = st.data_editor(
+            shown, key="pools_assumptions", hide_index=True, width="stretch",
+            disabled=["asset_class", "grade"],
+            column_config={
+                "prepayment_speed": st.column_config.NumberColumn(
+                    "CPR (annual)", min_value=0.0, max_value=1.0, format="%.4f"),
+                "default_probability": st.column_config.NumberColumn(
+                    "CDR (annual)", min_value=0.0, max_value=1.0, format="%.4f"),
+                "recovery_rate": st.column_config.NumberColumn(
+                    "Recovery rate", min_value=0.0, max_value=1.0, format="%.4f"),
+                "recovery_lag": st.column_config.NumberColumn(
+                    "Recovery lag (months)", min_value=0, max_value=120, step=1, format="%d"),
+                "delinquent_default_probability": st.column_config.NumberColumn(
+                    "CDR if delinquent (annual)", min_value=0.0, max_value=1.0, format="%.4f"),
+            })
+        try:
+            pool = read_upload(content, upload.name, fmt=fmt, pool_id=pool_id, pool_name=pool_name,
+                               cutoff_date=cutoff, edited_assumptions=edited)
+        except StressLabError as exc:
+            st.markdown("**The file was not stored.**")
+            show_error(exc)
+        else:
+            s = st.columns(4)
+            s[0].metric("Loans", f"{pool.n_assets:,}")
+            s[1].metric("Balance", money(pool.total_balance))
+            s[2].metric("Format", FORMAT_LABELS.get(pool.source_format, pool.source_format))
+            s[3].metric("Cutoff date", str(pool.cutoff_date or "–"))
+            st.markdown("**Assumptions that will be applied** (values filled where the tape "
+                        "has none)")
+            st.dataframe(pool.assumptions, hide_index=True, width="stretch",
+                         column_config={"n_assets": st.column_config.NumberColumn(
+                             "Loans", format="%,d"),
+                             "value": st.column_config.NumberColumn("Value", format="%.4f")})
+            for w in pool.warnings:
+                st.caption(f"Note: {w}")
+            if st.button("Save pool", type="primary", key="pools_save"):
+                try:
+                    saved = store_pool(pool, source_file=upload.name)
+                except StressLabError as exc:
+                    show_error(exc)
+                else:
+                    st.session_state["pools_selected"] = saved
+                    st.success(f"Stored pool **{pool.pool_name}** ({pool.n_assets:,} loans) as "
+                               f"`{saved}`. It is now in **Stored pools** and on **Stress test**.")
+
+# --------------------------------------------------------------------------- stored pools
+with tab_stored:
+    pools = list_pools(cursor())
+    if pools.empty:
+        st.info("No pool is stored yet: upload one in **Upload a pool**.")
+        st.stop()
+    st.dataframe(
+        pools, hide_index=True, width="stretch",
+        column_config={
+            **metric_columns(pools.columns),
+            "pool_id": "Pool id", "pool_name": "Name", "source_format": "Format",
+            "cutoff_date": st.column_config.DateColumn("Cutoff date"),
+            "created_at": st.column_config.DatetimeColumn("Stored (UTC)", format="YYYY-MM-DD HH:mm"),
+        })
+    ids = pools["pool_id"].tolist()
+    names = dict(zip(pools["pool_id"], pools["pool_name"], strict=True))
+    if st.session_state.get("pools_selected") not in ids:
+        st.session_state["pools_selected"] = ids[0]
+    pool_id = st.selectbox("Pool", ids, format_func=lambda k: f"{names[k]}  ({k})",
+                           key="pools_selected")
+    try:
+        summary = cached_summary(pool_id)
+    except StressLabError as exc:
+        show_error(exc)
+        st.stop()
+
+    m = st.columns(5)
+    m[0].metric("Loans", f"{summary['n_assets']:,}", help=f"{summary['n_active']:,} active")
+    m[1].metric("Balance", money(summary["total_balance"]))
+    m[2].metric("WAC", pct(summary["weighted_average_coupon"]),
+                help="Balance-weighted average annual coupon of the active loans.")
+    m[3].metric("WART", f"{summary['weighted_average_remaining_term']:.1f} months",
+                help="Balance-weighted average remaining term of the active loans.")
+    m[4].metric("WA CDR", pct(summary["weighted_average_cdr"]),
+                help="Balance-weighted average annual default rate (CDR).")
+
+    splits = {"asset_class": "asset class", "grade": "grade", "status": "status"}
+    cols = st.columns(3)
+    for col, (by, label) in zip(cols, splits.items(), strict=True):
+        with col:
+            frame = cached_breakdown(pool_id, by)
+            st.plotly_chart(breakdown_chart(frame, by, label=label), key=f"pools_chart_{by}")
+            st.dataframe(frame, hide_index=True, width="stretch",
+                         column_config={**metric_columns(frame.columns), by: label.capitalize()})
+
+    with st.expander("Preview: the first 200 loans"):
+        st.dataframe(cached_pool(pool_id).frame.head(200), hide_index=True, width="stretch",
+                     column_config={"balance": st.column_config.NumberColumn(format="dollar"),
+                                    "original_balance": st.column_config.NumberColumn(format="dollar"),
+                                    "rate": st.column_config.NumberColumn(format="percent")})
+    with st.expander("Assumptions applied when this pool was stored"):
+        st.dataframe(cached_pool(pool_id).assumptions, hide_index=True, width="stretch")
+
+    with st.expander("Delete this pool"):
+        st.write(f"Deleting **{names[pool_id]}** removes the pool and its loans; its past runs "
+                 "stay readable.")
+        sure = st.checkbox(f"Yes, delete {pool_id}", key="pools_confirm_delete")
+        if st.button("Delete pool", type="secondary", disabled=not sure, key="pools_delete"):
+            try:
+                remove_pool(pool_id)
+            except StressLabError as exc:
+                show_error(exc)
+            else:
+                st.session_state.pop("pools_selected", None)
+                st.session_state.pop("pools_confirm_delete", None)
+                st.rerun()
