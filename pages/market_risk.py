@@ -118,7 +118,8 @@ with tab_bt:
             "cc p-value": r.christoffersen_cc_p_value, "traffic light": r.traffic_light,
             "plus-factor": r.plus_factor, "multiplier": r.multiplier}]),
             hide_index=True, key="mr_bt_table")
-        st.plotly_chart(cm.backtest_chart(run), key="mr_bt_chart")
+        unit = "currency" if series == cm.PORTFOLIO else "fraction of value"
+        st.plotly_chart(cm.backtest_chart(run, unit=unit), key="mr_bt_chart")
         st.download_button("Download backtest (CSV)", run.series.to_csv(),
                            file_name="backtest.csv", mime="text/csv", key="mr_dl_bt")
 

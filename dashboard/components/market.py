@@ -111,8 +111,8 @@ def cached_snapshot(prices: pd.DataFrame, positions: pd.DataFrame, config: Limit
     return compute_snapshot(prices, positions, config, notional=notional)
 
 
-def backtest_chart(run: BacktestRun) -> go.Figure:
-    """Loss against VaR with exceptions marked (red crosses)."""
+def backtest_chart(run: BacktestRun, *, unit: str) -> go.Figure:
+    """Loss against VaR with exceptions marked (red crosses); ``unit`` labels the y axis."""
     s = run.series
     r = run.result
     fig = go.Figure()
@@ -127,7 +127,7 @@ def backtest_chart(run: BacktestRun) -> go.Figure:
     fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       title=f"Loss against VaR: {r.exceptions} exceptions in {r.observations} days "
                             f"(traffic light {r.traffic_light})",
-                      yaxis_title="loss (fraction of value)", legend={"orientation": "h"})
+                      yaxis_title=f"loss ({unit})", legend={"orientation": "h"})
     return fig
 
 
