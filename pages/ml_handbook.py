@@ -49,7 +49,7 @@ def _key(name: str) -> str:
 
 
 p = dict(current.parameters) if current and current.stress_type == stress_type else {}
-with st.form(f"ml_hb_form_{pick}_{stress_type}"):
+with st.form(f"ml_hb_form_{pick}_{stress_type}", clear_on_submit=current is None):
     sid = st.text_input("scenario_id (letters, digits, _ . -)", value=current.scenario_id if current else "",
                         key=_key("id"))
     c1, c2 = st.columns(2)

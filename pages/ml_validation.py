@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pandas as pd
 import streamlit as st
 
 from dashboard.components.mlrisk import (
@@ -146,7 +147,9 @@ box(f"**Decision: {decision['decision']}**; severity-weighted failure share "
 with st.expander("Rationale, key failures and recommended actions", expanded=True):
     st.markdown("\n".join(f"- {r}" for r in decision["rationale"]))
     if decision["key_failures"]:
-        st.dataframe(decision["key_failures"], hide_index=True)
+        st.dataframe(pd.DataFrame(decision["key_failures"])[
+            ["scenario_id", "severity_level", "metric_name", "baseline_value", "stressed_value", "worsening_pct",
+             "threshold"]], hide_index=True)
     st.markdown("**Recommended actions**\n" + "\n".join(f"- {a}" for a in decision["recommended_actions"]))
     st.caption(f"Rule: {decision['rule']}")
 st.caption(results["ece_binning"]["statement"] + f"; {results['task']}, {results['model']['estimator']}, "

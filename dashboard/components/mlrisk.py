@@ -54,10 +54,15 @@ def metric_chart(rows: list[dict], metric: str) -> go.Figure:
         hovertemplate="%{x}<br>stressed %{y:.4f}<extra></extra>",
     ))
     if len(df):
-        fig.add_hline(y=float(df["baseline_value"].iloc[0]), line_dash="dash", line_color=COLORS["baseline"],
-                      annotation_text=f"baseline {df['baseline_value'].iloc[0]:.4f}")
-    fig.update_layout(title=f"{metric}: baseline against stressed", yaxis_title=metric, height=380,
-                      margin={"t": 50, "b": 40}, showlegend=False)
+        base = float(df["baseline_value"].iloc[0])
+        fig.add_hline(y=base, line_dash="dash", line_color=COLORS["baseline"],
+                      annotation_text=f"baseline {base:.4f}", annotation_position="top left")
+        values = [base, *df["stressed_value"].astype(float)]
+        lo, hi = min(values), max(values)
+        pad = (hi - lo) * 0.25 or abs(hi) * 0.05 or 0.01
+        fig.update_yaxes(range=[lo - pad, hi + pad])  # zoomed: the differences are what matter
+    fig.update_layout(title=f"{metric}: baseline against stressed (axis zoomed to the values)", yaxis_title=metric,
+                      height=380, margin={"t": 50, "b": 40}, showlegend=False)
     return fig
 
 
