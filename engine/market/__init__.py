@@ -2,53 +2,62 @@
 
 Conventions (ARCHITECTURE.md, "Market risk conventions"): simple returns, loss positive,
 historical VaR = the ``ceil(c * n)``-th smallest loss, ES = mean of the losses at or beyond VaR.
-Heavy modules are imported lazily by the CLI; importing this package loads numpy, pandas and
-pydantic only.
+Names are imported lazily on first use (PEP 562), so that ``stresslab --help`` (which imports
+``engine.market.cli``) does not load numpy, pandas or scipy.
 """
 
-from engine.market.backtest import (
-    BacktestResult,
-    BacktestRun,
-    TrafficLight,
-    backtest,
-    christoffersen,
-    kupiec_pof,
-    rolling_var,
-    traffic_light,
-)
-from engine.market.data_io import (
-    load_bundled_prices,
-    load_default_positions,
-    position_values,
-    read_positions_csv,
-    read_prices_csv,
-    simple_returns,
-    validate_positions,
-    validate_prices,
-)
-from engine.market.enforcement import Decision, Evaluation, decide, evaluate
-from engine.market.limits import LimitsConfig, load_default_limits, load_limits, parse_limits
-from engine.market.sensors import (
-    SENSORS,
-    RiskSnapshot,
-    SensorStatus,
-    compute_snapshot,
-    sensor_status,
-)
-from engine.market.stress import PREDEFINED_WINDOWS, StressResult, StressWindow, replay, replay_all
-from engine.market.var import (
-    METHODS,
-    VaRReport,
-    compare_methods,
-    cornish_fisher_es,
-    cornish_fisher_var,
-    historical_es,
-    historical_var,
-    monte_carlo_losses,
-    parametric_es,
-    parametric_var,
-    portfolio_losses,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    "BacktestResult": "engine.market.backtest",
+    "BacktestRun": "engine.market.backtest",
+    "Decision": "engine.market.enforcement",
+    "Evaluation": "engine.market.enforcement",
+    "LimitsConfig": "engine.market.limits",
+    "METHODS": "engine.market.var",
+    "PREDEFINED_WINDOWS": "engine.market.stress",
+    "RiskSnapshot": "engine.market.sensors",
+    "SENSORS": "engine.market.sensors",
+    "SensorStatus": "engine.market.sensors",
+    "StressResult": "engine.market.stress",
+    "StressWindow": "engine.market.stress",
+    "TrafficLight": "engine.market.backtest",
+    "VaRReport": "engine.market.var",
+    "backtest": "engine.market.backtest",
+    "christoffersen": "engine.market.backtest",
+    "compare_methods": "engine.market.var",
+    "compute_snapshot": "engine.market.sensors",
+    "cornish_fisher_es": "engine.market.var",
+    "cornish_fisher_var": "engine.market.var",
+    "decide": "engine.market.enforcement",
+    "evaluate": "engine.market.enforcement",
+    "historical_es": "engine.market.var",
+    "historical_var": "engine.market.var",
+    "kupiec_pof": "engine.market.backtest",
+    "load_bundled_prices": "engine.market.data_io",
+    "load_default_limits": "engine.market.limits",
+    "load_default_positions": "engine.market.data_io",
+    "load_limits": "engine.market.limits",
+    "monte_carlo_losses": "engine.market.var",
+    "parametric_es": "engine.market.var",
+    "parametric_var": "engine.market.var",
+    "parse_limits": "engine.market.limits",
+    "portfolio_losses": "engine.market.var",
+    "position_values": "engine.market.data_io",
+    "read_positions_csv": "engine.market.data_io",
+    "read_prices_csv": "engine.market.data_io",
+    "replay": "engine.market.stress",
+    "replay_all": "engine.market.stress",
+    "rolling_var": "engine.market.backtest",
+    "sensor_status": "engine.market.sensors",
+    "simple_returns": "engine.market.data_io",
+    "traffic_light": "engine.market.backtest",
+    "validate_positions": "engine.market.data_io",
+    "validate_prices": "engine.market.data_io",
+}
 
 __all__ = [
     "METHODS", "PREDEFINED_WINDOWS", "SENSORS",
@@ -62,3 +71,16 @@ __all__ = [
     "rolling_var", "sensor_status", "simple_returns", "traffic_light", "validate_positions",
     "validate_prices",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.market' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
