@@ -24,8 +24,8 @@ Conventions (each as the issue and ARCHITECTURE.md fix them):
 * A projection shorter than a loan's remaining term stops at the horizon; the balance still
   outstanding there is the ``residual``, valued at par at the horizon (a terminal value).
 
-The inner loop over months runs in a numba kernel, one loan at a time (registers only, no
-per-month temporary arrays), parallel across chunks of loans and scenarios by the caller.
+The inner loop over months runs in a numba kernel over blocks of loans (no per-month temporary
+arrays), parallel across chunks of loans and scenarios by the caller.
 """
 
 from __future__ import annotations
@@ -220,89 +220,129 @@ def scenario_rates(loans: LoanArrays, factors: MarketFactors) -> tuple[np.ndarra
     return rate / 12.0, smm, mdr, rec
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
+#: Loans advanced together month by month: their dependency chains (each month's balance needs
+#: the last one's, through a division) overlap, and pool sums are added once per block-month.
+_BLOCK = 32
+
+
+@numba.njit(cache=True, nogil=True)
 def _kernel(balance, coupon, remaining, smm, mdr, rec, lag, horizon, disc,
             pool, loans, want_loans):  # pragma: no cover - compiled; tested through project()
     n = balance.shape[0]
-    for i in range(n):
-        b = balance[i]
-        if b <= 0.0:
-            continue
-        c = coupon[i]
-        s = smm[i]
-        d = mdr[i]
-        rf = rec[i]
-        lg = lag[i]
-        nrem = remaining[i]
-        kmax = nrem if nrem < horizon else horizon
-        onepc = 1.0 + c
-        inv = 1.0 / onepc
-        g = onepc ** nrem
-        npv = 0.0
-        tp = 0.0
-        ti = 0.0
-        td = 0.0
-        tr = 0.0
-        tl = 0.0
-        waln = 0.0
-        wald = 0.0
-        surv = 1.0
-        for k in range(kmax):
-            dflt = b * d
-            p = b - dflt
-            interest = p * c
-            nleft = nrem - k
-            if nleft == 1:
-                sched = p
-            elif c > 1e-12:  # below this, (1+c)**n - 1 loses all precision: straight line
-                sched = p * c / (g - 1.0)
-            else:
-                sched = p / nleft
-            g *= inv
-            prep = (p - sched) * s
-            e = p - sched - prep
-            r = dflt * rf
-            loss = dflt - r
+    bs = _BLOCK
+    b = np.empty(bs)
+    g = np.empty(bs)
+    inv = np.empty(bs)
+    c = np.empty(bs)
+    s = np.empty(bs)
+    d = np.empty(bs)
+    rf = np.empty(bs)
+    r = np.empty(bs)
+    nrem = np.empty(bs, np.int64)
+    kmax = np.empty(bs, np.int64)
+    lg = np.empty(bs, np.int64)
+    acc = np.zeros((bs, 9))  # per loan: npv, principal, interest, default, recovery, loss,
+    surv = np.empty(bs)      # WAL numerator, WAL denominator; surv = prod(1 - MDR)
+    for start in range(0, n, bs):
+        m = min(bs, n - start)
+        kk = 0
+        for j in range(m):
+            i = start + j
+            bj = balance[i]
+            km = remaining[i] if remaining[i] < horizon else horizon
+            if bj <= 0.0:
+                bj = 0.0
+                km = 0
+            b[j] = bj
+            kmax[j] = km
+            if km > kk:
+                kk = km
+            c[j] = coupon[i]
+            s[j] = smm[i]
+            d[j] = mdr[i]
+            rf[j] = rec[i]
+            nrem[j] = remaining[i]
+            lg[j] = lag[i]
+            onepc = 1.0 + coupon[i]
+            inv[j] = 1.0 / onepc
+            g[j] = onepc ** remaining[i]
+            surv[j] = 1.0
+            for f in range(9):
+                acc[j, f] = 0.0
+        for k in range(kk):
+            t_b = 0.0
+            t_s = 0.0
+            t_p = 0.0
+            t_i = 0.0
+            t_d = 0.0
+            t_l = 0.0
+            t_e = 0.0
+            for j in range(m):
+                act = 1.0 if k < kmax[j] else 0.0
+                bj = b[j] * act
+                dflt = bj * d[j]
+                p = bj - dflt
+                cj = c[j]
+                interest = p * cj
+                nleft = nrem[j] - k
+                if nleft <= 1:
+                    sched = p
+                elif cj > 1e-12:  # below this (1+c)**n - 1 loses all precision: straight line
+                    sched = p * cj / (g[j] - 1.0)
+                else:
+                    sched = p / nleft
+                g[j] *= inv[j]
+                prep = (p - sched) * s[j]
+                e = p - sched - prep
+                rj = dflt * rf[j]
+                r[j] = rj
+                t_b += bj
+                t_s += sched
+                t_p += prep
+                t_i += interest
+                t_d += dflt
+                t_l += dflt - rj
+                t_e += e
+                if act > 0.0:
+                    b[j] = e
+                    if want_loans:
+                        prin = sched + prep
+                        acc[j, 0] += (prin + interest) * disc[k] + rj * disc[k + lg[j]]
+                        acc[j, 1] += prin
+                        acc[j, 2] += interest
+                        acc[j, 3] += dflt
+                        acc[j, 4] += rj
+                        acc[j, 5] += dflt - rj
+                        acc[j, 6] += (k + 1) / 12.0 * prin + (k + 1 + lg[j]) / 12.0 * rj
+                        acc[j, 7] += prin + rj
+                        surv[j] *= 1.0 - d[j]
             row = pool[k]
-            row[0] += b
-            row[1] += sched
-            row[2] += prep
-            row[3] += interest
-            row[4] += dflt
-            row[6] += loss
-            row[7] += e
-            pool[k + lg, 5] += r
+            row[0] += t_b
+            row[1] += t_s
+            row[2] += t_p
+            row[3] += t_i
+            row[4] += t_d
+            row[6] += t_l
+            row[7] += t_e
+            for j in range(m):
+                if r[j] != 0.0:
+                    pool[k + lg[j], 5] += r[j]
+        for j in range(m):
+            resid = 0.0
+            if 0 < kmax[j] < nrem[j] and b[j] > 0.0:
+                resid = b[j]
+                pool[kmax[j] - 1, 8] += resid
             if want_loans:
-                t = (k + 1) / 12.0
-                tr_ = (k + 1 + lg) / 12.0
-                npv += (sched + prep + interest) * disc[k] + r * disc[k + lg]
-                tp += sched + prep
-                ti += interest
-                td += dflt
-                tr += r
-                tl += loss
-                waln += t * (sched + prep) + tr_ * r
-                wald += sched + prep + r
-                surv *= 1.0 - d
-            b = e
-            if b <= 0.0:
-                break
-        resid = 0.0
-        if kmax < nrem and b > 0.0:
-            resid = b
-            pool[kmax - 1, 8] += b
-        if want_loans:
-            t_h = kmax / 12.0
-            loans[i, 0] = npv + resid * disc[kmax - 1]
-            loans[i, 1] = tp
-            loans[i, 2] = ti
-            loans[i, 3] = td
-            loans[i, 4] = tr
-            loans[i, 5] = tl
-            loans[i, 6] = 1.0 - surv
-            loans[i, 7] = waln + t_h * resid
-            loans[i, 8] = wald + resid
-            loans[i, 9] = resid
+                i = start + j
+                km = kmax[j]
+                if km > 0:
+                    loans[i, 0] = acc[j, 0] + resid * disc[km - 1]
+                    loans[i, 6] = 1.0 - surv[j]
+                    loans[i, 7] = acc[j, 6] + km / 12.0 * resid
+                    loans[i, 8] = acc[j, 7] + resid
+                for f in range(1, 6):
+                    loans[i, f] = acc[j, f]
+                loans[i, 9] = resid
 
 
 def horizon_of(loans: LoanArrays, periods: int | None) -> tuple[int, int]:
