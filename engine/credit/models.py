@@ -181,7 +181,12 @@ class PoolData:
             if values.dtype.kind in "fiu":
                 h.update(np.ascontiguousarray(values.to_numpy()).tobytes())
             else:
-                h.update("\x1f".join(values.astype("string").fillna("\x00")).encode())
+                codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+                if len(uniques) <= len(values) // 2:  # few distinct labels: hash them + codes
+                    h.update("\x1f".join(map(str, uniques)).encode())
+                    h.update(codes.astype(np.int64).tobytes())
+                else:  # mostly distinct (ids): fixed-width UTF-32 bytes, NA as NUL
+                    h.update(values.astype("string").fillna("\x00").to_numpy(dtype=str).tobytes())
         return h.hexdigest()
 
     def to_pool(self) -> Pool:
