@@ -50,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="custom scenario(s): {name, description, market_factors} or "
                          "{key: {...}, ...}")
     st.add_argument("--format", choices=FORMATS, default="auto", help="tape mapping for a file")
+    st.add_argument("--assumptions", type=Path,
+                    help="CSV overriding the assumption table for a file's missing fields")
     st.add_argument("--discount-rate", type=float, default=0.05,
                     help="annual discount rate, decimal, monthly compounded (default 0.05)")
     st.add_argument("--analysis-date", type=date.fromisoformat,
@@ -188,9 +190,10 @@ def _stress(args: argparse.Namespace) -> int:
     src = Path(args.pool)
     con = None
     if src.exists():
-        from engine.ingest import read_pool
+        from engine.ingest import load_assumptions, read_pool
 
-        pool = read_pool(src, format=args.format)
+        table = load_assumptions(args.assumptions) if args.assumptions else None
+        pool = read_pool(src, format=args.format, assumptions=table)
     else:
         from engine.store.credit import load_pool
 
