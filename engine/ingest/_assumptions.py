@@ -270,51 +270,81 @@ def load_assumptions(path: str | PathLike | None = None) -> AssumptionTable:
     return AssumptionTable(path, name=str(path))
 
 
+def _group_codes(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Codes of shape (n_assets,) into the distinct (asset_class, grade, status) groups, and the groups."""
+    keys = []
+    uniques = []
+    for column in ("asset_class", "grade", "status"):
+        codes, values = pd.factorize(frame[column], use_na_sentinel=True)
+        keys.append(codes.astype(np.int64) + 1)  # NA → 0
+        uniques.append(np.concatenate([[None], np.asarray(values, dtype=object)]))
+    sizes = [len(u) for u in uniques]
+    combined = (keys[0] * sizes[1] + keys[1]) * sizes[2] + keys[2]
+    group_ids, inverse = np.unique(combined, return_inverse=True)
+    k2 = group_ids % sizes[2]
+    k1 = (group_ids // sizes[2]) % sizes[1]
+    k0 = group_ids // (sizes[1] * sizes[2])
+    groups = pd.DataFrame({"asset_class": uniques[0][k0], "grade": uniques[1][k1], "status": uniques[2][k2]})
+    return inverse, groups
+
+
 def fill_behavioural(frame: pd.DataFrame, table: AssumptionTable) -> list[dict[str, Any]]:
     """Fill missing behavioural values of a validated canonical frame in place; report the fills.
 
-    ``default_probability`` of a delinquent loan is filled from ``delinquent_default_probability``.
-    ``loss_severity`` is then ``1 - recovery_rate`` wherever it is missing.
+    Looks up each distinct (asset_class, grade, status) once and broadcasts, so the cost is a
+    few vectorized passes over the pool. ``default_probability`` of a delinquent loan is filled
+    from ``delinquent_default_probability``. ``loss_severity`` is then ``1 - recovery_rate``
+    wherever it is missing.
 
     Returns
     -------
     list of dict
-        One record per (field, asset_class, grade, value, source) with ``n_assets`` filled.
+        One record per (field, asset_class, grade, value, source) with ``n_assets`` filled, and
+        ``basis``: the table column the value came from.
     """
     report: list[dict[str, Any]] = []
-    for field in ("prepayment_speed", "default_probability", "recovery_rate", "recovery_lag"):
-        missing = frame[field].isna()
-        if not missing.any():
-            continue
-        cls = frame.loc[missing, "asset_class"]
-        grade = frame.loc[missing, "grade"]
-        value, src, matched = table.lookup(field, cls, grade)
-        basis = pd.Series(field, index=cls.index, dtype="string")
-        if field == "default_probability":
-            delinquent = frame.loc[missing, "status"] == AssetStatus.DELINQUENT.value
-            if delinquent.any():
+    fields = ("prepayment_speed", "default_probability", "recovery_rate", "recovery_lag")
+    missing = {f: frame[f].isna().to_numpy() for f in fields}
+    if any(m.any() for m in missing.values()):
+        inverse, groups = _group_codes(frame)
+        cls = pd.Series(groups["asset_class"], dtype="string")
+        grade = pd.Series(groups["grade"], dtype="string")
+        delinquent = (groups["status"] == AssetStatus.DELINQUENT.value).to_numpy()
+        for field in fields:
+            miss = missing[field]
+            if not miss.any():
+                continue
+            value, src, matched = table.lookup(field, cls, grade)
+            basis = np.full(len(groups), field, dtype=object)
+            if field == "default_probability" and delinquent.any():
                 d_val, d_src, d_grade = table.lookup("delinquent_default_probability", cls, grade)
                 value = value.where(~delinquent, d_val)
                 src = src.where(~delinquent, d_src)
                 matched = matched.where(~delinquent, d_grade)
-                basis = basis.where(~delinquent, "delinquent_default_probability")
-        frame.loc[missing, field] = value.to_numpy()
-        parts = pd.DataFrame({
-            "asset_class": cls.astype(object), "grade": matched.astype(object),
-            "value": value, "source": src.astype(object), "basis": basis.astype(object),
-        }).fillna({"grade": "any"})
-        counts = parts.groupby(["basis", "asset_class", "grade", "value", "source"], sort=True).size()
-        for (basis_name, cls_name, grade_name, val, source), n in counts.items():
-            report.append({
-                "field": field,
-                "asset_class": cls_name,
-                "grade": None if grade_name == "any" else grade_name,
-                "value": int(val) if field == "recovery_lag" else float(val),
-                "source": source,
-                "n_assets": int(n),
-                "basis": basis_name,
+                basis = np.where(delinquent, "delinquent_default_probability", basis)
+            column = frame[field].to_numpy(dtype="float64", copy=True)
+            column[miss] = value.to_numpy(dtype="float64")[inverse[miss]]
+            frame[field] = column
+            n_filled = np.bincount(inverse[miss], minlength=len(groups))
+            parts = pd.DataFrame({
+                "basis": basis, "asset_class": cls.astype(object), "grade": matched.astype(object).fillna("any"),
+                "value": value.to_numpy(), "source": src.astype(object), "n": n_filled,
             })
-    ls_missing = frame["loss_severity"].isna()
+            parts = parts[parts["n"] > 0]
+            counts = parts.groupby(["basis", "asset_class", "grade", "value", "source"], sort=True)["n"].sum()
+            for (basis_name, cls_name, grade_name, val, source), n in counts.items():
+                report.append({
+                    "field": field,
+                    "asset_class": cls_name,
+                    "grade": None if grade_name == "any" else grade_name,
+                    "value": int(val) if field == "recovery_lag" else float(val),
+                    "source": source,
+                    "n_assets": int(n),
+                    "basis": basis_name,
+                })
+    ls_missing = frame["loss_severity"].isna().to_numpy()
     if ls_missing.any():
-        frame.loc[ls_missing, "loss_severity"] = 1.0 - frame.loc[ls_missing, "recovery_rate"]
+        sev = frame["loss_severity"].to_numpy(dtype="float64", copy=True)
+        sev[ls_missing] = 1.0 - frame["recovery_rate"].to_numpy(dtype="float64")[ls_missing]
+        frame["loss_severity"] = sev
     return report

@@ -71,7 +71,7 @@ def read_pool(
         every behavioural field filled; rates are annual decimals, term and age in months,
         balances in currency units. ``assumptions`` lists every filled value aggregated as
         {field, asset_class, grade, value, source, n_assets, basis}; ``warnings`` lists every
-        conversion; ``metadata`` records the source file, format, mapping notes and hash.
+        conversion; ``metadata`` records the source file, format and mapping notes.
 
     Raises
     ------
@@ -124,5 +124,4 @@ def read_pool(
         warnings=warnings,
         source_format=mapped.format,
     )
-    pool.metadata["content_hash"] = pool.content_hash()
     return pool

@@ -46,8 +46,20 @@ def _percent_column(values: pd.Series) -> bool:
     return bool(ok.all() and (v > 1).any())
 
 
+def _by_unique(raw: pd.Series, transform) -> pd.Series:
+    """Apply a string transform to each distinct value once and broadcast (columns of few values)."""
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    done = transform(pd.Series(uniques, dtype="string")).to_numpy(dtype=object)
+    out = np.empty(len(raw), dtype=object)
+    valid = codes >= 0
+    out[valid] = done[codes[valid]]
+    out[~valid] = None
+    return pd.Series(out, index=raw.index, dtype="string")
+
+
 def _category(raw: pd.Series, column: str, log: IssueLog) -> pd.Series:
-    norm = raw.astype("string").str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    norm = _by_unique(raw, lambda s: s.astype("string").str.strip().str.lower()
+                      .str.replace(r"[\s\-]+", "_", regex=True))
     valid = _CATEGORIES[column]
     log.add_mask(raw.isna().to_numpy(), column, raw, f"missing value; valid: {', '.join(valid)}")
     bad = ~norm.isin(valid).fillna(True)
@@ -188,7 +200,7 @@ def validate_frame(frame: pd.DataFrame, log: IssueLog, warnings: list[str]) -> p
                      "balance must be positive unless status is paid_off (then 0 is allowed)")
 
     if "grade" in frame:
-        g = frame["grade"].astype("string").str.strip().str.upper()
+        g = _by_unique(frame["grade"], lambda s: s.str.strip().str.upper())
         out["grade"] = g.mask(g == "")
     else:
         out["grade"] = pd.Series(pd.NA, index=frame.index, dtype="string")
