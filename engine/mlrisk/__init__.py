@@ -1,42 +1,78 @@
 """ML robustness workbench: stress scenarios on ML models, degradation, decision and evidence.
 
 Public API, re-exported from one private module per concept.
+
+Names load on first use (PEP 562), so ``import engine.mlrisk.cli`` (and ``stresslab --help``) does
+not import scikit-learn, scipy or pandas.
 """
 
-from engine.mlrisk._artifacts import ARTIFACT_NAMES, artifacts_zip, canonical_json, decision_markdown
-from engine.mlrisk._data import (
-    DEFAULT_DATASET_NAME,
-    DEFAULT_SUBGROUPS,
-    DEFAULT_TARGET,
-    PreparedData,
-    default_dataset_bytes,
-    infer_task,
-    load_default_dataset,
-    prepare_data,
-    read_table,
-)
-from engine.mlrisk._decision import DECISION_RULE, decide, degradation_pct, metric_status, worsening_pct
-from engine.mlrisk._drift import PSI_BANDS, drift, histogram_pair, psi, psi_band
-from engine.mlrisk._metrics import (
-    ECEResult,
-    classification_metrics,
-    describe_binning,
-    expected_calibration_error,
-    regression_metrics,
-)
-from engine.mlrisk._models import (
-    METRIC_DIRECTIONS,
-    STRESS_TYPES,
-    Handbook,
-    Scenario,
-    Thresholds,
-    ValidationConfig,
-    parse_config,
-    parse_handbook,
-)
-from engine.mlrisk._runner import DegradationRow, ValidationRun, run_from_config, run_validation
-from engine.mlrisk._stress import apply_stress, default_handbook
-from engine.mlrisk._training import MODEL_KINDS, build_model, load_skops_model, train_model
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    "ARTIFACT_NAMES": "_artifacts",
+    "artifacts_zip": "_artifacts",
+    "canonical_json": "_artifacts",
+    "decision_markdown": "_artifacts",
+    "DEFAULT_DATASET_NAME": "_data",
+    "DEFAULT_SUBGROUPS": "_data",
+    "DEFAULT_TARGET": "_data",
+    "PreparedData": "_data",
+    "default_dataset_bytes": "_data",
+    "infer_task": "_data",
+    "load_default_dataset": "_data",
+    "prepare_data": "_data",
+    "read_table": "_data",
+    "DECISION_RULE": "_decision",
+    "decide": "_decision",
+    "degradation_pct": "_decision",
+    "metric_status": "_decision",
+    "worsening_pct": "_decision",
+    "PSI_BANDS": "_drift",
+    "drift": "_drift",
+    "histogram_pair": "_drift",
+    "psi": "_drift",
+    "psi_band": "_drift",
+    "ECEResult": "_metrics",
+    "classification_metrics": "_metrics",
+    "describe_binning": "_metrics",
+    "expected_calibration_error": "_metrics",
+    "regression_metrics": "_metrics",
+    "METRIC_DIRECTIONS": "_models",
+    "STRESS_TYPES": "_models",
+    "Handbook": "_models",
+    "Scenario": "_models",
+    "Thresholds": "_models",
+    "ValidationConfig": "_models",
+    "parse_config": "_models",
+    "parse_handbook": "_models",
+    "DegradationRow": "_runner",
+    "ValidationRun": "_runner",
+    "run_from_config": "_runner",
+    "run_validation": "_runner",
+    "apply_stress": "_stress",
+    "default_handbook": "_stress",
+    "MODEL_KINDS": "_training",
+    "build_model": "_training",
+    "load_skops_model": "_training",
+    "train_model": "_training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.mlrisk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"engine.mlrisk.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ARTIFACT_NAMES", "artifacts_zip", "canonical_json", "decision_markdown",
