@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
 from engine.credit.models import PoolData
 from engine.errors import InputError, ValidationError

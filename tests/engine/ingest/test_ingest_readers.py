@@ -117,3 +117,21 @@ def test_gzip_by_magic_bytes(native_frame):
     frame = read_table(data)
     assert frame["asset_id"].tolist() == ["M-1", "A-2", "C-3"]
     assert np.isclose(frame["balance"].sum(), 215_000.0)
+
+
+def test_unknown_format_keyword_is_an_input_error(native_frame):
+    with pytest.raises(InputError, match="valid: auto, native, lendingclub, loan-record"):
+        read_pool(native_frame.to_csv(index=False).encode(), filename="x.csv", format="fannie")
+
+
+def test_explicit_format_overrides_detection(native_frame):
+    with pytest.raises(ValidationError) as info:
+        read_pool(native_frame.to_csv(index=False).encode(), filename="x.csv", format="lendingclub")
+    assert {i.column for i in info.value.issues} >= {"loan_amount", "interest_rate", "loan_status"}
+
+
+def test_ingest_does_not_import_streamlit():
+    import subprocess
+    import sys
+    code = "import sys, engine.ingest; sys.exit('streamlit' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
