@@ -22,8 +22,11 @@ chromium:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# Installs on first use, then serves the app; a new store is seeded with the Lending Club pool.
 run: $(STAMP)
-	$(BIN)/streamlit run dashboard/app.py
+	@mkdir -p .stresslab
+	@echo "StressLab at http://127.0.0.1:8501 (store: $${STRESSLAB_DB:-.stresslab/stresslab.duckdb})"
+	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port 8501
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

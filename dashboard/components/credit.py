@@ -10,7 +10,6 @@ id; pools are cached by id and the cache is cleared whenever a pool is saved or 
 from __future__ import annotations
 
 import io
-import json
 import queue
 import threading
 import time
@@ -375,8 +374,9 @@ def cashflows_parquet(result: StressTestResult) -> bytes:
 
 
 def response_json(result: StressTestResult) -> bytes:
-    return json.dumps({"run_id": result.run_id, "results": result.response()}, indent=2,
-                      allow_nan=False).encode("utf-8")
+    """The response JSON of ARCHITECTURE.md: scenario key → {pool_name, analysis_date, status,
+    execution_time, metrics, analytics, cache_hit}."""
+    return result.response_json(indent=2).encode("utf-8")
 
 
 # --------------------------------------------------------------------------- charts
