@@ -173,7 +173,17 @@ class PoolData:
         return float(self.frame["balance"].sum())
 
     def content_hash(self) -> str:
-        """SHA-256 of the canonical asset columns (row order included) and the cutoff date."""
+        """SHA-256 of the canonical asset columns (row order included) and the cutoff date.
+
+        Computed once per object (the frame is not to be mutated after construction).
+        """
+        cached = self.__dict__.get("_content_hash")
+        if cached is None:
+            cached = self._hash()
+            object.__setattr__(self, "_content_hash", cached)
+        return cached
+
+    def _hash(self) -> str:
         h = hashlib.sha256()
         h.update(str(self.cutoff_date).encode())
         for col in ASSET_COLUMNS:
