@@ -6,7 +6,7 @@ column at once (one :class:`engine.errors.ValidationError` lists every bad cell)
 behavioural values from a sourced assumption table, reporting every fill.
 """
 
-from ._assumptions import AssumptionTable, load_assumptions
+from ._assumptions import VALUE_FIELDS, AssumptionTable, load_assumptions
 from ._mappings import (
     FORMATS,
     LC_DEFAULT_CUTOFF,
@@ -24,6 +24,7 @@ __all__ = [
     "detect_format",
     "load_assumptions",
     "AssumptionTable",
+    "VALUE_FIELDS",
     "FORMATS",
     "LC_DEFAULT_CUTOFF",
     "LC_STATUS",
