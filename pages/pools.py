@@ -14,7 +14,7 @@ from dashboard.components.credit import (
     cached_summary,
     detect_upload_format,
     metric_columns,
-    money,
+    money_short,
     pct,
     read_upload,
     remove_pool,
@@ -95,7 +95,7 @@ with tab_upload:
         else:
             s = st.columns(4)
             s[0].metric("Loans", f"{pool.n_assets:,}")
-            s[1].metric("Balance", money(pool.total_balance))
+            s[1].metric("Balance", money_short(pool.total_balance))
             s[2].metric("Format", FORMAT_LABELS.get(pool.source_format, pool.source_format))
             s[3].metric("Cutoff date", str(pool.cutoff_date or "–"))
             st.markdown("**Assumptions that will be applied** (values filled where the tape "
@@ -144,27 +144,29 @@ with tab_stored:
 
     m = st.columns(5)
     m[0].metric("Loans", f"{summary['n_assets']:,}", help=f"{summary['n_active']:,} active")
-    m[1].metric("Balance", money(summary["total_balance"]))
+    m[1].metric("Balance", money_short(summary["total_balance"]),
+                help=f"${summary['total_balance']:,.2f}")
     m[2].metric("WAC", pct(summary["weighted_average_coupon"]),
                 help="Balance-weighted average annual coupon of the active loans.")
-    m[3].metric("WART", f"{summary['weighted_average_remaining_term']:.1f} months",
+    m[3].metric("WART (months)", f"{summary['weighted_average_remaining_term']:.1f}",
                 help="Balance-weighted average remaining term of the active loans.")
     m[4].metric("WA CDR", pct(summary["weighted_average_cdr"]),
                 help="Balance-weighted average annual default rate (CDR).")
 
-    splits = {"asset_class": "asset class", "grade": "grade", "status": "status"}
-    cols = st.columns(3)
-    for col, (by, label) in zip(cols, splits.items(), strict=True):
-        with col:
+    splits = {"grade": "grade", "status": "status", "asset_class": "asset class"}
+    for tab, (by, label) in zip(st.tabs([f"By {v}" for v in splits.values()]), splits.items(),
+                                strict=True):
+        with tab:
             frame = cached_breakdown(pool_id, by)
-            st.plotly_chart(breakdown_chart(frame, by, label=label), key=f"pools_chart_{by}")
-            st.dataframe(frame, hide_index=True, width="stretch",
-                         column_config={**metric_columns(frame.columns), by: label.capitalize()})
+            left, right = st.columns([3, 2])
+            left.plotly_chart(breakdown_chart(frame, by, label=label), key=f"pools_chart_{by}")
+            right.dataframe(frame, hide_index=True, width="stretch",
+                            column_config={**metric_columns(frame.columns), by: label.capitalize()})
 
     with st.expander("Preview: the first 200 loans"):
         st.dataframe(cached_pool(pool_id).frame.head(200), hide_index=True, width="stretch",
-                     column_config={"balance": st.column_config.NumberColumn(format="dollar"),
-                                    "original_balance": st.column_config.NumberColumn(format="dollar"),
+                     column_config={"balance": st.column_config.NumberColumn(format="$%,.2f"),
+                                    "original_balance": st.column_config.NumberColumn(format="$%,.2f"),
                                     "rate": st.column_config.NumberColumn(format="percent")})
     with st.expander("Assumptions applied when this pool was stored"):
         st.dataframe(cached_pool(pool_id).assumptions, hide_index=True, width="stretch")

@@ -41,14 +41,20 @@ if msg := st.session_state.pop("scen_flash", None):
 st.subheader("Library")
 table = scenario_factor_table(library)
 table["source"] = table["source"].map(SOURCES)
+SHORT = {"interest_rate_shock": "rate shock", "discount_rate_shock": "discount shock",
+         "default_multiplier": "default ×", "recovery_multiplier": "recovery ×",
+         "prepayment_multiplier": "prepayment ×", "spread_widening": "spread widening"}
 factor_cols = {
-    f: st.column_config.NumberColumn(f, format="%+.4f" if f in ("interest_rate_shock",
-                                                                 "discount_rate_shock") else
-                                     ("%.4f" if f == "spread_widening" else "%.2f×"),
-                                     help=FACTOR_HELP[f])
+    f: st.column_config.NumberColumn(
+        SHORT[f], width=100, help=f"{f}: {FACTOR_HELP[f]}",
+        format="%+.4f" if f in ("interest_rate_shock", "discount_rate_shock", "spread_widening")
+        else "%.2f")
     for f in FACTOR_RANGES}
 st.dataframe(table.drop(columns=["description"]), hide_index=True, width="stretch",
-             column_config={"key": "Key", "name": "Name", "source": "Source", **factor_cols})
+             column_config={"key": st.column_config.TextColumn("Key", width=170),
+                            "name": st.column_config.TextColumn("Name", width=230),
+                            "source": st.column_config.TextColumn("Source", width=130),
+                            **factor_cols})
 with st.expander("What each factor does, and how the Federal Reserve scenarios were translated"):
     st.dataframe(pd.DataFrame([{"factor": f, "valid range": f"{lo:g} … {hi:g}",
                                 "neutral": NEUTRAL[f], "meaning": FACTOR_HELP[f]}

@@ -23,7 +23,7 @@ from dashboard.components.credit import (
     loss_bar_chart,
     metric_columns,
     metrics_csv,
-    money,
+    money_short,
     npv_change_chart,
     pct,
     poll_run,
@@ -163,13 +163,15 @@ except StressLabError as exc:
 
 table = metrics_against_base(result.metrics_frame())
 base = table[table["scenario"] == "base"]
+worst = table[table["scenario"] != "base"].sort_values("npv_change").head(1)
 h = st.columns(5)
-h[0].metric("Pool", result.pool_name)
-h[1].metric("Loans", f"{result.n_assets:,}")
-h[2].metric("Base NPV", money(base["npv"].iloc[0]) if len(base) else "–")
+h[0].metric("Loans", f"{result.n_assets:,}")
+h[1].metric("Base NPV", money_short(base["npv"].iloc[0]) if len(base) else "–")
+h[2].metric("Worst NPV change", pct(worst["npv_change_percent"].iloc[0], decimal=False, signed=True)
+            if len(worst) else "–", help=worst["name"].iloc[0] if len(worst) else None)
 h[3].metric("Discount rate", pct(result.discount_rate))
-h[4].metric("Horizon", f"{result.projection_periods} months")
-st.caption(f"Run `{result.run_id}` · analysis date {result.analysis_date} · engine "
+h[4].metric("Horizon (months)", f"{result.projection_periods}")
+st.caption(f"Pool **{result.pool_name}** · run `{result.run_id}` · analysis date {result.analysis_date} · engine "
            f"{result.engine_version} · {result.execution_time_total:.2f} s")
 failed = table[table["status"] != "success"]
 for r in failed.itertuples():
@@ -241,14 +243,14 @@ with t_drill:
         a2.dataframe(grouped, hide_index=True, width="stretch",
                      column_config={**metric_columns(grouped.columns),
                                     "starting_balance": st.column_config.NumberColumn(
-                                        "Starting balance (USD)", format="dollar")})
-        worst = top_loans(loans, by="total_loss", n=20)
+                                        "Starting balance (USD)", format="$%,.0f")})
+        largest = top_loans(loans, by="total_loss", n=20)
         st.markdown("**The 20 loans with the largest expected loss**")
-        st.dataframe(worst, hide_index=True, width="stretch",
-                     column_config={**metric_columns(worst.columns),
+        st.dataframe(largest, hide_index=True, width="stretch",
+                     column_config={**metric_columns(largest.columns),
                                     "cumulative_default_probability": st.column_config.NumberColumn(
                                         "Cumulative default probability", format="percent")})
-        loan_id = st.selectbox("Monthly path of one loan", worst["asset_id"].tolist(),
+        loan_id = st.selectbox("Monthly path of one loan", largest["asset_id"].tolist(),
                                key="stress_drill_loan")
         try:
             path = loan_path(result.pool_id, loan_id, result.run_id, drill)

@@ -55,7 +55,7 @@ from engine.store.credit import (
 )
 
 __all__ = [
-    "PAGES", "UPLOAD_TYPES", "show_error", "money", "pct", "cached_pool", "cached_summary",
+    "PAGES", "UPLOAD_TYPES", "show_error", "money", "money_short", "pct", "cached_pool", "cached_summary",
     "cached_breakdown", "cached_run", "cached_assumptions", "detect_upload_format", "read_upload",
     "store_pool", "remove_pool", "RunJob", "start_run", "poll_run", "finish_run", "breakdown_chart",
     "npv_change_chart", "timeline_chart", "loss_bar_chart", "wal_duration_chart", "loan_path_chart",
@@ -94,6 +94,17 @@ def money(x: float | None) -> str:
     return f"-${-x:,.0f}" if x < 0 else f"${x:,.0f}"
 
 
+def money_short(x: float | None) -> str:
+    """USD in thousands, millions or billions with 2 decimals ("$144.67M"), for headline figures."""
+    if x is None or pd.isna(x):
+        return "–"
+    sign, v = ("-" if x < 0 else ""), abs(x)
+    for unit, div in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if v >= div:
+            return f"{sign}${v / div:,.2f}{unit}"
+    return f"{sign}${v:,.0f}"
+
+
 def pct(x: float | None, *, decimal: bool = True, signed: bool = False) -> str:
     """A percentage with 2 decimals; ``decimal`` True means 0.05 is 5.00 %."""
     if x is None or pd.isna(x):
@@ -102,26 +113,29 @@ def pct(x: float | None, *, decimal: bool = True, signed: bool = False) -> str:
     return f"{v:+.2f}%" if signed else f"{v:.2f}%"
 
 
+#: Table format for currency: whole dollars with thousands separators.
+USD = "$%,.0f"
+
 #: How each metric column is shown in tables (unit in the label).
 _METRIC_FORMATS: dict[str, tuple[str, str]] = {
-    "npv": ("NPV (USD)", "dollar"),
-    "npv_change": ("NPV change (USD)", "dollar"),
+    "npv": ("NPV (USD)", USD),
+    "npv_change": ("NPV change (USD)", USD),
     "npv_change_percent": ("NPV change (%)", "%.2f%%"),
     "irr": ("IRR (annual)", "percent"),
-    "starting_balance": ("Starting balance (USD)", "dollar"),
-    "total_principal": ("Principal (USD)", "dollar"),
-    "total_principal_change": ("Principal change (USD)", "dollar"),
-    "total_interest": ("Interest (USD)", "dollar"),
-    "total_interest_change": ("Interest change (USD)", "dollar"),
-    "total_prepayment": ("Prepayment (USD)", "dollar"),
-    "total_scheduled_principal": ("Scheduled principal (USD)", "dollar"),
-    "total_default": ("Defaults (USD)", "dollar"),
-    "total_recovery": ("Recoveries (USD)", "dollar"),
-    "total_loss": ("Loss (USD)", "dollar"),
-    "total_loss_change": ("Loss change (USD)", "dollar"),
+    "starting_balance": ("Starting balance (USD)", USD),
+    "total_principal": ("Principal (USD)", USD),
+    "total_principal_change": ("Principal change (USD)", USD),
+    "total_interest": ("Interest (USD)", USD),
+    "total_interest_change": ("Interest change (USD)", USD),
+    "total_prepayment": ("Prepayment (USD)", USD),
+    "total_scheduled_principal": ("Scheduled principal (USD)", USD),
+    "total_default": ("Defaults (USD)", USD),
+    "total_recovery": ("Recoveries (USD)", USD),
+    "total_loss": ("Loss (USD)", USD),
+    "total_loss_change": ("Loss change (USD)", USD),
     "loss_percent": ("Loss (% of balance)", "%.2f%%"),
     "loss_percent_change": ("Loss change (pp)", "%+.2f"),
-    "residual_balance": ("Residual balance (USD)", "dollar"),
+    "residual_balance": ("Residual balance (USD)", USD),
     "duration": ("Duration (years)", "%.2f"),
     "duration_change": ("Duration change (years)", "%+.2f"),
     "modified_duration": ("Modified duration (years)", "%.2f"),
@@ -130,12 +144,12 @@ _METRIC_FORMATS: dict[str, tuple[str, str]] = {
     "weighted_average_life_change": ("WAL change (years)", "%+.2f"),
     "discount_yield": ("Discount yield (annual)", "percent"),
     "irr_change": ("IRR change (annual)", "percent"),
-    "npv_change_change": ("", "dollar"),
+    "npv_change_change": ("", USD),
     "execution_time": ("Time (s)", "%.3f"),
-    "starting_balance_change": ("", "dollar"),
+    "starting_balance_change": ("", USD),
     "n_assets": ("Loans", "%,d"),
-    "balance": ("Balance (USD)", "dollar"),
-    "total_balance": ("Balance (USD)", "dollar"),
+    "balance": ("Balance (USD)", USD),
+    "total_balance": ("Balance (USD)", USD),
     "balance_share": ("Share of balance", "percent"),
 }
 

@@ -1,0 +1,319 @@
+"""AppTest of the credit pages, driven through the entry script (so the store is seeded and
+st.navigation is in place): every page renders, the scenario form builds a scenario, a good and a
+bad upload, a run shows results and is reopened from the store."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "dashboard" / "app.py")
+TAPE = ROOT / "data" / "lendingclub_2018q1" / "loans_full_schema.csv.gz"
+PAGES = ("pools", "scenarios", "stress_test")
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    """A fresh store per test; the app's cached connection and data are forgotten around it."""
+    import streamlit as st
+
+    import dashboard.state as state
+
+    path = tmp_path / "app.duckdb"
+    monkeypatch.setenv("STRESSLAB_DB", str(path))
+    state.connection.clear()
+    st.cache_data.clear()
+    yield path
+    try:
+        state.connection().close()
+    finally:
+        state.connection.clear()
+        st.cache_data.clear()
+
+
+def _app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    if page is not None:
+        at.switch_page(f"../pages/{page}.py").run()
+        assert not at.exception, at.exception
+    return at
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def _small_tape(n: int = 40) -> bytes:
+    """The first ``n`` loans of the real Lending Club tape, as CSV bytes."""
+    frame = pd.read_csv(TAPE, nrows=n)
+    return frame.to_csv(index=False).encode()
+
+
+# --------------------------------------------------------------------------- rendering
+
+def test_home_renders_on_the_seeded_pool(store):
+    at = _app()
+    assert at.title[0].value == "StressLab"
+    assert at.metric[0].value == "1"  # the seeded Lending Club pool
+    assert "No stress run yet" in _texts(at.info)
+    assert len(at.get("page_link")) == 3
+
+
+@pytest.mark.parametrize("page,title", [("pools", "Pools"), ("scenarios", "Scenarios"),
+                                        ("stress_test", "Stress test")])
+def test_every_page_renders(store, page, title):
+    at = _app(page)
+    assert at.title[0].value == title
+    assert not at.error
+
+
+def test_pools_page_shows_the_seeded_pool_statistics(store):
+    at = _app("pools")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Loans"] == "10,000"
+    assert metrics["Balance"] == "$144.67M"
+    assert metrics["WAC"] == "12.66%"
+    assert metrics["WART (months)"] == "42.2"
+    assert len(at.get("plotly_chart")) == 3
+
+
+# --------------------------------------------------------------------------- uploads
+
+def test_good_upload_is_checked_then_stored(store):
+    at = _app("pools")
+    at.file_uploader(key="pools_upload").set_value(("forty.csv", _small_tape(), "text/csv")).run()
+    assert not at.exception
+    assert "Lending Club loan tape" in _texts(at.info)
+    assert not at.error
+    assert {m.label: m.value for m in at.metric}["Loans"] == "40"
+    at.button(key="pools_save").click().run()
+    assert not at.exception
+    assert "Stored pool" in _texts(at.success)
+    from engine.store.credit import list_pools
+
+    import dashboard.state as state
+    assert set(list_pools(state.cursor())["pool_id"]) == {"lendingclub-2018q1", "forty"}
+
+
+def test_bad_upload_lists_every_problem_and_stores_nothing(store):
+    frame = pd.read_csv(io.BytesIO(_small_tape(5))).astype({"interest_rate": object})
+    frame.loc[1, "interest_rate"] = "abc"
+    frame.loc[3, "loan_amount"] = -100
+    at = _app("pools")
+    at.file_uploader(key="pools_upload").set_value(
+        ("bad.csv", frame.to_csv(index=False).encode(), "text/csv")).run()
+    assert not at.exception
+    assert "nothing was stored" in _texts(at.error)
+    issues = next(d.value for d in at.dataframe if "rule" in d.value.columns)
+    assert list(issues.columns) == ["row", "field", "value", "rule"]
+    assert 2 in set(issues["row"])  # the bad interest rate, 1-based data row
+    assert not any(b.key == "pools_save" for b in at.button)
+    from engine.store.credit import list_pools
+
+    import dashboard.state as state
+    assert list(list_pools(state.cursor())["pool_id"]) == ["lendingclub-2018q1"]
+
+
+def test_edited_assumption_is_applied_to_the_upload(store):
+    from dashboard.components.credit import cached_assumptions, read_upload
+
+    edited = cached_assumptions()[["asset_class", "grade", "prepayment_speed",
+                                   "default_probability", "recovery_rate", "recovery_lag",
+                                   "delinquent_default_probability"]].copy()
+    row = (edited["asset_class"] == "consumer_loan") & edited["grade"].isna()
+    edited.loc[row, "recovery_rate"] = 0.25
+    edited.loc[edited["asset_class"] == "consumer_loan", "recovery_rate"] = 0.25
+    pool = read_upload(_small_tape(), "forty.csv", fmt="auto", pool_id=None, pool_name=None,
+                       cutoff_date=None, edited_assumptions=edited)
+    assert (pool.frame["recovery_rate"] == 0.25).all()
+    fills = [a for a in pool.assumptions if a["field"] == "recovery_rate"]
+    assert fills and all(a["source"] == "edited in the app" for a in fills)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+def test_scenario_form_builds_and_saves_a_scenario(store):
+    at = _app("scenarios")
+    at.text_input(key="scen_key").set_value("deep_recession")
+    at.text_input(key="scen_name").set_value("Deep recession")
+    at.number_input(key="scen_f_default_multiplier").set_value(3.5)
+    at.number_input(key="scen_f_recovery_multiplier").set_value(0.5)
+    at.number_input(key="scen_f_spread_widening").set_value(0.04)
+    at.button[[b.label for b in at.button].index("Save scenario")].click().run()
+    assert not at.exception
+    assert not at.error
+    assert "Saved custom scenario" in _texts(at.success)
+    from engine.store.credit import custom_scenarios
+
+    import dashboard.state as state
+    sc = custom_scenarios(state.cursor())["deep_recession"]
+    assert sc.name == "Deep recession"
+    assert sc.market_factors.named() == {"default_multiplier": 3.5, "recovery_multiplier": 0.5,
+                                         "spread_widening": 0.04}
+
+
+def test_scenario_form_refuses_a_builtin_key(store):
+    at = _app("scenarios")
+    at.text_input(key="scen_key").set_value("credit_crisis")
+    at.button[[b.label for b in at.button].index("Save scenario")].click().run()
+    assert not at.exception
+    assert "built-in scenario" in _texts(at.error)
+
+
+def test_start_from_fills_the_form(store):
+    at = _app("scenarios")
+    at.selectbox(key="scen_start").set_value("credit_crisis").run()
+    assert at.number_input(key="scen_f_default_multiplier").value == 3.0
+    assert at.text_input(key="scen_key").value == "credit_crisis_custom"
+
+
+def test_scenario_import_then_duplicate_and_delete(store):
+    at = _app("scenarios")
+    payload = {"mild": {"name": "Mild", "description": "", "market_factors":
+                        {"default_multiplier": 1.3}}}
+    at.file_uploader(key="scen_import").set_value(
+        ("s.json", json.dumps(payload).encode(), "application/json")).run()
+    at.button(key="scen_import_go").click().run()
+    assert not at.exception
+    assert "Imported 1 scenario" in _texts(at.success)
+    at.button(key="scen_duplicate").click().run()
+    assert "Duplicated `mild` as `mild_copy`" in _texts(at.success)
+    at.selectbox(key="scen_manage").set_value("mild")
+    at.checkbox(key="scen_confirm_delete").check().run()
+    at.button(key="scen_delete").click().run()
+    assert not at.exception
+    from engine.store.credit import custom_scenarios
+
+    import dashboard.state as state
+    assert set(custom_scenarios(state.cursor())) == {"mild_copy"}
+
+
+def test_scenario_import_out_of_range_is_refused(store):
+    at = _app("scenarios")
+    payload = {"wild": {"name": "Wild", "market_factors": {"default_multiplier": 9.0}}}
+    at.file_uploader(key="scen_import").set_value(
+        ("s.json", json.dumps(payload).encode(), "application/json")).run()
+    at.button(key="scen_import_go").click().run()
+    assert not at.exception
+    assert "outside its valid range" in _texts(at.error)
+
+
+# --------------------------------------------------------------------------- stress test
+
+def test_run_shows_results_and_reopens_from_the_store(store):
+    at = _app("stress_test")
+    assert "No stored run yet" in _texts(at.info)
+    at.multiselect(key="stress_scenarios").set_value(["credit_crisis", "housing_boom"])
+    at.button(key="stress_run").click().run(timeout=120)
+    assert not at.exception
+    assert not at.error
+    assert [s.value for s in at.subheader] == ["Results"]
+    assert len(at.get("plotly_chart")) >= 5
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Loans"] == "10,000"
+    assert metrics["Discount rate"] == "5.00%"
+    table = at.dataframe[0].value
+    assert list(table["name"]) == ["Base Case", "Credit Crisis", "Housing Boom"]
+    assert (table["status"] == "success").all()
+    crisis = table[table["name"] == "Credit Crisis"].iloc[0]
+    assert crisis["npv_change"] < 0 and crisis["total_loss_change"] > 0
+    assert {d.key for d in at.get("download_button")} >= {"stress_dl_json", "stress_dl_metrics",
+                                                          "stress_dl_cf"}
+
+    # the run is stored: a new session reopens it without running anything
+    from engine.store.credit import list_runs
+
+    import dashboard.state as state
+    runs = list_runs(state.cursor())
+    assert len(runs) == 1 and runs["status"].iloc[0] == "success"
+    again = _app("stress_test")
+    assert again.selectbox(key="stress_open_run").value == runs["run_id"].iloc[0]
+    assert list(again.dataframe[0].value["name"]) == ["Base Case", "Credit Crisis",
+                                                      "Housing Boom"]
+
+
+def test_cancelled_run_is_stored_with_its_cancelled_scenarios(store):
+    """Cancel set before the workers start: every scenario ends as cancelled, and the run is
+    still stored (as ``error``) with one result row per scenario."""
+    from datetime import date
+
+    from dashboard.components.credit import finish_run, poll_run, start_run
+
+    _app("stress_test")  # seeds the store
+    job = start_run(pool_id="lendingclub-2018q1", scenario_keys=["credit_crisis"],
+                    discount_rate=0.05, analysis_date=date(2018, 6, 30), projection_periods=None,
+                    include_loan_level=False)
+    job.cancel.set()
+    seen = []
+    poll_run(job, lambda *ev: seen.append(ev))
+    run_id = finish_run(job)
+    from engine.store.credit import list_runs, load_run
+
+    import dashboard.state as state
+    result = load_run(state.cursor(), run_id)
+    assert {k: (r.status, r.error) for k, r in result.scenarios.items()} == {
+        "base": ("error", "cancelled by the user"),
+        "credit_crisis": ("error", "cancelled by the user")}
+    assert [ev[3] for ev in seen] == [1, 2]
+    assert list_runs(state.cursor())["status"].tolist() == ["error"]
+
+
+def test_base_only_run(store):
+    at = _app("stress_test")
+    at.multiselect(key="stress_scenarios").set_value([])
+    at.button(key="stress_run").click().run(timeout=120)
+    assert not at.exception
+    assert list(at.dataframe[0].value["name"]) == ["Base Case"]
+
+
+def test_downloads_are_the_response_and_escaped_csv(store):
+    from engine.credit import make_scenario
+    from engine.store.credit import save_scenario
+
+    at = _app("stress_test")
+    import dashboard.state as state
+    save_scenario(state.cursor(), "evil", make_scenario('=HYPERLINK("http://x")',
+                                                        market_factors={"default_multiplier": 2}))
+    at = _app("stress_test")
+    at.multiselect(key="stress_scenarios").set_value(["credit_crisis", "evil"])
+    at.button(key="stress_run").click().run(timeout=120)
+    assert not at.exception
+    from dashboard.components.credit import cached_run, cashflows_parquet, metrics_csv, response_json
+
+    result = cached_run(at.selectbox(key="stress_open_run").value)
+    response = json.loads(response_json(result))
+    assert set(response) == {"base", "credit_crisis", "evil"}
+    assert {"pool_name", "analysis_date", "status", "execution_time", "metrics", "analytics",
+            "cache_hit"} <= set(response["base"])
+    assert "stress_test_report" in response["base"]["analytics"]
+    metrics = pd.read_csv(io.BytesIO(metrics_csv(result)))
+    assert metrics.set_index("scenario").loc["evil", "name"] == "'=HYPERLINK(\"http://x\")"
+    cf = pd.read_parquet(io.BytesIO(cashflows_parquet(result)))
+    assert set(cf["scenario"]) == set(response)
+
+
+def test_drill_down_shows_a_loan_path(store):
+    at = _app("stress_test")
+    at.button(key="stress_run").click().run(timeout=120)
+    assert at.selectbox(key="stress_drill_scenario").value == "base"
+    at.selectbox(key="stress_drill_scenario").set_value("credit_crisis").run()
+    assert not at.exception
+    assert at.selectbox(key="stress_drill_loan").value is not None
+    # NPV, balance, cashflow, loss bar, cumulative loss, WAL/duration, loss by grade, loan path
+    assert len(at.get("plotly_chart")) == 8
+
+
+def test_gzip_tape_is_read(store):
+    """The .csv.gz upload path the browser takes (the real tape, gzip-compressed)."""
+    from dashboard.components.credit import detect_upload_format
+
+    content = gzip.compress(_small_tape(10))
+    assert detect_upload_format(content, "tape.csv.gz") == "lendingclub"
