@@ -197,6 +197,13 @@ class LoanArrays:
             defaulted=status == 2,
         )
 
+    def sorted_for_projection(self) -> "LoanArrays":
+        """The same loans ordered by recovery lag, then remaining term (for the fast kernel:
+        blocks share one lag and similar terms). Pool sums do not depend on loan order."""
+        order = np.lexsort((self.remaining, self.recovery_lag))
+        return LoanArrays(**{k: np.ascontiguousarray(getattr(self, k)[order])
+                             for k in self.__dataclass_fields__})
+
     def take(self, start: int, stop: int) -> "LoanArrays":
         """Loans ``start:stop`` (views, no copy)."""
         return LoanArrays(**{k: getattr(self, k)[start:stop] for k in self.__dataclass_fields__})
@@ -345,6 +352,123 @@ def _kernel(balance, coupon, remaining, smm, mdr, rec, lag, horizon, disc,
                 loans[i, 9] = resid
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz", "contract"})
+def _kernel_pool(balance, coupon, remaining, smm, mdr, rec, lag, horizon,
+                 pool):  # pragma: no cover - compiled; tested through project()
+    """Pool sums only, in closed form per loan, vectorizable across a block of loans.
+
+    With re-amortization on the surviving balance, the balance at the start of month k + 1 is
+    ``B_0 q**k H_k / H_0`` where ``q = (1 - MDR)(1 - SMM)``, ``H_k = (1+c)**n - (1+c)**k``
+    (``n - k`` when ``c = 0``), and scheduled principal is ``(1 - MDR) B_0 q**k f_k / H_0`` with
+    ``f_k = c (1+c)**k`` (1 when ``c = 0``); ``H`` is carried as ``H_{k+1} = H_k - f_k`` so no
+    difference of nearly equal powers is ever taken. No division and no month-to-month
+    dependency through the balance: the inner loop over the block vectorizes. Loans must be
+    sorted by recovery lag; a block never straddles two lags, so a block's recoveries land in
+    one row. Same model as :func:`_kernel` (the recursion), which the tests compare it with.
+    """
+    n = balance.shape[0]
+    bs = 64
+    aa = np.empty(bs)
+    qq = np.empty(bs)
+    qk = np.empty(bs)
+    hh = np.empty(bs)
+    gg = np.empty(bs)
+    mul = np.empty(bs)
+    zz = np.empty(bs)
+    c = np.empty(bs)
+    omd = np.empty(bs)
+    s = np.empty(bs)
+    d = np.empty(bs)
+    rf = np.empty(bs)
+    last = np.empty(bs)
+    kmx = np.empty(bs)
+    start = 0
+    while start < n:
+        lg = lag[start]
+        m = 0
+        while m < bs and start + m < n and lag[start + m] == lg:
+            m += 1
+        kk = 0
+        for j in range(m):
+            i = start + j
+            bj = balance[i]
+            nr = remaining[i]
+            km = nr if nr < horizon else horizon
+            if bj <= 0.0:
+                km = 0
+                bj = 0.0
+            kmx[j] = km
+            if km > kk:
+                kk = km
+            cj = coupon[i]
+            s[j] = smm[i]
+            d[j] = mdr[i]
+            omd[j] = 1.0 - mdr[i]
+            rf[j] = rec[i]
+            last[j] = nr - 1
+            qq[j] = (1.0 - mdr[i]) * (1.0 - smm[i])
+            qk[j] = 1.0
+            gg[j] = 1.0
+            if cj <= 1e-12:  # as in _kernel: straight line (differs from level pay by < 1e-9)
+                cj = 0.0
+            c[j] = cj
+            mul[j] = 1.0 + cj
+            if cj > 0.0:
+                h0 = np.expm1(nr * np.log1p(cj))
+                zz[j] = 0.0
+            else:
+                h0 = float(nr)
+                zz[j] = 1.0
+            hh[j] = h0
+            aa[j] = bj / h0
+        for k in range(kk):
+            t_b = 0.0
+            t_s = 0.0
+            t_p = 0.0
+            t_i = 0.0
+            t_d = 0.0
+            t_r = 0.0
+            t_e = 0.0
+            fk = float(k)
+            for j in range(m):
+                act = 1.0 if fk < kmx[j] else 0.0
+                aq = aa[j] * qk[j] * act
+                f = c[j] * gg[j] + zz[j]
+                bj = aq * hh[j]
+                dflt = bj * d[j]
+                p = bj - dflt
+                interest = p * c[j]
+                sched = omd[j] * aq * f
+                sched = p if fk == last[j] else sched
+                prep = (p - sched) * s[j]
+                t_b += bj
+                t_s += sched
+                t_p += prep
+                t_i += interest
+                t_d += dflt
+                t_r += dflt * rf[j]
+                t_e += p - sched - prep
+                qk[j] *= qq[j]
+                hh[j] -= f
+                gg[j] *= mul[j]
+            row = pool[k]
+            row[0] += t_b
+            row[1] += t_s
+            row[2] += t_p
+            row[3] += t_i
+            row[4] += t_d
+            row[6] += t_d - t_r
+            row[7] += t_e
+            pool[k + lg, 5] += t_r
+        for j in range(m):  # balance left at the horizon
+            km = int(kmx[j])
+            if 0 < km and km - 1 < last[j]:
+                resid = aa[j] * qk[j] * hh[j]
+                if resid > 0.0:
+                    pool[km - 1, 8] += resid
+        start += m
+
+
 def horizon_of(loans: LoanArrays, periods: int | None) -> tuple[int, int]:
     """(horizon H, table length T): H = ``periods`` or the longest remaining term; T adds the
     longest recovery lag so every recovery lands in the table."""
@@ -378,7 +502,9 @@ def project(
     n_periods : int
         Rows of the pool table, T >= H + the longest recovery lag (see :func:`horizon_of`).
     loan_level : bool, default False
-        Also return the per-loan summary.
+        Also return the per-loan summary. Without it, and with loans sorted by recovery lag
+        (:meth:`LoanArrays.sorted_for_projection`), the closed-form vectorized kernel runs;
+        otherwise the month-by-month recursion.
 
     Returns
     -------
@@ -388,8 +514,12 @@ def project(
         Per-loan summary when ``loan_level``.
     """
     coupon, smm, mdr, rec = scenario_rates(loans, factors)
-    disc = discount_factors(annual_yield, n_periods)
     pool = np.zeros((n_periods, len(POOL_FIELDS)), dtype=np.float64)
+    if not loan_level and (loans.n_assets < 2 or np.all(np.diff(loans.recovery_lag) >= 0)):
+        _kernel_pool(loans.balance, coupon, loans.remaining, smm, mdr, rec, loans.recovery_lag,
+                     int(horizon), pool)
+        return pool, None
+    disc = discount_factors(annual_yield, n_periods)
     out = np.zeros((loans.n_assets if loan_level else 0, len(LOAN_FIELDS)), dtype=np.float64)
     _kernel(loans.balance, coupon, loans.remaining, smm, mdr, rec, loans.recovery_lag,
             int(horizon), disc, pool, out, bool(loan_level))
