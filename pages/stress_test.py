@@ -206,55 +206,62 @@ else:
 names_by_key = {k: r.scenario.name for k, r in result.scenarios.items()}
 cashflows = result.cashflows_frame()
 ok = table[table["status"] == "success"]
+# Lazy tabs: only the open tab runs, so a run shows one timeline chart, not all of them.
 t_bal, t_cf, t_loss, t_wal, t_drill = st.tabs(
-    ["Balance", "Cashflows", "Losses", "WAL and duration", "Loan drill-down"])
-with t_bal:
-    st.plotly_chart(timeline_chart(cashflows, names_by_key, column="ending_balance",
-                                   title="Pool balance by month", y="Balance (USD)"),
-                    key="stress_balance_chart")
-with t_cf:
-    st.plotly_chart(timeline_chart(cashflows, names_by_key, column="total_cashflow",
-                                   title="Cash received by month (principal, interest, "
-                                         "recoveries)", y="Cashflow per month (USD)"),
-                    key="stress_cashflow_chart")
-with t_loss:
-    l1, l2 = st.columns(2)
-    l1.plotly_chart(loss_bar_chart(ok), key="stress_loss_bar")
-    l2.plotly_chart(timeline_chart(cashflows, names_by_key, column="cumulative_loss",
-                                   title="Cumulative credit loss", y="Cumulative loss (USD)"),
-                    key="stress_loss_chart")
-with t_wal:
-    st.plotly_chart(wal_duration_chart(ok), key="stress_wal_chart")
-with t_drill:
-    with_loans = [k for k, r in result.scenarios.items() if r.loan_level is not None]
-    if not with_loans:
-        st.info("This run kept no loan-level results: tick **Keep loan-level results** and run "
-                "again to drill into loans.")
-    else:
-        g1, g2 = st.columns(2)
-        drill = g1.selectbox("Scenario", with_loans, format_func=names_by_key.get,
-                             key="stress_drill_scenario")
-        by = g2.radio("Group loans by", ["grade", "asset_class"], horizontal=True,
-                      key="stress_drill_by", format_func=lambda s: s.replace("_", " "))
-        loans = result.scenarios[drill].loan_level
-        grouped = loan_level_by(loans, by)
-        a1, a2 = st.columns([1, 1])
-        a1.plotly_chart(grade_loss_chart(grouped, by), key="stress_drill_chart")
-        a2.dataframe(grouped, hide_index=True, width="stretch",
-                     column_config={**metric_columns(grouped.columns),
-                                    "starting_balance": st.column_config.NumberColumn(
-                                        "Starting balance (USD)", format="$%,.0f")})
-        largest = top_loans(loans, by="total_loss", n=20)
-        st.markdown("**The 20 loans with the largest expected loss**")
-        st.dataframe(largest, hide_index=True, width="stretch",
-                     column_config={**metric_columns(largest.columns),
-                                    "cumulative_default_probability": st.column_config.NumberColumn(
-                                        "Cumulative default probability", format="percent")})
-        loan_id = st.selectbox("Monthly path of one loan", largest["asset_id"].tolist(),
-                               key="stress_drill_loan")
-        try:
-            path = loan_path(result.pool_id, loan_id, result.run_id, drill)
-        except (StressLabError, KeyError) as exc:
-            st.info(f"The loan's monthly path needs its pool, which is no longer stored ({exc}).")
+    ["Balance", "Cashflows", "Losses", "WAL and duration", "Loan drill-down"],
+    key="stress_tab", on_change="rerun")
+if t_bal.open:
+    with t_bal:
+        st.plotly_chart(timeline_chart(cashflows, names_by_key, column="ending_balance",
+                                       title="Pool balance by month", y="Balance (USD)"),
+                        key="stress_balance_chart")
+if t_cf.open:
+    with t_cf:
+        st.plotly_chart(timeline_chart(cashflows, names_by_key, column="total_cashflow",
+                                       title="Cash received by month (principal, interest, "
+                                             "recoveries)", y="Cashflow per month (USD)"),
+                        key="stress_cashflow_chart")
+if t_loss.open:
+    with t_loss:
+        l1, l2 = st.columns(2)
+        l1.plotly_chart(loss_bar_chart(ok), key="stress_loss_bar")
+        l2.plotly_chart(timeline_chart(cashflows, names_by_key, column="cumulative_loss",
+                                       title="Cumulative credit loss", y="Cumulative loss (USD)"),
+                        key="stress_loss_chart")
+if t_wal.open:
+    with t_wal:
+        st.plotly_chart(wal_duration_chart(ok), key="stress_wal_chart")
+if t_drill.open:
+    with t_drill:
+        with_loans = [k for k, r in result.scenarios.items() if r.loan_level is not None]
+        if not with_loans:
+            st.info("This run kept no loan-level results: tick **Keep loan-level results** and run "
+                    "again to drill into loans.")
         else:
-            st.plotly_chart(loan_path_chart(path, loan_id), key="stress_path_chart")
+            g1, g2 = st.columns(2)
+            drill = g1.selectbox("Scenario", with_loans, format_func=names_by_key.get,
+                                 key="stress_drill_scenario")
+            by = g2.radio("Group loans by", ["grade", "asset_class"], horizontal=True,
+                          key="stress_drill_by", format_func=lambda s: s.replace("_", " "))
+            loans = result.scenarios[drill].loan_level
+            grouped = loan_level_by(loans, by)
+            a1, a2 = st.columns([1, 1])
+            a1.plotly_chart(grade_loss_chart(grouped, by), key="stress_drill_chart")
+            a2.dataframe(grouped, hide_index=True, width="stretch",
+                         column_config={**metric_columns(grouped.columns),
+                                        "starting_balance": st.column_config.NumberColumn(
+                                            "Starting balance (USD)", format="$%,.0f")})
+            largest = top_loans(loans, by="total_loss", n=20)
+            st.markdown("**The 20 loans with the largest expected loss**")
+            st.dataframe(largest, hide_index=True, width="stretch",
+                         column_config={**metric_columns(largest.columns),
+                                        "cumulative_default_probability": st.column_config.NumberColumn(
+                                            "Cumulative default probability", format="percent")})
+            loan_id = st.selectbox("Monthly path of one loan", largest["asset_id"].tolist(),
+                                   key="stress_drill_loan")
+            try:
+                path = loan_path(result.pool_id, loan_id, result.run_id, drill)
+            except (StressLabError, KeyError) as exc:
+                st.info(f"The loan's monthly path needs its pool, which is no longer stored ({exc}).")
+            else:
+                st.plotly_chart(loan_path_chart(path, loan_id), key="stress_path_chart")

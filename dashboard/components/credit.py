@@ -115,24 +115,26 @@ def pct(x: float | None, *, decimal: bool = True, signed: bool = False) -> str:
 
 #: Table format for currency: whole dollars with thousands separators.
 USD = "$%,.0f"
+#: A change in currency: signed whole dollars (the column label carries "USD").
+USD_CHANGE = "%,.0f"
 
 #: How each metric column is shown in tables (unit in the label).
 _METRIC_FORMATS: dict[str, tuple[str, str]] = {
     "npv": ("NPV (USD)", USD),
-    "npv_change": ("NPV change (USD)", USD),
+    "npv_change": ("NPV change (USD)", USD_CHANGE),
     "npv_change_percent": ("NPV change (%)", "%.2f%%"),
     "irr": ("IRR (annual)", "percent"),
     "starting_balance": ("Starting balance (USD)", USD),
     "total_principal": ("Principal (USD)", USD),
-    "total_principal_change": ("Principal change (USD)", USD),
+    "total_principal_change": ("Principal change (USD)", USD_CHANGE),
     "total_interest": ("Interest (USD)", USD),
-    "total_interest_change": ("Interest change (USD)", USD),
+    "total_interest_change": ("Interest change (USD)", USD_CHANGE),
     "total_prepayment": ("Prepayment (USD)", USD),
     "total_scheduled_principal": ("Scheduled principal (USD)", USD),
     "total_default": ("Defaults (USD)", USD),
     "total_recovery": ("Recoveries (USD)", USD),
     "total_loss": ("Loss (USD)", USD),
-    "total_loss_change": ("Loss change (USD)", USD),
+    "total_loss_change": ("Loss change (USD)", USD_CHANGE),
     "loss_percent": ("Loss (% of balance)", "%.2f%%"),
     "loss_percent_change": ("Loss change (pp)", "%+.2f"),
     "residual_balance": ("Residual balance (USD)", USD),
