@@ -56,7 +56,8 @@ def test_upload_scenario_run_download(app_server, page, tmp_path: Path):
     wait_for_app(page)
     page.get_by_text("Assumptions that will be applied").wait_for(timeout=60_000)
     page.get_by_role("button", name="Save pool").click()
-    page.get_by_text("Stored pool").wait_for(timeout=60_000)
+    page.get_by_test_id("stAlertContentSuccess").filter(has_text="Stored pool").wait_for(
+        timeout=60_000)
     assert not page.locator('[data-testid="stException"]').count()
     page.get_by_role("tab", name="Stored pools").click()
     wait_for_app(page)
@@ -69,7 +70,8 @@ def test_upload_scenario_run_download(app_server, page, tmp_path: Path):
     page.get_by_label("default_multiplier (×)", exact=True).fill("2.5")
     page.get_by_label("recovery_multiplier (×)", exact=True).fill("0.7")
     page.get_by_role("button", name="Save scenario").click()
-    page.get_by_text("Saved custom scenario").wait_for(timeout=30_000)
+    page.get_by_test_id("stAlertContentSuccess").filter(
+        has_text="Saved custom scenario").wait_for(timeout=30_000)
     assert page.get_by_text("E2E recession").count()
     _shot(page, "scenarios")
 
@@ -109,6 +111,11 @@ def test_upload_scenario_run_download(app_server, page, tmp_path: Path):
     report = response["base"]["analytics"]["stress_test_report"]
     assert report["scenarios_failed"] == 0
     _shot(page, "stress_test")
+    page.get_by_role("tab", name="Loan drill-down").click()
+    page.get_by_text("The 20 loans with the largest expected loss").wait_for(timeout=60_000)
+    wait_for_app(page)
+    page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').nth(2).wait_for(state="visible")
+    _shot(page, "stress_test_drill_down")
 
     # Home again: the run is listed with its worst scenario.
     _goto(page, app_server)
