@@ -24,7 +24,7 @@ from dashboard.components.credit import (
 from dashboard.state import cursor
 from engine.errors import StressLabError
 from engine.ingest import FORMATS
-from engine.ingest._assumptions import VALUE_FIELDS
+from engine.ingest import VALUE_FIELDS
 from engine.store.credit import list_pools
 
 st.title("Pools")

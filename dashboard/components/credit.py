@@ -42,7 +42,7 @@ from engine.credit._views import (
 from engine.errors import StressLabError, ValidationError
 from engine.export import to_safe_csv
 from engine.ingest import detect_format, load_assumptions, read_pool, read_table
-from engine.ingest._assumptions import VALUE_FIELDS
+from engine.ingest import VALUE_FIELDS
 from engine.store.credit import (
     DuckDBCache,
     delete_pool,
