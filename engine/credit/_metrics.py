@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import brentq
 
 from engine.credit._cashflows import POOL_FIELDS, discount_factors
 
@@ -44,9 +43,11 @@ def pool_cashflow(pool: np.ndarray) -> np.ndarray:
 def irr(cashflow: np.ndarray, price: float) -> float:
     """Annual yield, monthly compounded, at which the cashflows' present value equals ``price``.
 
-    Solves ``sum_k CF_k (1 + y/12) ** -k = price`` for ``y`` by Brent's method on
-    ``y in (-12 + 1e-9, 1000)``; the present value is strictly decreasing in ``y`` for
-    non-negative cashflows, so the root is unique when it exists.
+    Solves ``sum_k CF_k (1 + y/12) ** -k = price`` for ``y``. With ``t = -log(1 + y/12)`` the
+    log of the present value, ``log sum_k exp(log CF_k + k t)``, is an increasing convex function
+    of ``t`` (a log-sum-exp of affine functions), so Newton's method started to the right of the
+    root converges monotonically to it; working in logs means no power overflows, whatever the
+    yield. The root is unique when it exists.
 
     Parameters
     ----------
@@ -58,38 +59,59 @@ def irr(cashflow: np.ndarray, price: float) -> float:
     Returns
     -------
     float
-        ``y``, or NaN when no root exists (no cashflow, or a non-positive price).
+        ``y = 12 * (exp(-t) - 1)``, or NaN when no root exists (no positive cashflow, or a
+        non-positive price).
 
     References
     ----------
-    Fabozzi, *Fixed Income Mathematics*, 4th ed., ch. 4 (yield to maturity, cash-flow yield).
+    Fabozzi, *Fixed Income Mathematics*, 4th ed., ch. 4 (yield to maturity, cash-flow yield);
+    Boyd & Vandenberghe, *Convex Optimization*, 3.1.5 (log-sum-exp is convex).
     """
     cf = np.asarray(cashflow, dtype=np.float64)
-    if price <= 0 or not np.any(cf > 0):
+    positive = cf > 0
+    if not price > 0 or not positive.any():
         return float("nan")
-    k = np.arange(1, cf.shape[0] + 1, dtype=np.float64)
-    log_cf_mask = cf > 0
+    k = np.arange(1, cf.shape[0] + 1, dtype=np.float64)[positive]
+    log_cf = np.log(cf[positive])
+    log_price = math.log(price)
 
-    def excess(y: float) -> float:
-        # sum CF_k exp(-k log(1 + y/12)), computed in logs so very low y does not overflow
-        lg = math.log1p(y / 12.0)
-        with np.errstate(over="ignore"):
-            return float(np.sum(cf[log_cf_mask] * np.exp(-k[log_cf_mask] * lg))) - price
+    def excess(t: float) -> tuple[float, float]:
+        z = log_cf + k * t
+        top = z.max()
+        w = np.exp(z - top)
+        total = w.sum()
+        return top + math.log(total) - log_price, float((w * k).sum() / total)
 
-    lo, hi = -12.0 + 1e-9, 1000.0
-    try:
-        f_lo, f_hi = excess(lo), excess(hi)
-    except OverflowError:  # pragma: no cover - guarded by errstate
-        return float("nan")
-    if not (math.isfinite(f_hi)) or f_hi > 0 or not (f_lo > 0 or math.isinf(f_lo)):
-        return float("nan")
-    # tighten the lower end so brentq sees finite values
-    lo = -0.99 * 12.0
-    while excess(lo) <= 0:
-        lo = (lo - 12.0) / 2.0
-        if lo <= -12.0 + 1e-6:
+    hi = 0.0  # y = 0
+    step = 1.0
+    while excess(hi)[0] <= 0.0:
+        hi += step
+        step *= 2.0
+        if hi > 1e3:
             return float("nan")
-    return float(brentq(excess, lo, hi, xtol=1e-14, rtol=1e-12, maxiter=200))
+    lo = hi - step
+    while excess(lo)[0] >= 0.0:
+        lo -= step
+        step *= 2.0
+        if lo < -1e3:
+            return float("nan")
+    t = hi
+    for _ in range(200):
+        value, slope = excess(t)
+        if abs(value) <= 1e-15:  # log PV within 1e-15 of log price: converged
+            break
+        if value > 0:
+            hi = t
+        else:
+            lo = t
+        t_next = t - value / slope
+        if not lo < t_next < hi:  # Newton left the bracket: bisect instead
+            t_next = 0.5 * (lo + hi)
+        if abs(t_next - t) <= 1e-16 * max(1.0, abs(t)):
+            t = t_next
+            break
+        t = t_next
+    return float(12.0 * math.expm1(-t))
 
 
 def pool_metrics(pool: np.ndarray, *, starting_balance: float, annual_yield: float) -> dict[str, float]:

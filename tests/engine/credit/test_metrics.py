@@ -68,3 +68,18 @@ def test_npv_falls_as_the_discount_rate_rises(flows, y, dy):
     lo = pool_metrics(pool, starting_balance=1.0, annual_yield=y)["npv"]
     hi = pool_metrics(pool, starting_balance=1.0, annual_yield=y + dy)["npv"]
     assert hi < lo
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.0, 1e6), min_size=1, max_size=400).filter(lambda x: sum(x) > 1e-3),
+       st.floats(0.05, 3.0))
+def test_irr_prices_the_cashflows_at_the_given_price(flows, price_ratio):
+    """The defining equation: discounting at the IRR gives back the price."""
+    cf = np.asarray(flows)
+    price = price_ratio * cf.sum()
+    y = irr(cf, price)
+    k = np.arange(1, cf.size + 1)
+    pv = float(np.sum(cf * np.exp(-k * np.log1p(y / 12))))
+    assert pv == pytest.approx(price, rel=1e-10)
+    # and the yield is positive exactly when more comes back than was paid
+    assert (y > 0) == (cf.sum() > price) or abs(cf.sum() - price) <= 1e-9 * price
