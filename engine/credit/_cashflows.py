@@ -77,13 +77,6 @@ LOAN_FIELDS: tuple[str, ...] = (
     "residual",
 )
 
-_STATUS_CODE = {
-    AssetStatus.PERFORMING.value: 0,
-    AssetStatus.DELINQUENT.value: 1,
-    AssetStatus.DEFAULT.value: 2,
-    AssetStatus.PAID_OFF.value: 3,
-}
-
 
 def monthly_rate(annual: np.ndarray) -> np.ndarray:
     """Convert an annual rate (CPR or CDR) to its monthly equivalent (SMM or MDR).
@@ -175,14 +168,17 @@ class LoanArrays:
             Floor on the CDR of delinquent loans, by asset class (the assumption table's
             ``delinquent_default_probability``). Classes absent from it keep their CDR.
         """
-        status = frame["status"].astype("string").map(_STATUS_CODE).to_numpy(dtype=np.int8)
+        status_col = frame["status"]
+        paid_off = (status_col == AssetStatus.PAID_OFF.value).to_numpy(dtype=bool, na_value=False)
+        delinquent = (status_col == AssetStatus.DELINQUENT.value).to_numpy(dtype=bool,
+                                                                          na_value=False)
+        defaulted = (status_col == AssetStatus.DEFAULT.value).to_numpy(dtype=bool, na_value=False)
         balance = frame["balance"].to_numpy(dtype=np.float64, copy=True)
-        balance[status == 3] = 0.0
+        balance[paid_off] = 0.0
         cdr = frame["default_probability"].to_numpy(dtype=np.float64, copy=True)
-        if delinquent_cdr:
+        if delinquent_cdr and delinquent.any():
             floor = frame["asset_class"].astype("string").map(dict(delinquent_cdr))
             floor = floor.astype("float64").fillna(0.0).to_numpy()
-            delinquent = status == 1
             cdr[delinquent] = np.maximum(cdr[delinquent], floor[delinquent])
         remaining = (frame["term"].to_numpy(dtype=np.int64) - frame["age"].to_numpy(dtype=np.int64))
         return cls(
@@ -194,7 +190,7 @@ class LoanArrays:
             cdr=cdr,
             recovery_rate=frame["recovery_rate"].to_numpy(dtype=np.float64),
             recovery_lag=frame["recovery_lag"].to_numpy(dtype=np.int64),
-            defaulted=status == 2,
+            defaulted=defaulted,
         )
 
     def sorted_for_projection(self) -> "LoanArrays":

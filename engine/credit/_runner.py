@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from datetime import date
 from typing import Any, Literal, Protocol
 
@@ -544,7 +545,16 @@ def run_stress_test(
     )
 
 
+@lru_cache(maxsize=1)
+def _packaged_delinquent_cdr() -> tuple[tuple[str, float], ...]:
+    return tuple(_read_delinquent_cdr().items())
+
+
 def _default_delinquent_cdr() -> dict[str, float]:
+    return dict(_packaged_delinquent_cdr())
+
+
+def _read_delinquent_cdr() -> dict[str, float]:
     """The assumption table's delinquent CDR by asset class (empty if it has none)."""
     try:
         from engine.ingest import load_assumptions
