@@ -1,52 +1,69 @@
-"""Credit pool stress testing: cashflows, metrics, scenarios and the stress runner."""
+"""Credit pool stress testing: cashflows, metrics, scenarios and the stress runner.
 
-from engine.credit._cashflows import (
-    LOAN_FIELDS,
-    POOL_FIELDS,
-    LoanArrays,
-    discount_factors,
-    loan_paths,
-    monthly_rate,
-    project,
-    scheduled_balance_fraction,
-)
-from engine.credit._metrics import METRIC_KEYS, irr, pool_cashflow, pool_metrics
-from engine.credit._runner import (
-    CASHFLOW_COLUMNS,
-    AnalysisRequest,
-    MemoryCache,
-    ResultCache,
-    ScenarioResult,
-    ScenarioSpec,
-    StressTestRequest,
-    StressTestResult,
-    discount_yield,
-    run_stress_test,
-)
-from engine.credit._scenarios import (
-    FACTOR_HELP,
-    FACTOR_RANGES,
-    FED_RULE,
-    PREDEFINED_SCENARIOS,
-    FedTranslation,
-    MarketFactors,
-    Scenario,
-    builtin_scenarios,
-    fed_scenarios,
-    fed_translations,
-    make_scenario,
-)
-from engine.credit._summary import pool_breakdown, pool_summary
-from engine.credit.models import ASSET_COLUMNS, Asset, AssetClass, AssetStatus, Pool, PoolData, RateType
+Names load on first use (PEP 562), so ``import engine.credit.cli`` (and ``stresslab --help``)
+does not import numba, pandas or pydantic models it does not need.
+"""
 
-__all__ = [
-    "ASSET_COLUMNS", "Asset", "AssetClass", "AssetStatus", "Pool", "PoolData", "RateType",
-    "LOAN_FIELDS", "POOL_FIELDS", "LoanArrays", "discount_factors", "loan_paths", "monthly_rate",
-    "project", "scheduled_balance_fraction",
-    "METRIC_KEYS", "irr", "pool_cashflow", "pool_metrics",
-    "CASHFLOW_COLUMNS", "AnalysisRequest", "MemoryCache", "ResultCache", "ScenarioResult",
-    "ScenarioSpec", "StressTestRequest", "StressTestResult", "discount_yield", "run_stress_test",
-    "FACTOR_HELP", "FACTOR_RANGES", "FED_RULE", "PREDEFINED_SCENARIOS", "FedTranslation",
-    "MarketFactors", "Scenario", "builtin_scenarios", "fed_scenarios", "fed_translations",
-    "make_scenario", "pool_summary", "pool_breakdown",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    "ASSET_COLUMNS": "engine.credit.models",
+    "Asset": "engine.credit.models",
+    "AssetClass": "engine.credit.models",
+    "AssetStatus": "engine.credit.models",
+    "Pool": "engine.credit.models",
+    "PoolData": "engine.credit.models",
+    "RateType": "engine.credit.models",
+    "LOAN_FIELDS": "engine.credit._cashflows",
+    "POOL_FIELDS": "engine.credit._cashflows",
+    "LoanArrays": "engine.credit._cashflows",
+    "discount_factors": "engine.credit._cashflows",
+    "loan_paths": "engine.credit._cashflows",
+    "monthly_rate": "engine.credit._cashflows",
+    "project": "engine.credit._cashflows",
+    "scheduled_balance_fraction": "engine.credit._cashflows",
+    "METRIC_KEYS": "engine.credit._metrics",
+    "irr": "engine.credit._metrics",
+    "pool_cashflow": "engine.credit._metrics",
+    "pool_metrics": "engine.credit._metrics",
+    "CASHFLOW_COLUMNS": "engine.credit._runner",
+    "AnalysisRequest": "engine.credit._runner",
+    "MemoryCache": "engine.credit._runner",
+    "ResultCache": "engine.credit._runner",
+    "ScenarioResult": "engine.credit._runner",
+    "ScenarioSpec": "engine.credit._runner",
+    "StressTestRequest": "engine.credit._runner",
+    "StressTestResult": "engine.credit._runner",
+    "discount_yield": "engine.credit._runner",
+    "run_stress_test": "engine.credit._runner",
+    "FACTOR_HELP": "engine.credit._scenarios",
+    "FACTOR_RANGES": "engine.credit._scenarios",
+    "FED_RULE": "engine.credit._scenarios",
+    "PREDEFINED_SCENARIOS": "engine.credit._scenarios",
+    "FedTranslation": "engine.credit._scenarios",
+    "MarketFactors": "engine.credit._scenarios",
+    "Scenario": "engine.credit._scenarios",
+    "builtin_scenarios": "engine.credit._scenarios",
+    "fed_scenarios": "engine.credit._scenarios",
+    "fed_translations": "engine.credit._scenarios",
+    "make_scenario": "engine.credit._scenarios",
+    "pool_summary": "engine.credit._summary",
+    "pool_breakdown": "engine.credit._summary",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'engine.credit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
