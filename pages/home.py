@@ -4,12 +4,13 @@ import streamlit as st
 
 from dashboard.components.credit import PAGES, metric_columns
 from dashboard.state import cursor
-from engine.store.credit import list_pools, list_runs
+from engine.store.credit import count_runs, list_pools, list_runs
 
 st.title("StressLab")
 st.write(
-    "StressLab projects a loan pool's cashflows under predefined, Federal Reserve and custom "
-    "scenarios and shows how NPV, losses, WAL and duration move against the base case. "
+    "StressLab stress-tests what a risk team holds: a loan pool's cashflows under predefined, "
+    "Federal Reserve and custom scenarios; an ML model's inputs under noise, shift, missing "
+    "data and out-of-range values; a portfolio's VaR and ES against its limits. "
     "Every pool and run is kept in one DuckDB file, so any result can be reopened, "
     "reproduced and downloaded."
 )
@@ -21,7 +22,7 @@ runs = list_runs(cur, limit=8)
 c1, c2, c3 = st.columns(3)
 c1.metric("Stored pools", f"{len(pools):,}")
 c2.metric("Loans in the largest pool", f"{int(pools['n_assets'].max()):,}" if len(pools) else "–")
-c3.metric("Stress runs stored", f"{len(list_runs(cur, limit=10_000)):,}")
+c3.metric("Stress runs stored", f"{count_runs(cur):,}")
 
 st.subheader("Latest stress runs")
 if runs.empty:
@@ -58,3 +59,14 @@ with w3:
     st.page_link(str(PAGES / "stress_test.py"), label="Stress test", icon=":material/monitoring:")
     st.caption("Run scenarios over a pool with live progress, compare results, drill into "
                "loans and download the response.")
+w4, w5, _ = st.columns(3)
+with w4:
+    st.page_link(str(PAGES / "ml_validation.py"), label="Model validation",
+                 icon=":material/model_training:")
+    st.caption("Stress a credit model's inputs, see how AUC, ECE and RMSE degrade, get a "
+               "DEPLOY / RESTRICT / REDESIGN decision and download the evidence.")
+with w5:
+    st.page_link(str(PAGES / "market_risk.py"), label="VaR and limits",
+                 icon=":material/monitoring:")
+    st.caption("Compare VaR and ES methods, backtest them, replay 2008 and 2020, and enforce "
+               "limits with a tamper-evident audit trail.")

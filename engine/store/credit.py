@@ -32,7 +32,8 @@ from engine.store._connection import transaction
 __all__ = [
     "save_pool", "load_pool", "list_pools", "delete_pool", "pool_exists",
     "save_scenario", "custom_scenarios", "delete_scenario", "scenario_library",
-    "DuckDBCache", "record_run", "record_failed_run", "load_run", "list_runs", "new_run_id",
+    "DuckDBCache", "record_run", "record_failed_run", "load_run", "list_runs", "count_runs",
+    "new_run_id",
 ]
 
 
@@ -366,6 +367,11 @@ def load_run(con: duckdb.DuckDBPyConnection, run_id: str) -> StressTestResult:
         include_cashflows=bool(config.get("include_cashflows")),
         generate_report=True, scenarios=scenarios)
     return result.with_run_id(run_id)
+
+
+def count_runs(con: duckdb.DuckDBPyConnection) -> int:
+    """How many credit runs the store holds (failed ones included)."""
+    return int(con.execute("SELECT count(*) FROM runs WHERE kind = 'credit'").fetchone()[0])
 
 
 def list_runs(con: duckdb.DuckDBPyConnection, *, limit: int = 50) -> pd.DataFrame:
