@@ -64,7 +64,7 @@ def test_home_renders_on_the_seeded_pool(store):
     assert at.title[0].value == "StressLab"
     assert at.metric[0].value == "1"  # the seeded Lending Club pool
     assert "No stress run yet" in _texts(at.info)
-    assert len(at.get("page_link")) == 3
+    assert len(at.get("page_link")) == 5  # pools, scenarios, stress test, model validation, VaR
 
 
 @pytest.mark.parametrize("page,title", [("pools", "Pools"), ("scenarios", "Scenarios"),
