@@ -27,7 +27,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
+#: Where browser tests save screenshots: $STRESSLAB_SCREENSHOTS, else an untracked folder.
+#: `make screenshots` points it at docs/screenshots, which the README shows.
+SCREENSHOTS = Path(os.environ.get("STRESSLAB_SCREENSHOTS") or ROOT / "tests" / "e2e" / "screenshots")
 
 
 def _free_port() -> int:

@@ -1,6 +1,6 @@
 """The analyst's whole credit workflow in real headless Chromium against `streamlit run`:
 upload the real Lending Club tape, build a custom scenario, run a stress test, wait for the chart,
-download the response JSON and check it; a screenshot of every page goes to docs/screenshots/."""
+download the response JSON and check it; a screenshot of every page goes to the SCREENSHOTS folder (conftest)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, wait_for_app
+from tests.e2e.conftest import ROOT, SCREENSHOTS, wait_for_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 TAPE = ROOT / "data" / "lendingclub_2018q1" / "loans_full_schema.csv.gz"
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = SCREENSHOTS
 RESPONSE_KEYS = {"pool_name", "analysis_date", "status", "execution_time", "metrics", "analytics",
                  "cache_hit"}
 METRIC_KEYS = {"npv", "irr", "total_principal", "total_interest", "duration",
