@@ -228,7 +228,21 @@ def _stress(args: argparse.Namespace) -> int:
         from engine.credit._runner import MemoryCache
 
         cache = MemoryCache()
-    result = run_stress_test(request, pool=pool, library=library, cache=cache)
+    config = {"command": "stress", "pool_source": str(args.pool), "scenario_names": names,
+              "custom_scenarios": customs, "projection_periods": args.periods,
+              "discount_rate": args.discount_rate}
+    try:
+        result = run_stress_test(request, pool=pool, library=library, cache=cache)
+    except InputError:
+        raise
+    except Exception as exc:  # the run itself failed: record it as an error, then report it
+        if not args.no_store and con is not None:
+            from engine.store.credit import record_failed_run
+
+            record_failed_run(con, configuration=config, error=f"{type(exc).__name__}: {exc}",
+                              pool_id=pool.pool_id, pool_name=pool.pool_name,
+                              inputs_hash=pool.content_hash(), started_at=started)
+        raise
     if args.cashflows:
         write_table(result.cashflows_frame(), args.cashflows)
     if args.loan_level:
@@ -236,9 +250,6 @@ def _stress(args: argparse.Namespace) -> int:
     if not args.no_store and con is not None:
         from engine.store.credit import record_run
 
-        config = {"command": "stress", "pool_source": str(args.pool),
-                  "scenario_names": names, "custom_scenarios": customs,
-                  "projection_periods": args.periods}
         record_run(con, result, configuration=config, started_at=started)
     if args.json:
         sys.stdout.write(result.response_json() + "\n")

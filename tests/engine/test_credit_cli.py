@@ -110,3 +110,19 @@ def test_real_lending_club_pool_under_all_nine_scenarios(capsys):
         assert x["total_principal"] + x["total_default"] + x["residual_balance"] == pytest.approx(start)
     assert m["credit_crisis"]["total_loss"] > m["housing_bust"]["total_loss"] > m["base"]["total_loss"]
     assert m["housing_boom"]["npv_change"] > 0 > m["fed_2025_severely_adverse"]["npv_change"]
+
+
+def test_a_run_that_fails_as_a_whole_is_recorded_as_error(tape, capsys, monkeypatch):
+    import engine.credit._runner as runner
+    from engine.store import connect
+
+    def broken(*a, **k):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(runner, "LoanArrays", type("X", (), {"from_frame": staticmethod(broken)}))
+    assert main(["stress", str(tape)]) == 1
+    assert "out of memory" in capsys.readouterr().err
+    con = connect()
+    rows = con.execute("SELECT status, error FROM runs").fetchall()
+    assert rows == [("error", "MemoryError: out of memory")]
+    assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 0
