@@ -147,6 +147,8 @@ def append(
         con.execute(
             "INSERT INTO audit_chain (seq, event_type, timestamp, payload, prev_hash, hash)"
             " VALUES (?, ?, ?, ?, ?, ?)", [seq, event_type, ts, payload_text, prev, digest])
+        con.execute("INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)",
+                    [seq, digest])
         return AuditRecord(seq, event_type, ts, payload_obj, prev, digest)
 
     if _in_transaction(con):
@@ -186,7 +188,11 @@ def verify(con: duckdb.DuckDBPyConnection) -> int | None:
     A record is bad when its ``seq`` is not the previous one plus 1 (the first is 1), when its
     ``prev_hash`` is not the previous record's ``hash``, or when its ``hash`` does not match its
     content. Reports the ``seq`` of the first such record (for a deletion: the record after the
-    gap; for an insertion: the inserted record).
+    gap; for an insertion: the inserted record). The last record must also match the head
+    (``audit_head``, written with every record): records deleted from the end are reported as
+    the first missing ``seq``; a head that disagrees with the last record, as that record.
+    Rewriting the whole chain and its head together is not detectable from inside the store:
+    keep :func:`head` outside it (``stresslab audit verify`` prints it) to guard against that.
     """
     expected_seq, prev = 1, GENESIS_HASH
     for rec in iter_records(con):
@@ -199,7 +205,22 @@ def verify(con: duckdb.DuckDBPyConnection) -> int | None:
         if digest != rec.hash:
             return rec.seq
         expected_seq, prev = rec.seq + 1, rec.hash
+    stored = head(con)
+    last_seq = expected_seq - 1
+    if stored is None:
+        return 1 if last_seq > 0 else None
+    head_seq, head_hash = stored
+    if head_seq > last_seq:
+        return last_seq + 1
+    if head_seq < last_seq or head_hash != prev:
+        return last_seq
     return None
+
+
+def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+    """The chain's head as stored: (last seq, its hash), or None for an empty chain."""
+    row = con.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def export_jsonl(con: duckdb.DuckDBPyConnection, out: str | Path | IO[str] | None = None) -> str:

@@ -171,18 +171,22 @@ def _cmd_limits_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from engine.audit.chain import verify
+    from engine.audit.chain import head, verify
     from engine.store import connect
 
     con = connect()
     try:
         bad = verify(con)
         n = con.execute("SELECT count(*) FROM audit_chain").fetchone()[0]
+        top = head(con)
     finally:
         con.close()
-    payload = {"ok": bad is None, "records": int(n), "first_bad_seq": bad}
+    payload = {"ok": bad is None, "records": int(n), "first_bad_seq": bad,
+               "head_seq": top[0] if top else None, "head_hash": top[1] if top else None}
     text = (f"audit chain intact: {n} records" if bad is None
             else f"audit chain broken: first bad record is seq {bad} (of {n} records)")
+    if top is not None:
+        text += f"\nhead: seq {top[0]}, sha256 {top[1]} (keep it outside the store to check later)"
     _emit(args, payload, text)
     return 0 if bad is None else 1
 

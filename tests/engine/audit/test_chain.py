@@ -139,3 +139,22 @@ def test_unserialisable_payload_is_refused_and_nothing_stored(con, payload):
     with pytest.raises(InputError):
         append(con, event_type="breach", payload=payload, timestamp=T0)
     assert con.execute("SELECT count(*) FROM audit_chain").fetchone()[0] == 0
+
+
+def test_records_deleted_from_the_end_are_found(chain):
+    chain.execute("DELETE FROM audit_chain WHERE seq >= 4")
+    assert verify(chain) == 4
+
+
+def test_a_head_that_disagrees_with_the_last_record_is_found(chain):
+    chain.execute("UPDATE audit_head SET hash = 'x'")
+    assert verify(chain) == 5
+    chain.execute("DELETE FROM audit_head")
+    assert verify(chain) == 1
+
+
+def test_head_follows_every_append(chain):
+    from engine.audit.chain import head
+
+    last = list(chain.execute("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1").fetchone())
+    assert head(chain) == (last[0], last[1])
