@@ -35,7 +35,7 @@ test: $(STAMP) chromium
 screenshots: $(STAMP) chromium
 	STRESSLAB_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/e2e -q
 
-bench: $(STAMP)
+bench: $(STAMP) chromium
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
