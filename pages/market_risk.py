@@ -188,7 +188,8 @@ with tab_limits:
         st.subheader(f"Latest evaluation: {ev_data['action']} ({ev_data['mode']} mode)")
         st.dataframe(pd.DataFrame(ev_data["decisions"])[
             ["sensor", "rule", "metric", "threshold", "utilisation", "configured_action",
-             "action", "enforced", "status", "reason"]], hide_index=True, key="mr_decisions")
+             "action", "enforced", "status", "reason"]], hide_index=True, key="mr_decisions",
+            column_config=cm.DECISION_COLUMNS)
         st.download_button("Download evaluation (JSON)", last, file_name="evaluation.json",
                            mime="application/json", key="mr_dl_eval")
     st.subheader("Sensors")
@@ -202,7 +203,8 @@ with tab_breaches:
     if breaches.empty:
         st.info("No breaches recorded yet: evaluate the limits on the Limits and sensors tab.")
     else:
-        st.dataframe(breaches, hide_index=True, key="mr_breaches")
+        st.dataframe(breaches, hide_index=True, key="mr_breaches",
+                     column_config=cm.DECISION_COLUMNS)
         open_ids = breaches.loc[~breaches["false_positive"], "breach_id"].tolist()
         if open_ids:
             with st.form("mr_fp_form"):

@@ -149,7 +149,12 @@ with st.expander("Rationale, key failures and recommended actions", expanded=Tru
     if decision["key_failures"]:
         st.dataframe(pd.DataFrame(decision["key_failures"])[
             ["scenario_id", "severity_level", "metric_name", "baseline_value", "stressed_value", "worsening_pct",
-             "threshold"]], hide_index=True)
+             "threshold"]], hide_index=True, column_config={
+                "scenario_id": "Scenario", "severity_level": "Severity", "metric_name": "Metric",
+                "baseline_value": st.column_config.NumberColumn("Baseline", format="%.4f"),
+                "stressed_value": st.column_config.NumberColumn("Stressed", format="%.4f"),
+                "worsening_pct": st.column_config.NumberColumn("Worsening (%)", format="%.2f"),
+                "threshold": st.column_config.NumberColumn("Threshold (%)", format="%.2f")})
     st.markdown("**Recommended actions**\n" + "\n".join(f"- {a}" for a in decision["recommended_actions"]))
     st.caption(f"Rule: {decision['rule']}")
 st.caption(results["ece_binning"]["statement"] + f"; {results['task']}, {results['model']['estimator']}, "

@@ -136,3 +136,22 @@ def sensors_frame(statuses) -> pd.DataFrame:
     return pd.DataFrame([s.model_dump() for s in statuses])[
         ["sensor", "status", "false_positive_rate_per_week", "threshold_per_week",
          "false_positives", "breaches", "weeks_observed", "metric"]]
+
+
+#: Column labels and number formats shared by the decisions, evaluations and breaches tables.
+DECISION_COLUMNS = {
+    "sensor": "Sensor",
+    "rule": "Rule",
+    "metric": st.column_config.NumberColumn("Metric", format="localized"),
+    "threshold": st.column_config.NumberColumn("Threshold", format="localized"),
+    "utilisation": st.column_config.NumberColumn("Utilisation", format="percent"),
+    "configured_action": "Configured action",
+    "action": "Action",
+    "enforced": "Enforced",
+    "status": "Sensor status",
+    "reason": st.column_config.TextColumn("Reason", width="large"),
+    "mode": "Mode",
+    "breach_id": "Breach",
+    "evaluated_at": st.column_config.DatetimeColumn("Evaluated (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "false_positive": "False positive",
+}
