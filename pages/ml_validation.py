@@ -154,7 +154,8 @@ with st.expander("Rationale, key failures and recommended actions", expanded=Tru
                 "baseline_value": st.column_config.NumberColumn("Baseline", format="%.4f"),
                 "stressed_value": st.column_config.NumberColumn("Stressed", format="%.4f"),
                 "worsening_pct": st.column_config.NumberColumn("Worsening (%)", format="%.2f"),
-                "threshold": st.column_config.NumberColumn("Threshold (%)", format="%.2f")})
+                "threshold": st.column_config.NumberColumn(
+                    "Threshold", format="%.2f", help="% of baseline; subgroup delta: absolute")})
     st.markdown("**Recommended actions**\n" + "\n".join(f"- {a}" for a in decision["recommended_actions"]))
     st.caption(f"Rule: {decision['rule']}")
 st.caption(results["ece_binning"]["statement"] + f"; {results['task']}, {results['model']['estimator']}, "
