@@ -43,6 +43,17 @@ def _xlogy(x: float, y: float) -> float:
     return 0.0 if x == 0 else x * math.log(y)
 
 
+def _exception_counts(confidence: float, observations: int,
+                      exceptions: int) -> tuple[float, int, int, float]:
+    """Checked (confidence, observations, exceptions, expected exception rate 1 - confidence)."""
+    c = check_confidence(confidence)
+    n, x = int(observations), int(exceptions)
+    if n < 1 or not 0 <= x <= n:
+        raise InputError(f"need 0 <= exceptions <= observations and observations >= 1 "
+                         f"(got {x} of {n})")
+    return c, n, x, 1.0 - c
+
+
 def kupiec_pof(exceptions: int, observations: int, confidence: float) -> tuple[float, float]:
     """Kupiec's proportion-of-failures likelihood-ratio test.
 
@@ -66,12 +77,7 @@ def kupiec_pof(exceptions: int, observations: int, confidence: float) -> tuple[f
     """
     from scipy.stats import chi2
 
-    c = check_confidence(confidence)
-    n, x = int(observations), int(exceptions)
-    if n < 1 or not 0 <= x <= n:
-        raise InputError(f"need 0 <= exceptions <= observations and observations >= 1 "
-                         f"(got {x} of {n})")
-    p = 1.0 - c
+    c, n, x, p = _exception_counts(confidence, observations, exceptions)
     phat = x / n
     ll0 = _xlogy(n - x, 1 - p) + _xlogy(x, p)
     ll1 = _xlogy(n - x, 1 - phat) + _xlogy(x, phat)
@@ -182,12 +188,7 @@ def traffic_light(exceptions: int, observations: int, confidence: float = 0.99) 
     """
     from scipy.stats import binom
 
-    c = check_confidence(confidence)
-    n, x = int(observations), int(exceptions)
-    if n < 1 or not 0 <= x <= n:
-        raise InputError(f"need 0 <= exceptions <= observations and observations >= 1 "
-                         f"(got {x} of {n})")
-    p = 1.0 - c
+    c, n, x, p = _exception_counts(confidence, observations, exceptions)
     cp = float(binom.cdf(x, n, p))
     green_max, yellow_max = _zone_bounds(n, p)
     if cp <= GREEN_CUTOFF:
