@@ -137,7 +137,6 @@ def case(n: int, which: str) -> dict[str, float]:
 
 
 def _tiny():
-    from engine.credit.models import ASSET_COLUMNS, PoolData
 
     from engine.ingest import read_pool
     import io

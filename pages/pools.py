@@ -23,7 +23,6 @@ from dashboard.components.credit import (
 )
 from dashboard.state import cursor
 from engine.errors import StressLabError
-from engine.ingest import FORMATS
 from engine.ingest import VALUE_FIELDS
 from engine.store.credit import list_pools
 

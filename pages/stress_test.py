@@ -112,13 +112,11 @@ if run_clicked and not running:
 if job is not None:
     st.button("Cancel run", key="stress_cancel", on_click=job.cancel.set,
               help="Scenarios not yet started are cancelled; running ones finish.")
-    labels = {k: library[k].name if k in library else k
-              for k in job.configuration["scenario_names"]}
     with st.status(f"Running {job.n_total} scenarios on {names.get(pool_id, pool_id)} …",
                    expanded=True) as status:
         bar = st.progress(len(job.done) / job.n_total,
                           text=f"{len(job.done)} of {job.n_total} scenarios done")
-        for key, name, state in job.done:  # after a rerun (e.g. Cancel), show what is done
+        for _key, name, state in job.done:  # after a rerun (e.g. Cancel), show what is done
             st.write(f"{'✅' if state == 'success' else '⚠️'} {name}")
 
         def on_event(key: str, name: str, state: str, n_done: int, n_total: int) -> None:

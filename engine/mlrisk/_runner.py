@@ -20,7 +20,6 @@ from engine.errors import InputError
 from engine.mlrisk._artifacts import artifacts_zip, canonical, canonical_json, decision_markdown
 from engine.mlrisk._data import (
     DEFAULT_DATASET_NAME,
-    PreparedData,
     default_dataset_bytes,
     load_default_dataset,
     prepare_data,

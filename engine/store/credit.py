@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from engine import __version__
-from engine.credit._cashflows import POOL_FIELDS
 from engine.credit._runner import CASHFLOW_COLUMNS, ScenarioResult, StressTestResult
 from engine.credit._scenarios import Scenario, builtin_scenarios, make_scenario
 from engine.credit.models import ASSET_COLUMNS, PoolData

@@ -9,7 +9,7 @@ import zipfile
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
+import duckdb
 import pytest
 
 from engine.audit.manifest import sha256_hex, verify_manifest
@@ -182,7 +182,7 @@ def test_bad_input_stores_nothing(tmp_path, synthetic_frame, synthetic_handbook)
         save_run(con, _run(bad, synthetic_handbook))
     run = _run(synthetic_frame, synthetic_handbook)
     broken = run.__class__(**{**run.__dict__, "rows": [*run.rows, {**run.rows[0]}]})  # duplicate key
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.ConstraintException):
         save_run(con, broken)
     for table in ("runs", "ml_runs", "ml_artifacts", "ml_degradation"):
         assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import pytest
 
 import engine.store.credit as store
@@ -61,7 +62,7 @@ def test_a_failed_pool_insert_leaves_nothing_behind(con, monkeypatch):
     broken.loc[1, "term"] = "not a number"
     bad = type(pool)(pool_id="bad", pool_name="bad", frame=broken)
     monkeypatch.setattr(type(bad), "content_hash", lambda self: "h")
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.ConversionException, match="not a number"):
         store.save_pool(con, bad)
     assert con.execute("SELECT count(*) FROM pools").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM assets").fetchone()[0] == 0
