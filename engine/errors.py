@@ -18,6 +18,8 @@ __all__ = [
     "ScenarioError",
     "NotFoundError",
     "StoreError",
+    "StoreBusyError",
+    "from_pydantic",
 ]
 
 
@@ -101,3 +103,46 @@ class NotFoundError(InputError):
 
 class StoreError(StressLabError):
     """The DuckDB store could not be opened or written. CLI exit status 1."""
+
+
+class StoreBusyError(StoreError):
+    """Another process (or thread) held the store for longer than the wait allowed.
+
+    Attributes
+    ----------
+    path : str
+        The store's file.
+    waited : float
+        Seconds this caller waited, s.
+    holders : list of dict
+        Who held the store when the wait ran out: ``pid``, ``mode`` ("read" or "write"),
+        ``command`` and ``held_for`` (seconds).
+    """
+
+    def __init__(self, message: str, *, path: str, waited: float,
+                 holders: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.path = path
+        self.waited = waited
+        self.holders = holders
+
+
+def from_pydantic(exc: Any, *, subject: str) -> ValidationError:
+    """A pydantic ``ValidationError`` as the engine's :class:`ValidationError`.
+
+    Each pydantic error becomes one :class:`Issue`: the field path as the column (dotted, list
+    indices included), the offending input as the value and pydantic's message as the rule. A
+    location that starts with an integer (a list of records) gives the 1-based row.
+    """
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc = list(err.get("loc", ()))
+        row = None
+        if loc and isinstance(loc[0], int):
+            row = loc.pop(0) + 1
+        column = ".".join(str(p) for p in loc) or None
+        value = err.get("input")
+        if isinstance(value, (dict, list)):
+            value = None if column is None else str(value)[:200]
+        issues.append(Issue(row=row, column=column, value=value, rule=str(err.get("msg", ""))))
+    return ValidationError(issues, subject=subject)
