@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import streamlit as st
 
-from dashboard.components.mlrisk import current_handbook, set_handbook
-from dashboard.state import cursor
-from engine.errors import StressLabError, ValidationError
-from engine.mlrisk import STRESS_TYPES, default_handbook, parse_handbook
-from engine.mlrisk._store import list_handbooks, load_handbook, save_handbook
-from engine.mlrisk._views import handbook_table
+from dashboard.components.format import show_error
+from dashboard.components.mlrisk import current_handbook, parse_level, set_handbook
+from dashboard.state import store
+from engine.errors import StressLabError
+from engine.mlrisk import STRESS_TYPES, default_handbook, handbook_table, parse_handbook
+from engine.mlrisk.workflow import list_handbooks, load_handbook, save_handbook
 
 st.title("Scenario handbook")
 st.caption("Each scenario stresses one input (or slices one subgroup) with its own seed, and says which real-world "
@@ -19,16 +17,10 @@ st.caption("Each scenario stresses one input (or slices one subgroup) with its o
            "(0.30 = 30 %). The Model validation page runs this handbook.")
 
 
-def _show_error(exc: StressLabError) -> None:
-    st.error(str(exc))
-    if isinstance(exc, ValidationError):
-        st.dataframe(exc.to_records(), hide_index=True)
-
-
 try:
     handbook = current_handbook()
 except StressLabError as exc:  # a broken handbook in the session: start again from the default
-    _show_error(exc)
+    show_error(exc)
     handbook = default_handbook()
     set_handbook(handbook)
 
@@ -89,23 +81,17 @@ with st.form(f"ml_hb_form_{pick}_{stress_type}", clear_on_submit=current is None
     impact = st.text_input("expected_business_impact", value=current.expected_business_impact if current else "",
                            key=_key("impact"))
     if st.form_submit_button("Save scenario", type="primary"):
-        value = params.get("value")
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            params["value"] = int(value)
+        if "value" in params:
+            params["value"] = parse_level(params["value"])
         entry = {"scenario_id": sid.strip(), "stress_type": stress_type, "parameters": params, "seed": int(seed),
                  "severity_level": int(severity), "description": description.strip(),
                  "real_world_event": event.strip(), "expected_business_impact": impact.strip()}
-        rows = [s.model_dump() for s in handbook.scenarios]
-        if current is not None:
-            rows = [entry if r["scenario_id"] == current.scenario_id else r for r in rows]
-        else:
-            rows.append(entry)
         try:
-            set_handbook(parse_handbook(rows))
+            set_handbook(handbook.with_scenario(entry, replacing=current.scenario_id if current else None))
             st.session_state["ml_hb_flash"] = f"Scenario {entry['scenario_id']} saved."
             st.rerun()
         except StressLabError as exc:
-            _show_error(exc)
+            show_error(exc)
 
 if msg := st.session_state.pop("ml_hb_flash", None):
     st.success(msg)
@@ -115,10 +101,10 @@ with c1:
     gone = st.selectbox("Delete a scenario", ids, key="ml_hb_delete_pick")
     if st.button("Delete", key="ml_hb_delete"):
         try:
-            set_handbook(parse_handbook([s.model_dump() for s in handbook.scenarios if s.scenario_id != gone]))
+            set_handbook(handbook.without_scenario(gone))
             st.rerun()
         except StressLabError as exc:
-            _show_error(exc)
+            show_error(exc)
 with c2:
     st.write("")
     if st.button("Reset to the default handbook", key="ml_hb_reset"):
@@ -136,7 +122,7 @@ with c1:
             st.session_state["ml_hb_flash"] = f"Imported {up.name}."
             st.rerun()
         except StressLabError as exc:
-            _show_error(exc)
+            show_error(exc)
 with c2:
     st.download_button("Export stress_scenarios.json", handbook.to_json(), file_name="stress_scenarios.json",
                        mime="application/json", key="ml_hb_export")
@@ -145,16 +131,16 @@ with st.expander("Saved handbooks (in the store)"):
     name = st.text_input("Name", value="my handbook", key="ml_hb_save_name")
     if st.button("Save to the store", key="ml_hb_save"):
         try:
-            save_handbook(cursor(), name, handbook, updated_at=datetime.now())
-            st.success(f"Saved as {name.strip()!r}.")
+            saved_as = save_handbook(handbook, name=name, store=store())
+            st.success(f"Saved as {saved_as!r}.")
         except StressLabError as exc:
-            _show_error(exc)
-    saved = list_handbooks(cursor())
+            show_error(exc)
+    saved = list_handbooks(store=store())
     if saved:
         which = st.selectbox("Open a saved handbook", saved, key="ml_hb_open_pick")
         if st.button("Open", key="ml_hb_open"):
             try:
-                set_handbook(load_handbook(cursor(), which))
+                set_handbook(load_handbook(which, store=store()))
                 st.rerun()
             except StressLabError as exc:
-                _show_error(exc)
+                show_error(exc)

@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 import streamlit as st
 
+from dashboard.components.format import show_error
 from dashboard.components.mlrisk import (
     current_handbook,
+    data_preview,
     degradation_chart,
     distribution_chart,
     heatmap,
-    load_frame,
     metric_chart,
+    parse_level,
 )
-from dashboard.state import cursor
-from engine.errors import StressLabError, ValidationError
-from engine.mlrisk import (
-    DEFAULT_DATASET_NAME,
-    DEFAULT_SUBGROUPS,
-    DEFAULT_TARGET,
-    MODEL_KINDS,
-    Thresholds,
-    ValidationConfig,
-    artifacts_zip,
-    default_dataset_bytes,
-    run_validation,
-)
-from engine.mlrisk._store import add_signoff, list_runs, list_signoffs, load_artifacts, load_results, save_run
-from engine.mlrisk._views import baseline_table, drift_table, report_table
+from dashboard.state import store
+from engine.errors import StressLabError
+from engine.mlrisk import MODEL_KINDS, Thresholds, baseline_table, drift_table, report_table
+from engine.mlrisk.workflow import ValidateRequest, list_runs, load_run, sign_off, validate
 
 st.title("Model validation")
 st.caption("Stress an ML model with the scenario handbook, measure how badly it degrades, decide whether it "
            "may be deployed, and download audit-ready evidence.")
-
-
-def _show_error(exc: StressLabError) -> None:
-    st.error(str(exc))
-    if isinstance(exc, ValidationError):
-        st.dataframe(exc.to_records(), hide_index=True)
-
 
 # ---------------------------------------------------------------- inputs
 with st.container(border=True):
@@ -54,25 +36,24 @@ with st.container(border=True):
     row_limit = c1.number_input("Rows to use (a seeded sample; 0 = all rows)", min_value=0, value=0, step=1000,
                                 key="ml_row_limit")
     seed = c2.number_input("Seed (split, model)", min_value=0, value=42, step=1, key="ml_seed")
-    frame = None
+    preview = None
+    content, name = None, None
     try:
         if upload is not None:
             content, name = upload.getvalue(), upload.name
-            frame = load_frame(content, name, int(row_limit) or None, int(seed))
+            preview = data_preview(content, name, int(row_limit) or None, int(seed))
         elif not source.startswith("Upload"):
-            content, name = None, DEFAULT_DATASET_NAME
-            frame = load_frame(None, None, int(row_limit) or None, int(seed))
+            preview = data_preview(None, None, int(row_limit) or None, int(seed))
     except StressLabError as exc:
-        _show_error(exc)
-    if frame is not None:
-        st.caption(f"{len(frame):,} rows × {frame.shape[1]} columns")
-        columns = list(frame.columns)
-        target = st.selectbox("Target", columns, key="ml_target",
-                              index=columns.index(DEFAULT_TARGET) if DEFAULT_TARGET in columns else len(columns) - 1)
+        show_error(exc)
+    if preview is not None:
+        st.caption(f"{preview.name}: {preview.n_rows:,} rows × {preview.n_columns} columns")
+        columns = list(preview.columns)
+        target = st.selectbox("Target", columns, key="ml_target", index=columns.index(preview.default_target))
         others = [c for c in columns if c != target]
         features = st.multiselect("Features (default: all but the target)", others, default=others, key="ml_features")
         subgroups = st.multiselect("Subgroup columns", columns, key="ml_subgroups",
-                                   default=[c for c in DEFAULT_SUBGROUPS if c in columns])
+                                   default=list(preview.default_subgroups))
         categorical = st.multiselect("Numeric-coded columns to one-hot encode (text columns always are)", features,
                                      key="ml_categorical")
         c1, c2, c3 = st.columns(3)
@@ -100,46 +81,39 @@ with st.container(border=True):
         user = st.text_input("Validator (recorded in the manifest)", value="validator", key="ml_user")
         if st.button("Run validation", type="primary", key="ml_run"):
             try:
-                config = ValidationConfig(
-                    data=None if content is None else name, target=target, features=features,
-                    categorical=categorical, subgroups=subgroups,
-                    task=None if task.startswith("infer") else task, model=model_kind,
-                    positive_class=(int(positive) if positive.strip().lstrip("-").isdigit() else positive.strip())
-                    if positive.strip() else None,
-                    test_size=float(test_size), seed=int(seed), thresholds=Thresholds(**thr),
-                    ece_bins=int(ece_bins), ece_strategy=ece_strategy, row_limit=int(row_limit) or None,
+                request = ValidateRequest.build(
+                    config={"target": target, "features": features, "categorical": categorical,
+                            "subgroups": subgroups, "task": None if task.startswith("infer") else task,
+                            "model": model_kind, "positive_class": parse_level(positive),
+                            "test_size": float(test_size), "seed": int(seed), "thresholds": thr,
+                            "ece_bins": int(ece_bins), "ece_strategy": ece_strategy,
+                            "row_limit": int(row_limit) or None},
+                    data_content=content, data_name=name, handbook=handbook,
+                    model_content=model_file.getvalue() if model_file is not None else None,
+                    model_name=model_file.name if model_file is not None else None,
+                    user=user.strip() or "unknown", source="app",
                 )
                 with st.spinner("Training and stressing the model…"):
-                    run = run_validation(
-                        config, frame, data_name=name,
-                        data_bytes=default_dataset_bytes() if content is None else content,
-                        handbook=handbook,
-                        model_bytes=model_file.getvalue() if model_file is not None else None,
-                        model_name=model_file.name if model_file is not None else None,
-                        user=user.strip() or "unknown",
-                    )
-                    save_run(cursor(), run)
-                st.session_state["ml_run_id"] = run.run_id
-                st.success(f"Run {run.run_id} stored: decision {run.decision} "
-                           f"({run.timings['total']:.1f} s).")
+                    done = validate(request, store=store())
+                st.session_state["ml_run_id"] = done.run_id
+                st.success(f"Run {done.run_id} stored: decision {done.decision} "
+                           f"({done.timings['total']:.1f} s).")
             except StressLabError as exc:
-                _show_error(exc)
-            except ValueError as exc:  # pydantic range errors from the widgets
-                st.error(f"Check the settings: {exc}")
+                show_error(exc)
 
 # ---------------------------------------------------------------- results (read from the store)
-runs = list_runs(cursor())
+runs = list_runs(store=store())
 if runs.empty:
     st.info("No validation stored yet: set the data and model above and press **Run validation**.")
     st.stop()
 ids = runs["run_id"].tolist()
+labels = {r.run_id: f"{r.generated_at} · {r.model_kind} · {r.summary or r.decision} · {r.run_id[-12:]}"
+          for r in runs.itertuples()}
 chosen = st.session_state.get("ml_run_id")
-run_id = st.selectbox(
-    "Stored run", ids, index=ids.index(chosen) if chosen in ids else 0, key="ml_open_run",
-    format_func=lambda r: (lambda row: f"{row.generated_at} · {row.model_kind} · {row.decision} · {r[:8]}")(
-        runs.set_index("run_id").loc[r]),
-)
-results, rows = load_results(cursor(), run_id)
+run_id = st.selectbox("Stored run", ids, index=ids.index(chosen) if chosen in ids else 0, key="ml_open_run",
+                      format_func=labels.__getitem__)
+stored = load_run(run_id, store=store())
+results, rows = stored.results, stored.rows
 decision = results["decision"]
 box = {"DEPLOY": st.success, "RESTRICT": st.warning, "REDESIGN": st.error}[decision["decision"]]
 box(f"**Decision: {decision['decision']}**; severity-weighted failure share "
@@ -193,25 +167,27 @@ with t5:
     st.caption("PSI bands: < 0.10 stable, 0.10–0.25 moderate, ≥ 0.25 significant (bins at reference deciles).")
 
 st.subheader("Evidence")
-artifacts = load_artifacts(cursor(), run_id)
+artifacts = stored.artifacts
 cols = st.columns(len(artifacts) + 1)
-cols[0].download_button("All (zip)", artifacts_zip(artifacts), file_name=f"evidence_{run_id[:8]}.zip",
+cols[0].download_button("All (zip)", stored.zip_bytes(), file_name=f"evidence_{run_id}.zip",
                         mime="application/zip", key="ml_dl_zip", type="primary")
 for col, (name, content) in zip(cols[1:], sorted(artifacts.items())):
     col.download_button(name, content, file_name=name, key=f"ml_dl_{name}",
                         mime="text/markdown" if name.endswith(".md") else "application/json")
 
 st.subheader("Sign-off")
-signoffs = list_signoffs(cursor(), run_id)
-if not signoffs.empty:
-    st.dataframe(signoffs, hide_index=True)
+if not stored.signoffs.empty:
+    st.dataframe(stored.signoffs, hide_index=True,
+                 column_config={"signed_at": st.column_config.DatetimeColumn("Signed at (UTC)")})
 with st.form("ml_signoff_form", clear_on_submit=True):
     who = st.text_input("Name", key="ml_signoff_name")
     comment = st.text_area("Comment", key="ml_signoff_comment")
     if st.form_submit_button("Record sign-off"):
         try:
-            add_signoff(cursor(), run_id, name=who, comment=comment, signed_at=datetime.now())
-            st.success(f"Sign-off by {who.strip()} recorded with run {run_id[:8]}.")
+            signed = sign_off(run_id, name=who, comment=comment, store=store())
+            st.session_state["ml_signoff_flash"] = f"Sign-off by {signed.name} recorded with run {run_id}."
             st.rerun()
         except StressLabError as exc:
-            _show_error(exc)
+            show_error(exc)
+if msg := st.session_state.pop("ml_signoff_flash", None):
+    st.success(msg)

@@ -1,22 +1,22 @@
-"""UI pieces of the model robustness workbench: cached engine calls, Plotly charts, downloads.
+"""UI pieces of the model robustness workbench: cached workflow calls, Plotly charts, the
+session's handbook.
 
-Every number comes from ``engine.mlrisk``; these functions lay it out.
+Every number comes from ``engine.mlrisk`` (its workflow and the tables of stored results); these
+functions lay it out.
 """
 
 from __future__ import annotations
-
-import json
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.mlrisk import Handbook, default_handbook, load_default_dataset, parse_handbook, read_table
-from engine.mlrisk._views import chart_rows, distribution, subgroup_matrix
+from engine.mlrisk import Handbook, chart_rows, default_handbook, distribution, parse_handbook, subgroup_matrix
+from engine.mlrisk.workflow import DataPreview, preview_data
 
 __all__ = [
-    "HANDBOOK_KEY", "current_handbook", "set_handbook", "load_frame", "metric_chart", "degradation_chart",
-    "distribution_chart", "heatmap", "COLORS",
+    "HANDBOOK_KEY", "current_handbook", "set_handbook", "data_preview", "parse_level", "metric_chart",
+    "degradation_chart", "distribution_chart", "heatmap", "COLORS",
 ]
 
 HANDBOOK_KEY = "ml_handbook_json"
@@ -34,15 +34,23 @@ def current_handbook() -> Handbook:
 
 
 def set_handbook(handbook: Handbook) -> None:
+    """Make ``handbook`` the one this session edits and validates with."""
     st.session_state[HANDBOOK_KEY] = handbook.to_json()
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def load_frame(content: bytes | None, filename: str | None, row_limit: int | None, seed: int) -> pd.DataFrame:
-    """The bundled table (``content`` None) or an uploaded one, limited to ``row_limit`` rows."""
-    if content is None:
-        return load_default_dataset(row_limit=row_limit, seed=seed)
-    return read_table(content, filename or "upload.csv", row_limit=row_limit, seed=seed)
+def data_preview(content: bytes | None, filename: str | None, row_limit: int | None, seed: int) -> DataPreview:
+    """Name, size and columns of the bundled table (``content`` None) or an uploaded one."""
+    return preview_data(data_content=content, data_name=filename, row_limit=row_limit, seed=seed)
+
+
+def parse_level(text: str) -> str | int | None:
+    """A level typed into a text box: an integer when it reads as one ("1", "-2"), else the
+    trimmed text; None when blank."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def metric_chart(rows: list[dict], metric: str) -> go.Figure:
@@ -83,7 +91,7 @@ def degradation_chart(rows: list[dict], metric: str) -> go.Figure:
 
 def distribution_chart(results: dict, scenario_id: str, feature: str) -> go.Figure:
     """A feature's histogram before and after a scenario."""
-    df = distribution(results, scenario_id, feature)
+    df = distribution(results, scenario_id=scenario_id, feature=feature)
     mid = (df["bin_left"] + df["bin_right"]) / 2
     width = float((df["bin_right"] - df["bin_left"]).iloc[0])
     fig = go.Figure([
@@ -105,7 +113,3 @@ def heatmap(results: dict, metric: str) -> go.Figure:
                                texttemplate="%{text}", colorbar={"title": metric}))
     fig.update_layout(title=f"{metric} by scenario and subgroup", height=120 + 40 * len(m), margin={"t": 50})
     return fig
-
-
-def artifact_json(content: bytes) -> object:
-    return json.loads(content)

@@ -65,6 +65,13 @@ class EvidenceManifest(BaseModel):
     artifacts: list[str] = Field(default_factory=list)
 
     def to_json(self) -> str:
+        """evidence_manifest.json: sorted keys, two-space indent, a final newline, ASCII only.
+
+        Not :func:`engine.canonical.canonical_json`: that writes non-ASCII characters as they
+        are, while manifests have always escaped them (``"Zo\\u00eb"``); a validator or file name
+        outside ASCII would then give different manifest bytes for the same run. For ASCII
+        content the two texts are identical.
+        """
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=2) + "\n"
 
 

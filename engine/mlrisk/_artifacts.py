@@ -1,14 +1,17 @@
-"""Artifact rendering: canonical JSON bytes, validation_decision.md, and the evidence zip."""
+"""Artifact rendering: validation_decision.md and the evidence zip.
+
+The JSON artifacts are written by :func:`engine.canonical.canonical_bytes` with
+``indent=2, digits=FLOAT_DIGITS``: sorted keys, two-space indent, a final newline, floats rounded
+to 12 significant digits and NaN/inf as ``null``, so the same inputs and seeds give the same bytes.
+"""
 
 from __future__ import annotations
 
 import io
-import json
-import math
 import zipfile
 from typing import Any
 
-__all__ = ["ARTIFACT_NAMES", "canonical", "canonical_json", "decision_markdown", "artifacts_zip"]
+__all__ = ["ARTIFACT_NAMES", "FLOAT_DIGITS", "decision_markdown", "artifacts_zip"]
 
 ARTIFACT_NAMES: tuple[str, ...] = (
     "stress_scenarios.json",
@@ -21,29 +24,6 @@ ARTIFACT_NAMES: tuple[str, ...] = (
 FLOAT_DIGITS = 12
 
 
-def canonical(obj: Any) -> Any:
-    """Floats rounded to 12 significant digits, NaN/inf to ``None``, numpy scalars to Python."""
-    if isinstance(obj, dict):
-        return {str(k): canonical(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [canonical(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        obj = obj.item()
-    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
-        return obj
-    if isinstance(obj, float):
-        if not math.isfinite(obj):
-            return None
-        v = float(f"{obj:.{FLOAT_DIGITS}g}")
-        return 0.0 if v == 0 else v
-    return str(obj)
-
-
-def canonical_json(obj: Any) -> bytes:
-    """UTF-8 JSON with sorted keys, two-space indent and a final newline."""
-    return (json.dumps(canonical(obj), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
 def _fmt(v: Any, digits: int = 4) -> str:
     if v is None:
         return "n/a"
@@ -52,7 +32,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-def decision_markdown(results: dict, rows: list[dict], *, run_id: str, generated_at: str, user: str) -> str:
+def decision_markdown(results: dict, *, rows: list[dict], run_id: str, generated_at: str, user: str) -> str:
     """validation_decision.md: decision, rationale, key failures, actions, thresholds, binning.
 
     Only the "Run" lines carry the run id, time and user; everything else depends on the inputs

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.bundled import data_file
 from engine.errors import InputError, Issue, ValidationError
 
 __all__ = [
-    "DEFAULT_DATASET_PATH",
+    "DEFAULT_DATASET_FOLDER",
     "DEFAULT_DATASET_NAME",
     "DEFAULT_TARGET",
     "DEFAULT_SUBGROUPS",
@@ -29,15 +30,16 @@ __all__ = [
     "MAX_CATEGORY_LEVELS",
     "REGRESSION_MIN_LEVELS",
     "PreparedData",
+    "default_dataset_path",
     "default_dataset_bytes",
     "load_default_dataset",
     "read_table",
     "prepare_data",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATASET_PATH = ROOT / "data" / "ml_taiwan_credit_default" / "default_of_credit_card_clients_raw.csv.gz"
-DEFAULT_DATASET_NAME = DEFAULT_DATASET_PATH.name
+#: The bundled data set's folder and file under the bundled data (see :mod:`engine.bundled`).
+DEFAULT_DATASET_FOLDER = "ml_taiwan_credit_default"
+DEFAULT_DATASET_NAME = "default_of_credit_card_clients_raw.csv.gz"
 DEFAULT_TARGET = "default_payment_next_month"
 DEFAULT_SUBGROUPS = ("SEX", "EDUCATION", "MARRIAGE")
 
@@ -54,9 +56,20 @@ MAX_CATEGORY_LEVELS = 50
 REGRESSION_MIN_LEVELS = 10
 
 
+def default_dataset_path() -> Path:
+    """The bundled UCI file, from a checkout or an installed wheel.
+
+    Raises
+    ------
+    StoreError
+        If the bundled data is missing (a broken installation).
+    """
+    return data_file(DEFAULT_DATASET_FOLDER, DEFAULT_DATASET_NAME)
+
+
 def default_dataset_bytes() -> bytes:
     """The bundled file's bytes (hashed into the evidence manifest)."""
-    return DEFAULT_DATASET_PATH.read_bytes()
+    return default_dataset_path().read_bytes()
 
 
 def load_default_dataset(*, row_limit: int | None = None, seed: int = 42) -> pd.DataFrame:
@@ -79,7 +92,7 @@ def load_default_dataset(*, row_limit: int | None = None, seed: int = 42) -> pd.
     ----------
     Yeh, I. C., & Lien, C. H. (2009). Expert Systems with Applications 36(2), 2473–2480.
     """
-    frame = pd.read_csv(DEFAULT_DATASET_PATH).rename(columns=TAIWAN_COLUMNS).drop(columns=["ID"])
+    frame = pd.read_csv(default_dataset_path()).rename(columns=TAIWAN_COLUMNS).drop(columns=["ID"])
     return _limit(frame, row_limit, seed)
 
 
@@ -89,7 +102,7 @@ def _limit(frame: pd.DataFrame, row_limit: int | None, seed: int) -> pd.DataFram
     return frame.sample(n=row_limit, random_state=seed).sort_index().reset_index(drop=True)
 
 
-def read_table(content: bytes, filename: str, *, row_limit: int | None = None, seed: int = 42) -> pd.DataFrame:
+def read_table(content: bytes, *, filename: str, row_limit: int | None = None, seed: int = 42) -> pd.DataFrame:
     """Read an uploaded CSV or Parquet table.
 
     Parameters

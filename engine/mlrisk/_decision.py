@@ -60,7 +60,7 @@ def degradation_pct(baseline: float | None, stressed: float | None) -> float | N
     return (baseline - stressed) / baseline * 100.0
 
 
-def worsening_pct(metric: str, baseline: float | None, stressed: float | None) -> float | None:
+def worsening_pct(metric: str, *, baseline: float | None, stressed: float | None) -> float | None:
     """Degradation signed by the metric's direction: positive always means worse."""
     d = degradation_pct(baseline, stressed)
     if d is None:
@@ -68,7 +68,7 @@ def worsening_pct(metric: str, baseline: float | None, stressed: float | None) -
     return d if METRIC_DIRECTIONS[metric] else -d
 
 
-def metric_status(metric: str, baseline: float | None, stressed: float | None, *, threshold: float) -> str:
+def metric_status(metric: str, *, baseline: float | None, stressed: float | None, threshold: float) -> str:
     """PASS or FAIL of one metric under one scenario.
 
     Relative metrics FAIL when the worsening exceeds ``threshold`` percent of the baseline (a zero
@@ -79,7 +79,7 @@ def metric_status(metric: str, baseline: float | None, stressed: float | None, *
         return "NOT_EVALUATED"
     if metric == "subgroup_delta":
         return "FAIL" if stressed > threshold else "PASS"
-    w = worsening_pct(metric, baseline, stressed)
+    w = worsening_pct(metric, baseline=baseline, stressed=stressed)
     if w is None:  # zero baseline
         worse = stressed < baseline if METRIC_DIRECTIONS[metric] else stressed > baseline
         return "FAIL" if worse else "PASS"
@@ -90,7 +90,7 @@ def threshold_for(metric: str, thresholds: Thresholds) -> float:
     return thresholds.for_metric(metric)
 
 
-def decide(rows: list[dict], scenarios: list[dict], *, task: str) -> dict:
+def decide(rows: list[dict], *, scenarios: list[dict], task: str) -> dict:
     """The decision from the degradation rows.
 
     Parameters

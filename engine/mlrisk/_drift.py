@@ -13,7 +13,7 @@ PSI_FLOOR = 1e-4
 PSI_BANDS = (0.10, 0.25)
 
 
-def psi(reference: np.ndarray, current: np.ndarray, *, n_bins: int = 10) -> float:
+def psi(reference: np.ndarray, *, current: np.ndarray, n_bins: int = 10) -> float:
     """Population stability index of ``current`` against ``reference``.
 
     Parameters
@@ -83,7 +83,7 @@ def drift(reference: np.ndarray, current: np.ndarray) -> dict[str, float | str |
     ref = np.asarray(reference, dtype=float)
     cur = np.asarray(current, dtype=float)
     ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
-    value = psi(ref, cur)
+    value = psi(ref, current=cur)
     ks = ks_2samp(ref, cur)
     sd = float(np.std(ref))
     w = float(wasserstein_distance(ref, cur))
@@ -96,7 +96,7 @@ def drift(reference: np.ndarray, current: np.ndarray) -> dict[str, float | str |
     }
 
 
-def histogram_pair(before: np.ndarray, after: np.ndarray, *, n_bins: int = 30) -> dict[str, list]:
+def histogram_pair(before: np.ndarray, *, after: np.ndarray, n_bins: int = 30) -> dict[str, list]:
     """Counts of a feature before and after a scenario on shared equal-width bins.
 
     Returns

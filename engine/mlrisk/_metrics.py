@@ -51,7 +51,7 @@ class ECEResult:
         }
 
 
-def describe_binning(n_bins: int, strategy: str, n_empty: int | None = None) -> str:
+def describe_binning(n_bins: int, *, strategy: str, n_empty: int | None = None) -> str:
     """The sentence every report carries about the ECE binning."""
     kind = "equal-width" if strategy == "uniform" else "equal-mass (quantile)"
     text = f"ECE over {n_bins} {kind} bins of the predicted probability on [0, 1]; empty bins are skipped"
@@ -61,7 +61,7 @@ def describe_binning(n_bins: int, strategy: str, n_empty: int | None = None) -> 
 
 
 def expected_calibration_error(
-    y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int = 10, strategy: str = "uniform"
+    y_true: np.ndarray, *, y_prob: np.ndarray, n_bins: int = 10, strategy: str = "uniform"
 ) -> ECEResult:
     """Expected calibration error of binary probabilities.
 
@@ -123,7 +123,7 @@ def expected_calibration_error(
 
 
 def classification_metrics(
-    y_true: np.ndarray, y_prob: np.ndarray, *, n_bins: int = 10, strategy: str = "uniform"
+    y_true: np.ndarray, *, y_prob: np.ndarray, n_bins: int = 10, strategy: str = "uniform"
 ) -> tuple[dict[str, float | None], ECEResult]:
     """AUC, accuracy (cut-off 0.5), Brier score, log loss and ECE of binary probabilities.
 
@@ -139,7 +139,7 @@ def classification_metrics(
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     y_prob = np.clip(np.asarray(y_prob, dtype=float), 0.0, 1.0)
-    ece = expected_calibration_error(y_true, y_prob, n_bins=n_bins, strategy=strategy)
+    ece = expected_calibration_error(y_true, y_prob=y_prob, n_bins=n_bins, strategy=strategy)
     both = np.unique(y_true).size == 2
     return {
         "AUC": float(roc_auc_score(y_true, y_prob)) if both else None,
@@ -163,7 +163,7 @@ def regression_score(pred: np.ndarray, *, low: float, high: float) -> np.ndarray
 
 
 def regression_metrics(
-    y_true: np.ndarray, pred: np.ndarray, *, median: float, low: float, high: float,
+    y_true: np.ndarray, *, pred: np.ndarray, median: float, low: float, high: float,
     n_bins: int = 10, strategy: str = "uniform",
 ) -> tuple[dict[str, float | None], ECEResult]:
     """RMSE, MAE, R2, and ECE of the score against the median-binarized target.
@@ -174,7 +174,7 @@ def regression_metrics(
     """
     y_true = np.asarray(y_true, dtype=float)
     pred = np.asarray(pred, dtype=float)
-    ece = expected_calibration_error((y_true > median).astype(float), regression_score(pred, low=low, high=high),
+    ece = expected_calibration_error((y_true > median).astype(float), y_prob=regression_score(pred, low=low, high=high),
                                      n_bins=n_bins, strategy=strategy)
     r2 = float(r2_score(y_true, pred)) if y_true.size >= 2 and np.ptp(y_true) > 0 else None
     return {
@@ -209,7 +209,7 @@ def _label(v: object) -> str:
 
 
 def subgroup_metrics(
-    groups: pd.DataFrame, metric_fn, *, min_rows: int = 50, task: str = "classification",
+    groups: pd.DataFrame, *, metric_fn, min_rows: int = 50, task: str = "classification",
     y_true: np.ndarray,
 ) -> list[dict]:
     """Metrics for every level of every subgroup column.
@@ -256,7 +256,7 @@ def _sort_key(label: str) -> tuple:
         return (1, 0.0, label)
 
 
-def largest_subgroup_delta(rows: list[dict], overall: dict, metric: str) -> dict:
+def largest_subgroup_delta(rows: list[dict], *, overall: dict, metric: str) -> dict:
     """The largest ``|metric(level) - metric(overall)|`` over evaluated levels.
 
     Returns

@@ -13,7 +13,8 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.errors import InputError, Issue, ValidationError
+from engine.canonical import canonical_json
+from engine.errors import InputError, Issue, NotFoundError, ValidationError
 
 __all__ = [
     "STRESS_TYPES",
@@ -104,6 +105,13 @@ class SubgroupParameters(_Strict):
     column: str = Field(min_length=1)
     value: str | int | float | bool
 
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: str | int | float | bool) -> str | int | float | bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("a subgroup value must be a label or a finite number")
+        return value
+
 
 PARAMETER_MODELS: dict[str, type[_Strict]] = {
     "NOISE": NoiseParameters,
@@ -169,8 +177,36 @@ class Handbook(_Strict):
 
     def to_json(self) -> str:
         """stress_scenarios.json: a JSON list of scenarios, sorted keys, two-space indent."""
-        rows = [s.model_dump(mode="json") for s in self.scenarios]
-        return json.dumps(rows, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        return canonical_json([s.model_dump(mode="json") for s in self.scenarios], indent=2)
+
+    def with_scenario(self, scenario: dict[str, Any], *, replacing: str | None = None) -> Handbook:
+        """This handbook with ``scenario`` in place of the one named ``replacing`` (or appended).
+
+        Raises
+        ------
+        ValidationError
+            If the new scenario is invalid or its id is already taken (row = scenario number).
+        """
+        rows = [s.model_dump() for s in self.scenarios]
+        if replacing is not None and any(r["scenario_id"] == replacing for r in rows):
+            rows = [scenario if r["scenario_id"] == replacing else r for r in rows]
+        else:
+            rows.append(scenario)
+        return parse_handbook(rows)
+
+    def without_scenario(self, scenario_id: str) -> Handbook:
+        """This handbook without the scenario ``scenario_id``.
+
+        Raises
+        ------
+        NotFoundError
+            If no scenario has this id.
+        ValidationError
+            If it is the last one (a handbook holds at least one scenario).
+        """
+        if scenario_id not in {s.scenario_id for s in self.scenarios}:
+            raise NotFoundError(f"the handbook has no scenario {scenario_id!r}")
+        return parse_handbook([s.model_dump() for s in self.scenarios if s.scenario_id != scenario_id])
 
 
 class Thresholds(_Strict):

@@ -3,12 +3,11 @@ degradation, decision and the five artifacts."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,15 +15,10 @@ from pydantic import BaseModel, ConfigDict
 
 from engine import __version__
 from engine.audit.manifest import MANIFEST_NAME, build_manifest
+from engine.canonical import canonical, canonical_bytes
 from engine.errors import InputError
-from engine.mlrisk._artifacts import artifacts_zip, canonical, canonical_json, decision_markdown
-from engine.mlrisk._data import (
-    DEFAULT_DATASET_NAME,
-    default_dataset_bytes,
-    load_default_dataset,
-    prepare_data,
-    read_table,
-)
+from engine.mlrisk._artifacts import FLOAT_DIGITS, artifacts_zip, decision_markdown
+from engine.mlrisk._data import prepare_data
 from engine.mlrisk._decision import PRIMARY_METRIC, decide, degradation_pct, metric_status, worsening_pct
 from engine.mlrisk._drift import drift, histogram_pair
 from engine.mlrisk._metrics import (
@@ -40,12 +34,11 @@ from engine.mlrisk._models import (
     REGRESSION_METRICS,
     Handbook,
     ValidationConfig,
-    parse_handbook,
 )
 from engine.mlrisk._stress import apply_stress, check_handbook, default_handbook, subgroup_mask
 from engine.mlrisk._training import load_skops_model, model_description, predict_scores, train_model
 
-__all__ = ["DegradationRow", "ValidationRun", "run_validation", "run_from_config", "SUBGROUP_METRIC"]
+__all__ = ["DegradationRow", "ValidationRun", "run_validation", "SUBGROUP_METRIC"]
 
 #: The metric whose largest subgroup delta is bounded (unitless, higher is better).
 SUBGROUP_METRIC = {"classification": "AUC", "regression": "R2"}
@@ -112,8 +105,8 @@ def _positive_index(model, positive, *, trained: bool) -> int:
 
 def run_validation(
     config: ValidationConfig,
-    frame: pd.DataFrame,
     *,
+    frame: pd.DataFrame,
     data_name: str,
     data_bytes: bytes,
     handbook: Handbook | None = None,
@@ -156,7 +149,7 @@ def run_validation(
                         test_size=config.test_size, seed=config.seed)
     if handbook is None:
         handbook = default_handbook(data, groups=frame[list(config.subgroups)] if config.subgroups else None)
-    check_handbook(handbook, data, columns=list(frame.columns))
+    check_handbook(handbook, data=data, columns=list(frame.columns))
     timings["prepare"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -164,35 +157,35 @@ def run_validation(
         model = load_skops_model(model_bytes, filename=model_name or "model.skops")
         trained = False
     else:
-        model = train_model(config.model, data, seed=config.seed, n_jobs=config.n_jobs)
+        model = train_model(config.model, data=data, seed=config.seed, n_jobs=config.n_jobs)
         trained = True
     timings["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
     task = data.task
     pos = _positive_index(model, data.positive_class, trained=trained) if task == "classification" else 1
-    base_scores = predict_scores(model, data.X_test, task=task, positive_index=pos)
+    base_scores = predict_scores(model, X=data.X_test, task=task, positive_index=pos)
     bins, strategy = config.ece_bins, config.ece_strategy
     if task == "classification":
         def compute(y, s):
-            return classification_metrics(y, s, n_bins=bins, strategy=strategy)
+            return classification_metrics(y, y_prob=s, n_bins=bins, strategy=strategy)
         metric_names = CLASSIFICATION_METRICS
     else:
         low, high, median = float(base_scores.min()), float(base_scores.max()), float(np.median(data.y_test))
 
         def compute(y, s):
-            return regression_metrics(y, s, median=median, low=low, high=high, n_bins=bins, strategy=strategy)
+            return regression_metrics(y, pred=s, median=median, low=low, high=high, n_bins=bins, strategy=strategy)
         metric_names = REGRESSION_METRICS
     sub_metric = SUBGROUP_METRIC[task]
 
-    def evaluate(y, scores, groups):
+    def _evaluate(y, scores, groups):
         metrics, ece = compute(y, scores)
-        sub = subgroup_metrics(groups, lambda m: compute(y[m], scores[m])[0], min_rows=config.min_subgroup_rows,
-                               task=task, y_true=y) if len(groups.columns) else []
-        delta = largest_subgroup_delta(sub, metrics, sub_metric)
+        sub = subgroup_metrics(groups, metric_fn=lambda m: compute(y[m], scores[m])[0],
+                               min_rows=config.min_subgroup_rows, task=task, y_true=y) if len(groups.columns) else []
+        delta = largest_subgroup_delta(sub, overall=metrics, metric=sub_metric)
         return metrics, ece, sub, delta
 
-    base_metrics, base_ece, base_sub, base_delta = evaluate(data.y_test, base_scores, data.groups_test)
+    base_metrics, base_ece, base_sub, base_delta = _evaluate(data.y_test, base_scores, data.groups_test)
     timings["baseline"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -213,25 +206,25 @@ def run_validation(
                 entry["evaluated"] = False
                 entry["reason"] = f"subgroup {col} == {sc.parameters['value']!r} has {n} test rows, fewer than the minimum {config.min_subgroup_rows}"
             else:
-                m, ece, sub, delta = evaluate(data.y_test[mask], base_scores[mask],
+                m, ece, sub, delta = _evaluate(data.y_test[mask], base_scores[mask],
                                               data.groups_test[mask].reset_index(drop=True))
                 entry.update(metrics=m, ece=ece.as_dict(), subgroups=sub, largest_subgroup_delta=delta)
             for f in data.numeric_features:
                 before = data.X_test[f].to_numpy(dtype=float)
-                entry["distributions"][f] = histogram_pair(before, before[mask])
+                entry["distributions"][f] = histogram_pair(before, after=before[mask])
         else:
             f = sc.parameters["feature"]
             before = data.X_test[f].to_numpy(dtype=float)
-            after, detail = apply_stress(before, sc, stats=stats[f])
+            after, detail = apply_stress(before, scenario=sc, stats=stats[f])
             Xs = data.X_test.copy()
             Xs[f] = after
-            scores = predict_scores(model, Xs, task=task, positive_index=pos)
-            m, ece, sub, delta = evaluate(data.y_test, scores, data.groups_test)
+            scores = predict_scores(model, X=Xs, task=task, positive_index=pos)
+            m, ece, sub, delta = _evaluate(data.y_test, scores, data.groups_test)
             entry.update(metrics=m, ece=ece.as_dict(), subgroups=sub, largest_subgroup_delta=delta,
                          stress_detail=detail, drift={"feature": f, **drift(before, after)})
             for g in data.numeric_features:
                 b = data.X_test[g].to_numpy(dtype=float)
-                entry["distributions"][g] = histogram_pair(b, after if g == f else b)
+                entry["distributions"][g] = histogram_pair(b, after=after if g == f else b)
         scenario_results.append(entry)
     timings["scenarios"] = time.perf_counter() - t
 
@@ -252,21 +245,21 @@ def run_validation(
                 metric_name=name,
                 direction="higher_is_better" if METRIC_DIRECTIONS[name] else "lower_is_better",
                 baseline_value=b, stressed_value=v,
-                degradation_pct=degradation_pct(b, v), worsening_pct=worsening_pct(name, b, v),
+                degradation_pct=degradation_pct(b, v), worsening_pct=worsening_pct(name, baseline=b, stressed=v),
                 threshold=thr, threshold_kind="absolute" if name == "subgroup_delta" else "relative_pct",
-                status=metric_status(name, b, v, threshold=thr),
-                binning=describe_binning(bins, strategy, s["ece"]["n_empty_bins"] if s["ece"] else None)
+                status=metric_status(name, baseline=b, stressed=v, threshold=thr),
+                binning=describe_binning(bins, strategy=strategy, n_empty=s["ece"]["n_empty_bins"] if s["ece"] else None)
                 if name == "ECE" else None,
             ).model_dump())
-    rows = canonical(rows)
-    decision = decide(rows, [{k: s[k] for k in ("scenario_id", "stress_type", "severity_level", "evaluated", "reason")}
+    rows = canonical(rows, digits=FLOAT_DIGITS)
+    decision = decide(rows, scenarios=[{k: s[k] for k in ("scenario_id", "stress_type", "severity_level", "evaluated", "reason")}
                              for s in scenario_results], task=task)
 
     results = {
         "schema_version": 1,
         "task": task,
         "target": data.target,
-        "positive_class": data.positive_class,
+        "positive_class": _plain(data.positive_class),
         "primary_metric": PRIMARY_METRIC[task],
         "subgroup_metric": sub_metric,
         "model": {"kind": config.model if trained else "loaded_skops", "source": "trained" if trained else (model_name or "model.skops"),
@@ -279,7 +272,7 @@ def run_validation(
         "data": {"name": data_name, "sha256": _sha(data_bytes), "n_rows": data.n_rows,
                  "n_train": int(len(data.y_train)), "n_test": int(len(data.y_test)),
                  "test_size": config.test_size, "seed": config.seed, "row_limit": config.row_limit},
-        "ece_binning": {"n_bins": bins, "strategy": strategy, "statement": describe_binning(bins, strategy),
+        "ece_binning": {"n_bins": bins, "strategy": strategy, "statement": describe_binning(bins, strategy=strategy),
                         "baseline_empty_bins": base_ece.n_empty_bins},
         "thresholds": th.model_dump(),
         "baseline": {"metrics": base_metrics, "ece": base_ece.as_dict(), "subgroups": base_sub,
@@ -287,18 +280,18 @@ def run_validation(
         "scenarios": scenario_results,
         "decision": decision,
     }
-    results = canonical(results)
+    results = canonical(results, digits=FLOAT_DIGITS)
 
     t = time.perf_counter()
     scen_json = handbook.to_json().encode("utf-8")
     outputs = {
         "stress_scenarios.json": scen_json,
-        "robustness_results.json": canonical_json(results),
-        "performance_degradation_report.json": canonical_json(rows),
-        "validation_decision.md": decision_markdown(results, rows, run_id=run_id, generated_at=generated_at,
+        "robustness_results.json": canonical_bytes(results, indent=2, digits=FLOAT_DIGITS),
+        "performance_degradation_report.json": canonical_bytes(rows, indent=2, digits=FLOAT_DIGITS),
+        "validation_decision.md": decision_markdown(results, rows=rows, run_id=run_id, generated_at=generated_at,
                                                     user=user).encode("utf-8"),
     }
-    config_bytes = canonical_json(config.model_dump(mode="json"))
+    config_bytes = canonical_bytes(config.model_dump(mode="json"), indent=2, digits=FLOAT_DIGITS)
     inputs = {data_name: data_bytes, "validation_config.json": config_bytes}
     if model_bytes is not None:
         inputs[model_name or "model.skops"] = model_bytes
@@ -314,47 +307,16 @@ def run_validation(
 
 
 def _sha(content: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(content).hexdigest()
 
 
-def run_from_config(config: ValidationConfig, *, base_dir: str | Path = ".", user: str = "unknown") -> ValidationRun:
-    """Load what a configuration names (paths relative to ``base_dir``) and run it.
-
-    ``data`` absent means the bundled UCI dataset; ``handbook`` absent means the default handbook.
-
-    Raises
-    ------
-    InputError
-        If a named file does not exist or cannot be read.
-    """
-    base = Path(base_dir)
-
-    def _read(p: str, what: str) -> tuple[Path, bytes]:
-        path = (base / p) if not Path(p).is_absolute() else Path(p)
-        if not path.is_file():
-            raise InputError(f"{what} file {str(path)!r} not found; paths are relative to the config file's folder.")
-        return path, path.read_bytes()
-
-    if config.data is None:
-        frame = load_default_dataset(row_limit=config.row_limit, seed=config.seed)
-        name, content = DEFAULT_DATASET_NAME, default_dataset_bytes()
-    else:
-        path, content = _read(config.data, "data")
-        frame = read_table(content, path.name, row_limit=config.row_limit, seed=config.seed)
-        name = path.name
-    handbook = None
-    if config.handbook is not None:
-        hpath, hbytes = _read(config.handbook, "handbook")
-        handbook = parse_handbook(hbytes, subject=f"handbook {hpath.name}")
-    model_bytes = model_name = None
-    if config.model_path is not None:
-        mpath, model_bytes = _read(config.model_path, "model")
-        model_name = mpath.name
-    return run_validation(config, frame, data_name=name, data_bytes=content, handbook=handbook,
-                          model_bytes=model_bytes, model_name=model_name, user=user)
-
-
-def results_json(run: ValidationRun) -> str:
-    return json.dumps(run.results, sort_keys=True)
+def _plain(value: object) -> object:
+    """A target level as JSON carries it: numbers, text, booleans and None as they are (numpy
+    scalars as Python's), anything else (a date, a decimal) as its text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+    return str(value)

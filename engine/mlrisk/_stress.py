@@ -13,7 +13,7 @@ __all__ = ["apply_stress", "subgroup_mask", "check_handbook", "default_handbook"
 
 
 def apply_stress(
-    values: np.ndarray, scenario: Scenario, *, stats: dict[str, float]
+    values: np.ndarray, *, scenario: Scenario, stats: dict[str, float]
 ) -> tuple[np.ndarray, dict]:
     """Stressed copy of one numeric feature.
 
@@ -82,7 +82,7 @@ def subgroup_mask(column: pd.Series, value: object) -> np.ndarray:
     return _same_value(column, value).to_numpy(dtype=bool)
 
 
-def check_handbook(handbook: Handbook, data: PreparedData, *, columns: list[str]) -> None:
+def check_handbook(handbook: Handbook, *, data: PreparedData, columns: list[str]) -> None:
     """Check every scenario names a usable column of this dataset.
 
     Raises

@@ -80,7 +80,7 @@ def build_model(kind: str, *, task: str, numeric: tuple[str, ...], categorical: 
     return Pipeline([("prepare", ColumnTransformer(parts)), ("model", est)])
 
 
-def train_model(kind: str, data: PreparedData, *, seed: int, n_jobs: int = 2):
+def train_model(kind: str, *, data: PreparedData, seed: int, n_jobs: int = 2):
     """Fit :func:`build_model` on the training split; prediction then runs single-threaded so the
     summation order, hence every bit of the scores, is reproducible."""
     model = build_model(kind, task=data.task, numeric=data.numeric_features,
@@ -121,7 +121,7 @@ def load_skops_model(content: bytes, *, filename: str = "model.skops"):
     return model
 
 
-def predict_scores(model, X, *, task: str, positive_index: int = 1) -> np.ndarray:
+def predict_scores(model, *, X, task: str, positive_index: int = 1) -> np.ndarray:
     """Probability of the positive class (classifier) or the prediction (regressor).
 
     Returns

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.errors import NotFoundError
+
 __all__ = ["baseline_table", "report_table", "drift_table", "subgroup_matrix", "distribution", "chart_rows",
            "handbook_table"]
 
@@ -59,16 +61,22 @@ def subgroup_matrix(results: dict, metric: str) -> pd.DataFrame:
     return frame.reindex(columns=cols + extra).astype(float)
 
 
-def distribution(results: dict, scenario_id: str, feature: str) -> pd.DataFrame:
-    """A feature's histogram before and after a scenario: bin_left, bin_right, before, after (counts)."""
+def distribution(results: dict, *, scenario_id: str, feature: str) -> pd.DataFrame:
+    """A feature's histogram before and after a scenario: bin_left, bin_right, before, after (counts).
+
+    Raises
+    ------
+    NotFoundError
+        If the results hold no such scenario, or no histogram of ``feature`` in it.
+    """
     for s in results["scenarios"]:
         if s["scenario_id"] == scenario_id:
             h = s["distributions"].get(feature)
             if h is None:
-                raise KeyError(f"no distribution of {feature!r} in scenario {scenario_id!r}")
+                raise NotFoundError(f"no distribution of {feature!r} in scenario {scenario_id!r}")
             e = h["edges"]
             return pd.DataFrame({"bin_left": e[:-1], "bin_right": e[1:], "before": h["before"], "after": h["after"]})
-    raise KeyError(f"no scenario {scenario_id!r}")
+    raise NotFoundError(f"no scenario {scenario_id!r} in these results")
 
 
 def handbook_table(handbook) -> pd.DataFrame:

@@ -37,42 +37,36 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from engine.mlrisk import parse_config, run_from_config
+    from engine.mlrisk import parse_config
+    from engine.mlrisk.workflow import ValidateRequest, validate
 
     if not args.config.is_file():
         raise InputError(f"config file {str(args.config)!r} not found")
     config = parse_config(args.config.read_bytes(), subject=f"config {args.config.name}")
-    user = args.user or _login()
-    run = run_from_config(config, base_dir=args.config.resolve().parent, user=user)
-    if not args.no_store:
-        from engine.mlrisk._store import save_run
-        from engine.store import connect
-
-        con = connect()
-        try:
-            save_run(con, run)
-        finally:
-            con.close()
+    request = ValidateRequest.build(config=config, base_dir=args.config.resolve().parent,
+                                    user=args.user or _login(), record=not args.no_store, source="cli")
+    done = validate(request)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, content in sorted(run.artifacts.items()):
+    for name, content in sorted(done.artifacts.items()):
         (args.out / name).write_bytes(content)
-    failing = run.results["decision"]["failing_scenarios"]
-    print(f"run {run.run_id}: decision {run.decision}; {len(failing)} failing scenario(s)"
-          f"{': ' + ', '.join(failing) if failing else ''}; {run.timings['total']:.1f} s")
-    print(f"wrote {len(run.artifacts)} artifacts to {args.out}")
+    failing = done.results["decision"]["failing_scenarios"]
+    print(f"run {done.run_id}: decision {done.decision}; {len(failing)} failing scenario(s)"
+          f"{': ' + ', '.join(failing) if failing else ''}; {done.timings['total']:.1f} s"
+          f"{'' if done.recorded else ' (not stored)'}")
+    print(f"wrote {len(done.artifacts)} artifacts to {args.out}")
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from engine.audit.manifest import verify_manifest
+    from engine.mlrisk.workflow import verify_manifest
 
-    manifest, mismatches, checked = verify_manifest(args.dir)
-    for name in checked:
+    check = verify_manifest(args.dir)
+    for name in check.checked:
         print(f"ok        {name}")
-    for m in mismatches:
+    for m in check.mismatches:
         print(f"MISMATCH  {m}")
-    print(f"run {manifest.run_id}: {len(checked)} file(s) match, {len(mismatches)} mismatch(es)")
-    return 1 if mismatches else 0
+    print(f"run {check.manifest.run_id}: {len(check.checked)} file(s) match, {len(check.mismatches)} mismatch(es)")
+    return 0 if check.ok else 1
 
 
 def _login() -> str:

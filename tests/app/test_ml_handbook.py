@@ -15,14 +15,10 @@ NEW = "(new scenario)"
 @pytest.fixture()
 def db(tmp_path, monkeypatch):
     monkeypatch.setenv("STRESSLAB_DB", str(tmp_path / "hb.duckdb"))
-    import dashboard.state as state
+    import streamlit as st
 
-    state.connection.clear()
-    yield
-    try:
-        state.connection().close()
-    finally:
-        state.connection.clear()
+    st.cache_data.clear()
+    yield tmp_path / "hb.duckdb"
 
 
 def _ids(at) -> list[str]:
@@ -56,7 +52,9 @@ def test_out_of_range_parameter_is_refused(db):
     at.number_input(key="ml_hb_missing_missing_credit_limit_MISSINGNESS").set_value(1.5)
     at.button[0].click().run()
     assert not at.exception
-    assert any("missing_percentage" in e.value and "nothing was stored" in e.value for e in at.error)
+    assert any("nothing was stored" in e.value for e in at.error)
+    rules = [r for t in at.dataframe if "rule" in t.value.columns for r in t.value["rule"]]
+    assert any("missing_percentage" in r for r in rules)  # the issues table under the message
     assert json.loads(at.session_state["ml_handbook_json"])[2]["parameters"]["missing_percentage"] == 0.3
 
 
@@ -67,3 +65,19 @@ def test_delete_and_reset(db):
     assert "rate_shift" not in _ids(at)
     at.button(key="ml_hb_reset").click().run()
     assert "rate_shift" in _ids(at) and len(_ids(at)) == 5
+
+
+def test_save_and_open_a_handbook_in_the_store(db):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.selectbox(key="ml_hb_delete_pick").set_value("rate_shift")
+    at.button(key="ml_hb_delete").click().run()
+    at.text_input(key="ml_hb_save_name").input("four scenarios")
+    at.button(key="ml_hb_save").click().run()
+    assert not at.exception
+    assert any("Saved as 'four scenarios'" in s.value for s in at.success)
+    at.button(key="ml_hb_reset").click().run()
+    assert len(_ids(at)) == 5
+    at.selectbox(key="ml_hb_open_pick").set_value("four scenarios")
+    at.button(key="ml_hb_open").click().run()
+    assert not at.exception
+    assert "rate_shift" not in _ids(at) and len(_ids(at)) == 4

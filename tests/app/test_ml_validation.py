@@ -12,25 +12,14 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "ml_validation.py")
 
 
-def _close_store() -> None:
-    """Close and forget the app's cached connection (st.cache_resource outlives one AppTest)."""
-    import dashboard.state as state
-
-    try:
-        state.connection().close()
-    finally:
-        state.connection.clear()
-
-
 @pytest.fixture()
 def db(tmp_path, monkeypatch):
     path = tmp_path / "app.duckdb"
     monkeypatch.setenv("STRESSLAB_DB", str(path))
-    import dashboard.state as state
+    import streamlit as st
 
-    state.connection.clear()
+    st.cache_data.clear()
     yield path
-    _close_store()
 
 
 def _app() -> AppTest:
@@ -56,6 +45,7 @@ def test_run_small_validation_then_sign_off(db):
     problems = [e.value for e in at.error if "Decision:" not in e.value]  # REDESIGN shows as st.error
     assert not problems, problems
     assert any("stored: decision" in s.value for s in at.success)
+    assert not any("stored: decision" in s.value for s in at.error)
     assert any("Decision:" in b.value for b in [*at.success, *at.warning, *at.error])
     run_id = at.session_state["ml_run_id"]
     assert at.selectbox(key="ml_open_run").value == run_id
@@ -63,11 +53,15 @@ def test_run_small_validation_then_sign_off(db):
     at.text_area(key="ml_signoff_comment").input("Reviewed.")
     at.button[-1].click().run()  # the form's submit button is the page's last button
     assert not at.exception
-    _close_store()  # release the file before reading it from here
-    con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("SELECT name, comment FROM ml_signoffs WHERE run_id = ?", [run_id]).fetchall() == [
-        ("Erin Validator", "Reviewed.")]
-    assert con.execute("SELECT count(*) FROM ml_artifacts WHERE run_id = ?", [run_id]).fetchone()[0] == 5
+    assert any("Sign-off by Erin Validator recorded" in s.value for s in at.success)
+    con = duckdb.connect(str(db), read_only=True)  # the app holds no connection between runs
+    try:
+        assert con.execute("SELECT name, comment FROM ml_signoffs WHERE run_id = ?", [run_id]).fetchall() == [
+            ("Erin Validator", "Reviewed.")]
+        assert con.execute("SELECT count(*) FROM ml_artifacts WHERE run_id = ?", [run_id]).fetchone()[0] == 5
+        assert con.execute("SELECT kind, summary FROM runs WHERE run_id = ?", [run_id]).fetchone()[0] == "mlrisk"
+    finally:
+        con.close()
 
 
 def test_upload_mode_waits_for_a_file(db):
@@ -86,4 +80,18 @@ def test_no_features_is_refused_with_message(db):
     at.run()
     at.button(key="ml_run").click().run()
     assert not at.exception
-    assert any("no feature columns selected" in e.value for e in at.error)
+    assert any("nothing was stored" in e.value for e in at.error)
+    rules = [r for t in at.dataframe if "rule" in t.value.columns for r in t.value["rule"]]
+    assert "no feature columns selected" in rules  # the issues table under the message
+
+
+def test_out_of_range_setting_is_an_engine_error_not_a_crash(db):
+    at = _app().run()
+    at.number_input(key="ml_row_limit").set_value(50)  # below the configuration's minimum of 100 rows
+    at.selectbox(key="ml_model").set_value("logistic_regression")
+    at.run()
+    at.button(key="ml_run").click().run()
+    assert not at.exception
+    assert any("validation settings" in e.value for e in at.error)
+    fields = [f for t in at.dataframe if "field" in t.value.columns for f in t.value["field"]]
+    assert "config.row_limit" in fields  # the issues table names the field

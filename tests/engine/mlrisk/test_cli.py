@@ -53,3 +53,15 @@ def test_bad_config_exit_2_and_nothing_stored(tmp_path, monkeypatch, capsys):
 def test_verify_manifest_on_folder_without_manifest(tmp_path, capsys):
     assert main(["verify-manifest", str(tmp_path)]) == 2
     assert "evidence_manifest.json" in capsys.readouterr().err
+
+
+def test_no_store_writes_artifacts_only(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "store.duckdb"
+    monkeypatch.setenv("STRESSLAB_DB", str(db))
+    out = tmp_path / "out"
+    cfg = _config(tmp_path, row_limit=300, subgroups=[])
+    assert main(["validate", "--config", str(cfg), "--out", str(out), "--user", "dana", "--no-store"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(ARTIFACT_NAMES)
+    assert "(not stored)" in capsys.readouterr().out
+    assert not db.exists()
+    assert json.loads((out / "evidence_manifest.json").read_text())["team_or_user"] == "dana"

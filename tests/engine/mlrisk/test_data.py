@@ -100,11 +100,11 @@ def test_unknown_feature_and_subgroup_columns():
 ])
 def test_files_that_are_not_tables(content, name, match):
     with pytest.raises(InputError, match=match):
-        read_table(content, name)
+        read_table(content, filename=name)
 
 
 def test_parquet_upload_round_trips(synthetic_frame):
     buf = io.BytesIO()
     synthetic_frame.to_parquet(buf)
-    df = read_table(buf.getvalue(), "t.parquet")
+    df = read_table(buf.getvalue(), filename="t.parquet")
     pd.testing.assert_frame_equal(df, synthetic_frame)

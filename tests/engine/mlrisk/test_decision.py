@@ -15,9 +15,9 @@ def test_degradation_pct_formula():
 
 
 def test_worsening_is_signed_by_direction():
-    assert worsening_pct("AUC", 0.80, 0.76) == pytest.approx(5.0)
-    assert worsening_pct("RMSE", 10.0, 11.0) == pytest.approx(10.0)
-    assert worsening_pct("ECE", 0.02, 0.01) == pytest.approx(-50.0)
+    assert worsening_pct("AUC", baseline=0.80, stressed=0.76) == pytest.approx(5.0)
+    assert worsening_pct("RMSE", baseline=10.0, stressed=11.0) == pytest.approx(10.0)
+    assert worsening_pct("ECE", baseline=0.02, stressed=0.01) == pytest.approx(-50.0)
 
 
 @pytest.mark.parametrize(("metric", "base", "stressed", "threshold", "status"), [
@@ -33,7 +33,7 @@ def test_worsening_is_signed_by_direction():
     ("AUC", 0.80, None, 5.0, "NOT_EVALUATED"),
 ])
 def test_metric_status(metric, base, stressed, threshold, status):
-    assert metric_status(metric, base, stressed, threshold=threshold) == status
+    assert metric_status(metric, baseline=base, stressed=stressed, threshold=threshold) == status
 
 
 def _row(sid, metric, status, worsening=1.0):
@@ -50,7 +50,7 @@ SCENARIOS = [
 
 
 def test_deploy_when_nothing_fails():
-    d = decide([_row("a", "AUC", "PASS"), _row("c", "AUC", "PASS")], SCENARIOS, task="classification")
+    d = decide([_row("a", "AUC", "PASS"), _row("c", "AUC", "PASS")], scenarios=SCENARIOS, task="classification")
     assert d["decision"] == "DEPLOY"
     assert d["severity_weighted_failure_share"] == 0.0
     assert any("not evaluated" in r for r in d["rationale"])  # scenario d is reported
@@ -59,16 +59,16 @@ def test_deploy_when_nothing_fails():
 def test_restrict_when_minor_failures():
     # failing a (1) + b (2) of evaluated 1 + 2 + 4 = 7 -> S = 3/7 < 0.5, no critical primary failure
     rows = [_row("a", "ECE", "FAIL"), _row("b", "AUC", "FAIL"), _row("c", "ECE", "PASS")]
-    d = decide(rows, SCENARIOS, task="classification")
+    d = decide(rows, scenarios=SCENARIOS, task="classification")
     assert d["decision"] == "RESTRICT"
     assert d["severity_weighted_failure_share"] == pytest.approx(3 / 7)
     assert d["failing_scenarios"] == ["a", "b"]
 
 
 def test_redesign_when_severe_scenario_fails_primary_metric():
-    d = decide([_row("c", "AUC", "FAIL", 7.0)], SCENARIOS, task="classification")
+    d = decide([_row("c", "AUC", "FAIL", 7.0)], scenarios=SCENARIOS, task="classification")
     assert d["decision"] == "REDESIGN"           # S = 4/7 as well, and severity 4 fails on AUC
-    d2 = decide([_row("c", "ECE", "FAIL")], [s for s in SCENARIOS if s["scenario_id"] != "a"] + [
+    d2 = decide([_row("c", "ECE", "FAIL")], scenarios=[s for s in SCENARIOS if s["scenario_id"] != "a"] + [
         {"scenario_id": "a", "stress_type": "NOISE", "severity_level": 5, "evaluated": True, "reason": None}],
         task="classification")
     assert d2["decision"] == "RESTRICT"           # 4 / (2 + 4 + 5) = 0.36, ECE is not the primary metric
@@ -77,5 +77,5 @@ def test_redesign_when_severe_scenario_fails_primary_metric():
 
 def test_key_failures_ordered_by_severity_then_worsening():
     rows = [_row("a", "AUC", "FAIL", 50.0), _row("b", "ECE", "FAIL", 9.0), _row("b", "AUC", "FAIL", 20.0)]
-    d = decide(rows, SCENARIOS, task="classification")
+    d = decide(rows, scenarios=SCENARIOS, task="classification")
     assert [(k["scenario_id"], k["metric_name"]) for k in d["key_failures"]] == [("b", "AUC"), ("b", "ECE"), ("a", "AUC")]

@@ -18,14 +18,14 @@ def test_psi_hand_worked_example():
     cur = np.array([1, 1, 1, 1, 1, 2, 2, 3, 4, 10], dtype=float)
     expected = (0.5 - 0.1) * math.log(5) + (0.2 - 0.1) * math.log(2) + 5 * (1e-4 - 0.1) * math.log(1e-4 / 0.1)
     assert expected == pytest.approx(4.1635136, abs=1e-6)
-    assert psi(ref, cur) == pytest.approx(expected, rel=1e-12)
+    assert psi(ref, current=cur) == pytest.approx(expected, rel=1e-12)
 
 
 def test_psi_zero_for_identical_samples_and_open_outer_bins():
     ref = np.arange(1, 11, dtype=float)
-    assert psi(ref, ref) == 0.0
+    assert psi(ref, current=ref) == 0.0
     # values far outside the reference fall into the open outer bins: same shares as 1 and 10
-    assert psi(ref, np.array([-1e9, 2, 3, 4, 5, 6, 7, 8, 9, 1e9])) == 0.0
+    assert psi(ref, current=np.array([-1e9, 2, 3, 4, 5, 6, 7, 8, 9, 1e9])) == 0.0
 
 
 @pytest.mark.parametrize(("value", "band"), [(0.0, "stable"), (0.0999, "stable"), (0.10, "moderate"),
@@ -51,7 +51,7 @@ def test_drift_identical_is_zero_with_p_one():
 
 
 def test_histogram_pair_counts_all_values_on_shared_bins():
-    h = histogram_pair(np.array([0.0, 1.0, 2.0]), np.array([2.0, 3.0, np.nan]), n_bins=3)
+    h = histogram_pair(np.array([0.0, 1.0, 2.0]), after=np.array([2.0, 3.0, np.nan]), n_bins=3)
     assert h["edges"] == [0.0, 1.0, 2.0, 3.0]
     assert h["before"] == [1, 1, 1]
     assert h["after"] == [0, 0, 2]

@@ -17,7 +17,7 @@ def test_ece_hand_worked_example():
     # bin 9 (0.95 y 0, 0.95 y 1). ECE = (0.05 + 0.85 + 0.15 + 2 * |0.5 - 0.95|) / 5 = 0.39
     y = np.array([0, 1, 1, 0, 1])
     p = np.array([0.05, 0.15, 0.85, 0.95, 0.95])
-    r = expected_calibration_error(y, p)
+    r = expected_calibration_error(y, y_prob=p)
     assert r.ece == pytest.approx(0.39, abs=1e-12)
     assert r.n_empty_bins == 6
     assert r.bin_counts == [1, 1, 1, 2]
@@ -34,7 +34,7 @@ def test_ece_equals_reconstruction_from_calibration_curve(strategy):
     counts = np.histogram(p, bins=edges)[0]  # continuous p: no value sits on an inner edge
     counts = counts[counts > 0]
     reconstructed = float(np.sum(counts / p.size * np.abs(prob_true - prob_pred)))
-    r = expected_calibration_error(y, p, n_bins=10, strategy=strategy)
+    r = expected_calibration_error(y, y_prob=p, n_bins=10, strategy=strategy)
     assert r.bin_counts == counts.tolist()
     assert r.ece == pytest.approx(reconstructed, rel=1e-12)
     np.testing.assert_allclose(r.bin_accuracy, prob_true)
@@ -43,7 +43,7 @@ def test_ece_equals_reconstruction_from_calibration_curve(strategy):
 
 def test_ece_bins_are_right_closed_like_sklearn():
     # 0.1 exactly belongs to the first bin (searchsorted side="left" on the inner edges)
-    r = expected_calibration_error(np.array([1, 0]), np.array([0.1, 0.1]))
+    r = expected_calibration_error(np.array([1, 0]), y_prob=np.array([0.1, 0.1]))
     assert r.bin_counts == [2]
     assert r.bin_edges[1] == pytest.approx(0.1)
     assert r.ece == pytest.approx(abs(0.5 - 0.1))
@@ -51,13 +51,13 @@ def test_ece_bins_are_right_closed_like_sklearn():
 
 def test_ece_rejects_probabilities_outside_unit_interval():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        expected_calibration_error(np.array([0, 1]), np.array([0.2, 1.2]))
+        expected_calibration_error(np.array([0, 1]), y_prob=np.array([0.2, 1.2]))
 
 
 def test_classification_metrics_hand_values():
     y = np.array([0, 1, 1, 0])
     p = np.array([0.1, 0.9, 0.8, 0.3])
-    m, _ = classification_metrics(y, p)
+    m, _ = classification_metrics(y, y_prob=p)
     assert m["AUC"] == 1.0
     assert m["accuracy"] == 1.0
     assert m["Brier"] == pytest.approx((0.01 + 0.01 + 0.04 + 0.09) / 4)
@@ -65,7 +65,7 @@ def test_classification_metrics_hand_values():
 
 
 def test_auc_is_none_with_one_class():
-    m, _ = classification_metrics(np.array([1, 1, 1]), np.array([0.2, 0.6, 0.9]))
+    m, _ = classification_metrics(np.array([1, 1, 1]), y_prob=np.array([0.2, 0.6, 0.9]))
     assert m["AUC"] is None
     assert m["accuracy"] == pytest.approx(2 / 3)
 
@@ -73,7 +73,7 @@ def test_auc_is_none_with_one_class():
 def test_regression_metrics_hand_values():
     y = np.array([1.0, 2.0, 3.0, 4.0])
     pred = np.array([1.0, 2.0, 5.0, 4.0])
-    m, ece = regression_metrics(y, pred, median=2.5, low=1.0, high=5.0)
+    m, ece = regression_metrics(y, pred=pred, median=2.5, low=1.0, high=5.0)
     assert m["RMSE"] == pytest.approx(math.sqrt(4 / 4))
     assert m["MAE"] == pytest.approx(0.5)
     assert m["R2"] == pytest.approx(1 - 4 / 5)
@@ -106,6 +106,6 @@ def test_largest_subgroup_delta_picks_biggest_absolute_gap():
         {"column": "g", "level": "b", "metrics": {"AUC": 0.85}},
         {"column": "g", "level": "c", "metrics": None},
     ]
-    d = largest_subgroup_delta(rows, {"AUC": 0.78}, "AUC")
+    d = largest_subgroup_delta(rows, overall={"AUC": 0.78}, metric="AUC")
     assert d["value"] == pytest.approx(0.08)
     assert (d["column"], d["level"]) == ("g", "a")

@@ -18,6 +18,7 @@ from engine.mlrisk import ARTIFACT_NAMES, ValidationConfig, parse_handbook, run_
 from engine.mlrisk._store import (
     add_signoff, list_runs, list_signoffs, load_artifacts, load_handbook, load_results, save_handbook, save_run,
 )
+from engine.mlrisk.workflow import ValidateRequest
 from engine.store import connect
 
 CONFIG = ValidationConfig(target="y", subgroups=["region"], model="logistic_regression", seed=5, test_size=0.3,
@@ -26,7 +27,7 @@ CONFIG = ValidationConfig(target="y", subgroups=["region"], model="logistic_regr
 
 def _run(frame, handbook, **kw):
     cfg = kw.pop("config", CONFIG)
-    return run_validation(cfg, frame, data_name="synthetic.csv", data_bytes=b"synthetic", handbook=handbook, **kw)
+    return run_validation(cfg, frame=frame, data_name="synthetic.csv", data_bytes=b"synthetic", handbook=handbook, **kw)
 
 
 def test_every_scenario_times_every_metric(synthetic_frame, synthetic_handbook):
@@ -145,7 +146,7 @@ def test_loaded_skops_model_and_refused_pickle(synthetic_frame, synthetic_handbo
 
     data = prepare_data(synthetic_frame, target="y", subgroups=["region"], test_size=0.3, seed=5)
     for kind in ("random_forest", "gradient_boosting"):
-        model = train_model(kind, data, seed=5)
+        model = train_model(kind, data=data, seed=5)
         run = _run(synthetic_frame, synthetic_handbook, model_bytes=sio.dumps(model), model_name=f"{kind}.skops")
         trained = _run(synthetic_frame, synthetic_handbook, config=CONFIG.model_copy(update={"model": kind}))
         assert run.results["model"]["kind"] == "loaded_skops"
@@ -155,10 +156,16 @@ def test_loaded_skops_model_and_refused_pickle(synthetic_frame, synthetic_handbo
         _run(synthetic_frame, synthetic_handbook, model_bytes=pickle.dumps(model), model_name="evil.pkl")
 
 
+def _save(con, run):
+    request = ValidateRequest(config=run.config, handbook=run.handbook, user=run.user, source="api")
+    save_run(con, run=run, request=request, summary="test", started_at=datetime(2025, 1, 1),
+             finished_at=datetime(2025, 1, 1, 0, 0, 1))
+
+
 def test_store_round_trip_and_signoff(tmp_path, synthetic_frame, synthetic_handbook):
     con = connect(tmp_path / "s.duckdb")
     run = _run(synthetic_frame, synthetic_handbook, user="bob")
-    save_run(con, run)
+    _save(con, run)
     runs = list_runs(con)
     assert runs["run_id"].tolist() == [run.run_id] and runs["decision"].iloc[0] == run.decision
     assert con.execute("SELECT kind FROM runs WHERE run_id = ?", [run.run_id]).fetchone()[0] == "mlrisk"
@@ -166,12 +173,13 @@ def test_store_round_trip_and_signoff(tmp_path, synthetic_frame, synthetic_handb
     results, rows = load_results(con, run.run_id)
     assert rows == run.rows and results["decision"] == run.results["decision"]
     assert con.execute("SELECT count(*) FROM ml_degradation WHERE run_id = ?", [run.run_id]).fetchone()[0] == 30
-    add_signoff(con, run.run_id, name="Carol Validator", comment="Agree.", signed_at=datetime(2025, 1, 2, 3, 4, 5))
+    assert add_signoff(con, run_id=run.run_id, name="Carol Validator", comment="Agree.",
+                       signed_at=datetime(2025, 1, 2, 3, 4, 5)) == run.decision
     s = list_signoffs(con, run.run_id)
     assert s["name"].tolist() == ["Carol Validator"] and s["decision"].iloc[0] == run.decision
     with pytest.raises(InputError, match="name"):
-        add_signoff(con, run.run_id, name="  ", comment="", signed_at=datetime(2025, 1, 2))
-    save_handbook(con, "mine", synthetic_handbook, updated_at=datetime(2025, 1, 1))
+        add_signoff(con, run_id=run.run_id, name="  ", comment="", signed_at=datetime(2025, 1, 2))
+    save_handbook(con, name="mine", handbook=synthetic_handbook, updated_at=datetime(2025, 1, 1))
     assert load_handbook(con, "mine") == synthetic_handbook
 
 
@@ -179,10 +187,10 @@ def test_bad_input_stores_nothing(tmp_path, synthetic_frame, synthetic_handbook)
     con = connect(tmp_path / "s.duckdb")
     bad = synthetic_frame.assign(y=1)
     with pytest.raises(ValidationError, match="constant"):
-        save_run(con, _run(bad, synthetic_handbook))
+        _save(con, _run(bad, synthetic_handbook))
     run = _run(synthetic_frame, synthetic_handbook)
     broken = run.__class__(**{**run.__dict__, "rows": [*run.rows, {**run.rows[0]}]})  # duplicate key
     with pytest.raises(duckdb.ConstraintException):
-        save_run(con, broken)
+        _save(con, broken)
     for table in ("runs", "ml_runs", "ml_artifacts", "ml_degradation"):
         assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table

@@ -18,8 +18,8 @@ def _scenario(stress_type, **parameters):
 
 def test_noise_uses_scenario_seed_and_training_std():
     x = np.zeros(20000)
-    a, detail = apply_stress(x, _scenario("NOISE", feature="f", std_dev_multiplier=0.5), stats=STATS)
-    b, _ = apply_stress(x, _scenario("NOISE", feature="f", std_dev_multiplier=0.5), stats=STATS)
+    a, detail = apply_stress(x, scenario=_scenario("NOISE", feature="f", std_dev_multiplier=0.5), stats=STATS)
+    b, _ = apply_stress(x, scenario=_scenario("NOISE", feature="f", std_dev_multiplier=0.5), stats=STATS)
     assert detail["sigma"] == 1.0                          # 0.5 x std 2.0
     np.testing.assert_array_equal(a, b)                    # same seed, same bytes
     np.testing.assert_array_equal(a, np.random.default_rng(11).normal(0.0, 1.0, 20000))
@@ -27,9 +27,9 @@ def test_noise_uses_scenario_seed_and_training_std():
 
 def test_feature_shift_multiplicative_and_additive():
     x = np.array([1.0, 2.0, 4.0])
-    up, _ = apply_stress(x, _scenario("FEATURE_SHIFT", feature="f", shift_percentage=0.25), stats=STATS)
+    up, _ = apply_stress(x, scenario=_scenario("FEATURE_SHIFT", feature="f", shift_percentage=0.25), stats=STATS)
     np.testing.assert_allclose(up, [1.25, 2.5, 5.0])
-    add, d = apply_stress(x, _scenario("FEATURE_SHIFT", feature="f", shift_amount=-1.5), stats=STATS)
+    add, d = apply_stress(x, scenario=_scenario("FEATURE_SHIFT", feature="f", shift_amount=-1.5), stats=STATS)
     np.testing.assert_allclose(add, [-0.5, 0.5, 2.5])
     assert d["mode"] == "additive"
 
@@ -37,7 +37,7 @@ def test_feature_shift_multiplicative_and_additive():
 @pytest.mark.parametrize(("strategy", "fill"), [("mean", 4.0), ("median", 3.0)])
 def test_missingness_imputes_with_training_statistic(strategy, fill):
     x = np.full(10, 100.0)
-    out, d = apply_stress(x, _scenario("MISSINGNESS", feature="f", missing_percentage=0.3, imputation=strategy),
+    out, d = apply_stress(x, scenario=_scenario("MISSINGNESS", feature="f", missing_percentage=0.3, imputation=strategy),
                           stats=STATS)
     assert d["rows_changed"] == 3 and d["imputation"] == strategy
     assert np.sum(out == fill) == 3 and np.sum(out == 100.0) == 7
@@ -45,16 +45,16 @@ def test_missingness_imputes_with_training_statistic(strategy, fill):
 
 def test_out_of_distribution_maps_beyond_training_max():
     x = np.array([0.0, 5.0, 10.0])
-    out, _ = apply_stress(x, _scenario("OUT_OF_DISTRIBUTION", feature="f", scale_factor=2.0), stats=STATS)
+    out, _ = apply_stress(x, scenario=_scenario("OUT_OF_DISTRIBUTION", feature="f", scale_factor=2.0), stats=STATS)
     np.testing.assert_allclose(out, [10.0, 15.0, 20.0])    # max + (x - min) * (2 - 1)
-    part, d = apply_stress(np.arange(8.0), _scenario("OUT_OF_DISTRIBUTION", feature="f", scale_factor=1.5,
+    part, d = apply_stress(np.arange(8.0), scenario=_scenario("OUT_OF_DISTRIBUTION", feature="f", scale_factor=1.5,
                                                      fraction=0.25), stats=STATS)
     assert d["rows_changed"] == 2 and int(np.sum(part >= 10.0)) == 2
 
 
 def test_subgroup_changes_no_values():
     with pytest.raises(ValueError, match="does not transform"):
-        apply_stress(np.zeros(3), _scenario("SUBGROUP", column="g", value="a"), stats=STATS)
+        apply_stress(np.zeros(3), scenario=_scenario("SUBGROUP", column="g", value="a"), stats=STATS)
 
 
 def test_bad_handbook_collects_every_problem():

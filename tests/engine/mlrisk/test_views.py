@@ -10,7 +10,7 @@ from engine.mlrisk._views import chart_rows, distribution, drift_table, subgroup
 
 def test_views_reflect_stored_results(synthetic_frame, synthetic_handbook):
     cfg = ValidationConfig(target="y", subgroups=["region"], model="logistic_regression", seed=5, min_subgroup_rows=20)
-    run = run_validation(cfg, synthetic_frame, data_name="s.csv", data_bytes=b"s", handbook=synthetic_handbook)
+    run = run_validation(cfg, frame=synthetic_frame, data_name="s.csv", data_bytes=b"s", handbook=synthetic_handbook)
     m = subgroup_matrix(run.results, "AUC")
     assert list(m.index) == ["baseline", "noise_x1", "shift_x2", "missing_x1", "ood_x2", "south"]
     assert list(m.columns) == ["region=north", "region=south"]
@@ -19,6 +19,6 @@ def test_views_reflect_stored_results(synthetic_frame, synthetic_handbook):
     assert np.isnan(m.loc["south", "region=north"])  # the south slice has no north rows
     d = drift_table(run.results)
     assert d["scenario_id"].tolist() == ["noise_x1", "shift_x2", "missing_x1", "ood_x2"]
-    h = distribution(run.results, "ood_x2", "x2")
+    h = distribution(run.results, scenario_id="ood_x2", feature="x2")
     assert h["before"].sum() == h["after"].sum() == run.results["data"]["n_test"]
     assert chart_rows(run.rows, "AUC")["scenario_id"].tolist() == d["scenario_id"].tolist() + ["south"]

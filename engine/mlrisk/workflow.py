@@ -1,0 +1,659 @@
+"""The model-validation user actions, called alike by ``stresslab`` and the two ML pages.
+
+Each action takes typed arguments (a run takes a :class:`ValidateRequest`, a frozen pydantic
+model that refuses unknown fields) and returns a frozen result. Build a request with
+:meth:`ValidateRequest.build`, which turns pydantic's errors into the engine's
+:class:`~engine.errors.ValidationError` (every offending field at once).
+
+Actions and what they store:
+
+* :func:`validate`: train (or load) the model, stress it with the handbook, decide and render
+  the five artifacts; when ``request.record``, one ``runs`` row (kind ``mlrisk``) with
+  ``ml_runs``, ``ml_artifacts`` and ``ml_degradation`` in one transaction;
+* :func:`sign_off`: one validator sign-off on a stored run;
+* :func:`save_handbook`: a named scenario handbook;
+* read queries: :func:`preview_data`, :func:`list_runs`, :func:`load_run`, :func:`evidence_zip`,
+  :func:`list_signoffs`, :func:`load_handbook`, :func:`list_handbooks`;
+* :func:`verify_manifest`: re-hash a folder of artifacts (no store).
+
+Store discipline: data and model are read and the validation computed with the store released;
+results are written in one short write session (:mod:`engine.store`). An input error raises
+before the store is opened, so it records nothing.
+
+What a recorded run's configuration keeps
+------------------------------------------
+The stored configuration is the request's JSON (:func:`engine.audit.runs.stored_request` rebuilds
+it). File *bytes* are not stored in it: ``data_content`` and ``model_content`` are left out, and
+the request is recorded with ``data_sha256`` (and ``model_sha256`` for a loaded model) filled in
+from the bytes actually used. A rebuilt request therefore names its data (``data_name`` for an
+upload, ``config.data`` relative to ``base_dir`` for a file, neither for the bundled data set) and
+the hash it must match; to repeat an uploaded-data run, attach the same bytes again
+(``request.model_copy(update={"data_content": ...})``): :func:`validate` refuses bytes whose
+SHA-256 differs. The handbook the app edited is kept whole in ``handbook``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+import pandas as pd
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.audit import manifest as _manifest
+from engine.audit.runs import new_run_id, stored_request, utc_now
+from engine.errors import InputError, StoreError, from_pydantic
+from engine.mlrisk import _store
+from engine.mlrisk._artifacts import artifacts_zip
+from engine.mlrisk._data import (
+    DEFAULT_DATASET_NAME,
+    DEFAULT_SUBGROUPS,
+    DEFAULT_TARGET,
+    default_dataset_bytes,
+    load_default_dataset,
+    read_table,
+)
+from engine.mlrisk._models import Handbook, ValidationConfig, parse_handbook
+from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.mlrisk._runner import ValidationRun
+
+__all__ = [
+    "ValidateRequest",
+    "ValidationRecorded",
+    "DataPreview",
+    "StoredValidation",
+    "SignOff",
+    "ManifestCheck",
+    "preview_data",
+    "validate",
+    "list_runs",
+    "load_run",
+    "evidence_zip",
+    "sign_off",
+    "list_signoffs",
+    "save_handbook",
+    "load_handbook",
+    "list_handbooks",
+    "verify_manifest",
+]
+
+Source = Literal["cli", "app", "api"]
+
+
+# --------------------------------------------------------------------------- request
+
+class ValidateRequest(BaseModel):
+    """One model validation: the configuration and where its data, model and handbook come from.
+
+    Attributes
+    ----------
+    config : ValidationConfig
+        Target, features, subgroups, model kind, split, seed, thresholds, ECE binning; its
+        ``data``, ``model_path`` and ``handbook`` are file paths (relative to ``base_dir``).
+    base_dir : Path, optional
+        Folder the paths in ``config`` are relative to (the CLI: the config file's folder);
+        default the working directory.
+    data_content, data_name : bytes, str, optional
+        An uploaded table (CSV, CSV.gz or Parquet; the name's extension picks the reader).
+        Neither this nor ``config.data``: the bundled UCI credit-card default data set. Never
+        stored in the run's configuration (see the module docstring).
+    data_sha256 : str, optional
+        SHA-256 (hex) the data's bytes must have; filled in when the run is recorded.
+    model_content, model_name : bytes, str, optional
+        A model saved with skops, evaluated instead of training ``config.model``. Never stored
+        in the run's configuration.
+    model_sha256 : str, optional
+        SHA-256 (hex) the model's bytes must have; filled in when the run is recorded.
+    handbook : Handbook, optional
+        The scenario handbook (the app's edited one); else ``config.handbook``; else the default.
+    user : str
+        The validator, written into the manifest and the decision.
+    record : bool
+        Store the run (``runs`` kind ``mlrisk`` and the ``ml_*`` tables).
+    source : {"cli", "app", "api"}
+        The front end that made the request.
+
+    Notes
+    -----
+    In JSON, ``data_content`` and ``model_content`` are base64 text.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, val_json_bytes="base64", ser_json_bytes="base64")
+
+    config: ValidationConfig
+    base_dir: Path | None = None
+    data_content: bytes | None = Field(default=None, exclude=True, repr=False)
+    data_name: str | None = Field(default=None, min_length=1)
+    data_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    model_content: bytes | None = Field(default=None, exclude=True, repr=False)
+    model_name: str | None = Field(default=None, min_length=1)
+    model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    handbook: Handbook | None = None
+    user: str = Field(default="unknown", min_length=1)
+    record: bool = True
+    source: Source = "api"
+
+    @classmethod
+    def build(cls, **fields: Any) -> Self:
+        """The request from its fields; ``config`` may be a mapping (thresholds as a mapping too).
+
+        Raises
+        ------
+        ValidationError
+            Every missing, unknown or out-of-range field (the engine's error, not pydantic's),
+            e.g. ``config.test_size`` above 0.9 or ``config.thresholds.AUC`` below 0.
+        """
+        try:
+            return cls.model_validate(fields)
+        except pydantic.ValidationError as exc:
+            raise from_pydantic(exc, subject="validation settings") from None
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class ValidationRecorded:
+    """A finished validation and whether it was stored.
+
+    Attributes
+    ----------
+    run_id, decision, summary : str
+        The run's id, DEPLOY / RESTRICT / REDESIGN, and its one-line summary
+        ("REDESIGN: 3 failing scenarios").
+    recorded : bool
+        Whether the run was stored.
+    request : ValidateRequest
+        The request as its run's configuration keeps it: without the uploaded bytes, with the
+        SHA-256 of the data (and model) bytes used.
+    run : ValidationRun
+        Results, degradation rows and the five artifacts' bytes.
+    timings : dict of str to float
+        Seconds per stage: load, prepare, train, baseline, scenarios, artifacts, total
+        (validation), store.
+    """
+
+    run_id: str
+    decision: str
+    summary: str
+    recorded: bool
+    request: ValidateRequest
+    run: ValidationRun
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def artifacts(self) -> dict[str, bytes]:
+        """The five artifacts, file name -> bytes."""
+        return self.run.artifacts
+
+    @property
+    def results(self) -> dict:
+        """robustness_results.json, parsed."""
+        return self.run.results
+
+    @property
+    def rows(self) -> list[dict]:
+        """performance_degradation_report.json, parsed (one row per scenario x metric)."""
+        return self.run.rows
+
+    def to_frame(self) -> pd.DataFrame:
+        """The degradation report, one row per scenario x metric."""
+        from engine.mlrisk._views import report_table
+
+        return report_table(self.rows)
+
+    def zip_bytes(self) -> bytes:
+        """The five artifacts as one zip (fixed member times: same artifacts, same bytes)."""
+        return artifacts_zip(self.artifacts)
+
+
+@dataclass(frozen=True)
+class DataPreview:
+    """What a table offers before a validation: its name, size and columns."""
+
+    name: str
+    n_rows: int
+    columns: tuple[str, ...]
+    bundled: bool
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.columns)
+
+    @property
+    def default_target(self) -> str:
+        """The bundled data's target when present, else the last column."""
+        return DEFAULT_TARGET if DEFAULT_TARGET in self.columns else self.columns[-1]
+
+    @property
+    def default_subgroups(self) -> tuple[str, ...]:
+        """The bundled data's subgroup columns (SEX, EDUCATION, MARRIAGE) that are present."""
+        return tuple(c for c in DEFAULT_SUBGROUPS if c in self.columns)
+
+
+@dataclass(frozen=True)
+class StoredValidation:
+    """A stored validation, read back without recomputation.
+
+    Attributes
+    ----------
+    run_id, generated_at, decision, summary, validator : str
+    dataset_name, dataset_sha256, task, model_kind, target : str
+    n_rows : int
+    execution_time : float or None
+        Seconds the validation took.
+    request : ValidateRequest or None
+        The request rebuilt from the stored configuration; None for a run stored before
+        requests were recorded.
+    results : dict
+        robustness_results.json, parsed.
+    rows : list of dict
+        performance_degradation_report.json, parsed.
+    artifacts : dict of str to bytes
+        The five artifacts.
+    signoffs : DataFrame
+        signed_at (naive UTC), name, comment, decision.
+    """
+
+    run_id: str
+    generated_at: str
+    decision: str
+    summary: str
+    validator: str
+    dataset_name: str
+    dataset_sha256: str
+    task: str
+    model_kind: str
+    target: str
+    n_rows: int
+    execution_time: float | None
+    request: ValidateRequest | None
+    results: dict
+    rows: list[dict]
+    artifacts: dict[str, bytes]
+    signoffs: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """The degradation report, one row per scenario x metric."""
+        from engine.mlrisk._views import report_table
+
+        return report_table(self.rows)
+
+    def zip_bytes(self) -> bytes:
+        """The five artifacts as one zip."""
+        return artifacts_zip(self.artifacts)
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """A recorded sign-off: who, what they said, on which decision, when (naive UTC)."""
+
+    run_id: str
+    name: str
+    comment: str
+    decision: str
+    signed_at: datetime
+
+
+@dataclass(frozen=True)
+class ManifestCheck:
+    """The re-hash of a folder of artifacts against its evidence_manifest.json.
+
+    Attributes
+    ----------
+    directory : Path
+    manifest : EvidenceManifest
+    mismatches : tuple of ManifestMismatch
+        Each output missing or differing, and each input present but differing.
+    checked : tuple of str
+        The files that matched.
+    """
+
+    directory: Path
+    manifest: _manifest.EvidenceManifest
+    mismatches: tuple[_manifest.ManifestMismatch, ...]
+    checked: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every file the manifest names (and the folder holds) matches."""
+        return not self.mismatches
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per file: file, kind, status ("ok", "missing", "hash mismatch")."""
+        kinds = {n: "output" for n in self.manifest.outputs_hash} | {
+            n: "input" for n in self.manifest.inputs_hash if n not in self.manifest.outputs_hash}
+        rows = [{"file": n, "kind": kinds.get(n, "output"), "status": "ok"} for n in self.checked]
+        rows += [{"file": m.file, "kind": m.kind, "status": m.problem} for m in self.mismatches]
+        return pd.DataFrame(rows, columns=["file", "kind", "status"])
+
+
+# --------------------------------------------------------------------------- inputs
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _read_file(path: str, *, base: Path, what: str) -> tuple[Path, bytes]:
+    p = Path(path)
+    full = p if p.is_absolute() else base / p
+    if not full.is_file():
+        raise InputError(f"{what} file {str(full)!r} not found; paths in a configuration are relative "
+                         "to the configuration file's folder.")
+    try:
+        return full, full.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} file {str(full)!r}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    frame: pd.DataFrame
+    config: ValidationConfig
+    data_name: str
+    data_bytes: bytes
+    handbook: Handbook | None
+    model_bytes: bytes | None
+    model_name: str | None
+
+
+def _check_hash(expected: str | None, content: bytes, *, what: str) -> None:
+    if expected is not None and _sha256(content) != expected:
+        raise InputError(f"the {what} does not match the request: its SHA-256 is {_sha256(content)}, the request "
+                         f"expects {expected}. Attach the same file the run was made with.")
+
+
+def _load_inputs(request: ValidateRequest) -> _Inputs:
+    """Read the data, model and handbook a request names (no store involved)."""
+    cfg = request.config
+    base = request.base_dir if request.base_dir is not None else Path(".")
+    if request.data_content is not None and cfg.data is not None:
+        raise InputError("give the data either as uploaded content or as config.data, not both")
+    if request.model_content is not None and cfg.model_path is not None:
+        raise InputError("give the model either as uploaded content or as config.model_path, not both")
+    if request.handbook is not None and cfg.handbook is not None:
+        raise InputError("give the handbook either in the request or as config.handbook, not both")
+    if request.data_content is None and cfg.data is None and request.data_name is not None:
+        raise InputError(f"the request names uploaded data {request.data_name!r} but carries no data_content; "
+                         "attach the file's bytes (they are not kept with a stored run)")
+    if request.model_content is None and cfg.model_path is None and request.model_name is not None:
+        raise InputError(f"the request names an uploaded model {request.model_name!r} but carries no "
+                         "model_content; attach the file's bytes (they are not kept with a stored run)")
+
+    handbook = request.handbook
+    if cfg.handbook is not None:
+        hpath, hbytes = _read_file(cfg.handbook, base=base, what="handbook")
+        handbook = parse_handbook(hbytes, subject=f"handbook {hpath.name}")
+    model_bytes, model_name = request.model_content, request.model_name
+    if cfg.model_path is not None:
+        mpath, model_bytes = _read_file(cfg.model_path, base=base, what="model")
+        model_name = mpath.name
+    if model_bytes is not None:
+        _check_hash(request.model_sha256, model_bytes, what="model")
+        model_name = model_name or "model.skops"
+    elif request.model_sha256 is not None:
+        raise InputError("the request expects a loaded model (model_sha256) but names none; attach the "
+                         "model's bytes as model_content")
+
+    config = cfg
+    if request.data_content is not None:
+        name, content = request.data_name or "upload.csv", request.data_content
+        _check_hash(request.data_sha256, content, what="data")
+        frame = read_table(content, filename=name, row_limit=cfg.row_limit, seed=cfg.seed)
+        config = cfg.model_copy(update={"data": name})  # the manifest's configuration names the upload
+    elif cfg.data is not None:
+        path, content = _read_file(cfg.data, base=base, what="data")
+        name = path.name
+        _check_hash(request.data_sha256, content, what="data")
+        frame = read_table(content, filename=name, row_limit=cfg.row_limit, seed=cfg.seed)
+    else:
+        name, content = DEFAULT_DATASET_NAME, default_dataset_bytes()
+        _check_hash(request.data_sha256, content, what="bundled data set")
+        frame = load_default_dataset(row_limit=cfg.row_limit, seed=cfg.seed)
+    return _Inputs(frame=frame, config=config, data_name=name, data_bytes=content, handbook=handbook,
+                   model_bytes=model_bytes, model_name=model_name)
+
+
+def preview_data(*, data_content: bytes | None = None, data_name: str | None = None,
+                 row_limit: int | None = None, seed: int = 42) -> DataPreview:
+    """Read a table (the bundled one when ``data_content`` is None) to offer its columns.
+
+    Parameters
+    ----------
+    data_content, data_name : bytes, str, optional
+        An uploaded CSV, CSV.gz or Parquet table and its file name.
+    row_limit : int, optional
+        Keep a seeded sample of this many rows (as the validation will).
+    seed : int
+        Seed of the sample.
+
+    Raises
+    ------
+    InputError
+        If the file is not a readable table.
+    """
+    if data_content is None:
+        frame = load_default_dataset(row_limit=row_limit, seed=seed)
+        name, bundled = DEFAULT_DATASET_NAME, True
+    else:
+        name, bundled = data_name or "upload.csv", False
+        frame = read_table(data_content, filename=name, row_limit=row_limit, seed=seed)
+    return DataPreview(name=name, n_rows=len(frame), columns=tuple(str(c) for c in frame.columns),
+                       bundled=bundled)
+
+
+# --------------------------------------------------------------------------- run
+
+def _summary(decision: str, failing: list[str]) -> str:
+    n = len(failing)
+    return f"{decision}: {n} failing scenario{'' if n == 1 else 's'}"
+
+
+def validate(request: ValidateRequest, *, store: Store | None = None, run_id: str | None = None,
+             generated_at: str | None = None) -> ValidationRecorded:
+    """Validate a model: baseline, every scenario x metric x subgroup, decision, five artifacts.
+
+    Reads the data, model and handbook, computes with the store released, then (when
+    ``request.record``) stores the run in one write session and one transaction: its ``runs`` row
+    (kind ``mlrisk``, the request as its configuration, summary "DECISION: n failing
+    scenarios"), ``ml_runs``, ``ml_artifacts`` and ``ml_degradation``.
+
+    Parameters
+    ----------
+    request : ValidateRequest
+    store : Store, optional
+        Default ``Store()`` ($STRESSLAB_DB); opened only when the run is recorded.
+    run_id : str, optional
+        Default a new id ``mlrisk-YYYYmmdd-HHMMSS-<12 hex>``.
+    generated_at : str, optional
+        ISO-8601 time written into the manifest and the decision; default now (UTC, seconds).
+
+    Returns
+    -------
+    ValidationRecorded
+
+    Raises
+    ------
+    InputError, ValidationError
+        A missing or unreadable file, bad data, columns, handbook or model, or bytes whose
+        SHA-256 differs from the request's; raised before the store is opened, so nothing is
+        stored.
+    StoreError
+        If the store cannot be written (StoreBusyError when it stayed busy).
+    """
+    from engine.mlrisk._runner import run_validation
+
+    started = utc_now()
+    t0 = time.perf_counter()
+    inputs = _load_inputs(request)
+    load_time = time.perf_counter() - t0
+    run_id = run_id or new_run_id("mlrisk")
+    generated_at = generated_at or started.replace(microsecond=0, tzinfo=UTC).isoformat()
+    run = run_validation(inputs.config, frame=inputs.frame, data_name=inputs.data_name,
+                         data_bytes=inputs.data_bytes, handbook=inputs.handbook, model_bytes=inputs.model_bytes,
+                         model_name=inputs.model_name, user=request.user, run_id=run_id,
+                         generated_at=generated_at)
+    recorded_request = request.model_copy(update={
+        "data_content": None, "data_sha256": _sha256(inputs.data_bytes), "model_content": None,
+        "model_sha256": None if inputs.model_bytes is None else _sha256(inputs.model_bytes)})
+    summary = _summary(run.decision, run.results["decision"]["failing_scenarios"])
+    timings = {"load": load_time, **run.timings}
+    if request.record:
+        finished = utc_now()
+        t = time.perf_counter()
+        with (store or Store()).write() as con:
+            _store.save_run(con, run=run, request=recorded_request, summary=summary,
+                            started_at=started, finished_at=finished)
+        timings["store"] = time.perf_counter() - t
+    return ValidationRecorded(run_id=run.run_id, decision=run.decision, summary=summary, recorded=request.record,
+                              request=recorded_request, run=run, timings=timings)
+
+
+# --------------------------------------------------------------------------- stored runs
+
+def list_runs(*, store: Store | None = None) -> pd.DataFrame:
+    """Stored validations, newest first.
+
+    Returns
+    -------
+    DataFrame
+        run_id, generated_at, dataset_name, task, model_kind, target, n_rows, decision,
+        validator, summary, execution_time (s), signoffs (count).
+    """
+    with (store or Store()).read() as con:
+        return _store.list_runs(con)
+
+
+def load_run(run_id: str, *, store: Store | None = None) -> StoredValidation:
+    """A stored validation: results, degradation rows, artifacts, sign-offs and its request.
+
+    Raises
+    ------
+    NotFoundError
+        If no validation run has this id.
+    """
+    with (store or Store()).read() as con:
+        row = _store.load_run_row(con, run_id)
+        artifacts = _store.load_artifacts(con, run_id)
+        signoffs = _store.list_signoffs(con, run_id)
+        try:
+            request: ValidateRequest | None = stored_request(con, run_id=run_id, model=ValidateRequest,
+                                                             kind="mlrisk")
+        except StoreError:  # stored before requests were recorded: its configuration is a ValidationConfig
+            request = None
+    return StoredValidation(
+        run_id=row["run_id"], generated_at=row["generated_at"], decision=row["decision"],
+        summary=row["summary"] or row["decision"], validator=row["validator"], dataset_name=row["dataset_name"],
+        dataset_sha256=row["dataset_sha256"], task=row["task"], model_kind=row["model_kind"], target=row["target"],
+        n_rows=int(row["n_rows"]), execution_time=row["execution_time"], request=request,
+        results=json.loads(artifacts["robustness_results.json"]),
+        rows=json.loads(artifacts["performance_degradation_report.json"]),
+        artifacts=artifacts, signoffs=signoffs)
+
+
+def evidence_zip(run_id: str, *, store: Store | None = None) -> bytes:
+    """The five stored artifacts of a run as one zip.
+
+    Raises
+    ------
+    NotFoundError
+        If no validation run has this id.
+    """
+    with (store or Store()).read() as con:
+        artifacts = _store.load_artifacts(con, run_id)
+    return artifacts_zip(artifacts)
+
+
+def sign_off(run_id: str, *, name: str, comment: str = "", store: Store | None = None,
+             signed_at: datetime | None = None) -> SignOff:
+    """Record a validator's sign-off on a stored run (one row, one transaction).
+
+    Parameters
+    ----------
+    run_id : str
+    name : str
+        The validator; blank is refused.
+    comment : str
+    signed_at : datetime, optional
+        Naive UTC; default now.
+
+    Raises
+    ------
+    InputError
+        If the name is blank (nothing is stored; the store is not opened).
+    NotFoundError
+        If the run is not stored.
+    """
+    if not name.strip():
+        raise InputError("a sign-off needs the validator's name")
+    when = signed_at or utc_now()
+    with (store or Store()).write() as con:
+        decision = _store.add_signoff(con, run_id=run_id, name=name, comment=comment, signed_at=when)
+    return SignOff(run_id=run_id, name=name.strip(), comment=comment.strip(), decision=decision, signed_at=when)
+
+
+def list_signoffs(run_id: str, *, store: Store | None = None) -> pd.DataFrame:
+    """A run's sign-offs in order: signed_at (naive UTC), name, comment, decision."""
+    with (store or Store()).read() as con:
+        return _store.list_signoffs(con, run_id)
+
+
+# --------------------------------------------------------------------------- handbooks
+
+def save_handbook(handbook: Handbook, *, name: str, store: Store | None = None,
+                  updated_at: datetime | None = None) -> str:
+    """Save (or replace) ``handbook`` under ``name``; returns the name as stored (trimmed).
+
+    Raises
+    ------
+    InputError
+        If the name is blank (the store is not opened).
+    """
+    if not name.strip():
+        raise InputError("a saved handbook needs a name")
+    with (store or Store()).write() as con:
+        _store.save_handbook(con, name=name, handbook=handbook, updated_at=updated_at or utc_now())
+    return name.strip()
+
+
+def load_handbook(name: str, *, store: Store | None = None) -> Handbook:
+    """A saved handbook.
+
+    Raises
+    ------
+    NotFoundError
+        If no handbook is saved under ``name``.
+    """
+    with (store or Store()).read() as con:
+        return _store.load_handbook(con, name)
+
+
+def list_handbooks(*, store: Store | None = None) -> list[str]:
+    """Names of the saved handbooks, alphabetical."""
+    with (store or Store()).read() as con:
+        return _store.list_handbooks(con)
+
+
+# --------------------------------------------------------------------------- evidence
+
+def verify_manifest(directory: str | Path) -> ManifestCheck:
+    """Re-hash the artifacts an evidence_manifest.json in ``directory`` lists.
+
+    Every output must be there with its recorded SHA-256; an input is checked when a file of
+    that name is in the folder.
+
+    Raises
+    ------
+    InputError
+        If the folder or its evidence_manifest.json is missing or not a manifest.
+    """
+    manifest, mismatches, checked = _manifest.verify_manifest(directory)
+    return ManifestCheck(directory=Path(directory), manifest=manifest, mismatches=tuple(mismatches),
+                         checked=tuple(checked))
