@@ -108,7 +108,7 @@ def list_runs(con: duckdb.DuckDBPyConnection, *, kind: str | None = None,
         [*params, int(limit)]).df()
 
 
-def stored_request(con: duckdb.DuckDBPyConnection, run_id: str, model: type[R], *,
+def stored_request(con: duckdb.DuckDBPyConnection, *, run_id: str, model: type[R],
                    kind: str) -> R:
     """The typed request a stored run was made from, rebuilt from its ``configuration``.
 

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from engine.credit._scenarios import MarketFactors
-from engine.credit.models import AssetStatus
+from engine.credit.models import POOL_FIELDS, AssetStatus
 
 __all__ = [
     "POOL_FIELDS",
@@ -51,18 +51,6 @@ __all__ = [
     "loan_paths",
 ]
 
-#: Columns of the pool cashflow matrix, shape (n_periods, len(POOL_FIELDS)), currency units.
-POOL_FIELDS: tuple[str, ...] = (
-    "beginning_balance",
-    "scheduled_principal",
-    "prepayment",
-    "interest",
-    "default_amount",
-    "recovery",
-    "loss",
-    "ending_balance",
-    "residual",
-)
 #: Columns of the per-loan summary, shape (n_assets, len(LOAN_FIELDS)).
 LOAN_FIELDS: tuple[str, ...] = (
     "npv",
@@ -195,7 +183,12 @@ class LoanArrays:
 
     def sorted_for_projection(self) -> "LoanArrays":
         """The same loans ordered by recovery lag, then remaining term (for the fast kernel:
-        blocks share one lag and similar terms). Pool sums do not depend on loan order."""
+        blocks share one lag and similar terms).
+
+        ``np.lexsort`` is a stable sort, so loans with equal keys keep their pool order and the
+        order (hence every chunk's content and every floating-point sum) is a function of the
+        pool alone.
+        """
         order = np.lexsort((self.remaining, self.recovery_lag))
         return LoanArrays(**{k: np.ascontiguousarray(getattr(self, k)[order])
                              for k in self.__dataclass_fields__})
@@ -476,8 +469,8 @@ def horizon_of(loans: LoanArrays, periods: int | None) -> tuple[int, int]:
 
 def project(
     loans: LoanArrays,
-    factors: MarketFactors,
     *,
+    factors: MarketFactors,
     annual_yield: float,
     horizon: int,
     n_periods: int,
@@ -522,7 +515,7 @@ def project(
     return pool, (out if loan_level else None)
 
 
-def scheduled_balance_fraction(monthly_coupon: np.ndarray, remaining: np.ndarray,
+def scheduled_balance_fraction(monthly_coupon: np.ndarray, *, remaining: np.ndarray,
                                months: np.ndarray) -> np.ndarray:
     """Fraction of a level-payment loan's balance still scheduled after ``k`` payments.
 
@@ -551,7 +544,7 @@ def scheduled_balance_fraction(monthly_coupon: np.ndarray, remaining: np.ndarray
     return np.clip(frac, 0.0, 1.0)
 
 
-def loan_paths(loans: LoanArrays, factors: MarketFactors, *, horizon: int) -> dict[str, np.ndarray]:
+def loan_paths(loans: LoanArrays, *, factors: MarketFactors, horizon: int) -> dict[str, np.ndarray]:
     """Month-by-month path of each loan, in closed form (for a drill-down of a few loans).
 
     Re-amortizing on the surviving balance makes the balance multiplicative:
@@ -569,7 +562,7 @@ def loan_paths(loans: LoanArrays, factors: MarketFactors, *, horizon: int) -> di
     k = np.arange(0, horizon + 1, dtype=np.float64)[None, :]
     q = ((1.0 - mdr) * (1.0 - smm))[:, None]
     n = loans.remaining.astype(np.float64)[:, None]
-    sched = scheduled_balance_fraction(coupon[:, None], n, k)
+    sched = scheduled_balance_fraction(coupon[:, None], remaining=n, months=k)
     with np.errstate(invalid="ignore"):
         begin = loans.balance[:, None] * q ** k * sched          # balance after k months
     begin = np.where(k <= n, begin, 0.0)

@@ -1,32 +1,40 @@
 """Run a stress test: every requested scenario over one pool, in parallel, with a result cache.
 
-``run_stress_test(request) -> StressTestResult``. Scenarios are split into chunks of loans and
-run on a thread pool (the numba kernel releases the GIL); a scenario that fails gets status
-``error`` with its message while the others complete. Each scenario's result is cached under the
-SHA-256 of pool content + scenario factors + analysis date + discount rate + horizon + engine
-version, and ``cache_hit`` says whether it came from the cache.
+Two steps, so a caller can look up cached results (or fail on bad input) before any computing:
+
+* :func:`prepare_run` resolves the scenarios, builds the loan arrays, the horizon and every
+  scenario's cache key; it raises the input errors (unknown scenario, factor out of range, empty
+  pool).
+* :func:`execute_run` computes: scenarios are split into chunks of loans and run on a thread pool
+  (the numba kernel releases the GIL); a scenario that fails gets status ``error`` with its
+  message while the others complete.
+
+:func:`run_stress_test` does both. Each scenario's result is cached under :func:`cache_key`, and
+``cache_hit`` says whether it came from the cache.
+
+**Determinism.** Results are bit-for-bit the same for any number of workers and any thread
+timing: chunk boundaries depend on the pool size only (:data:`CHUNK_SIZE` loans each), the loan
+order is a stable sort of the pool, the kernels hold no parallel reduction, and a scenario's
+chunk tables are kept and summed in chunk order when the last one arrives
+(:class:`_ScenarioAccumulator`), never in the order threads finish.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
-from datetime import date
-from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from engine import __version__
+from engine.canonical import canonical_json
+from engine.credit._cache import DEFAULT_CACHE, ResultCache, cache_key
 from engine.credit._cashflows import (
     LOAN_FIELDS,
     POOL_FIELDS,
@@ -37,249 +45,81 @@ from engine.credit._cashflows import (
 )
 from engine.credit._metrics import pool_cashflow, pool_metrics
 from engine.credit._scenarios import MarketFactors, Scenario, builtin_scenarios, make_scenario
-from engine.credit.models import Pool, PoolData
+from engine.credit.models import (
+    PoolData,
+    ScenarioResult,
+    ScenarioSpec,
+    StressTestRequest,
+    StressTestResult,
+)
 from engine.errors import InputError, ScenarioError
+from engine.ingest import load_assumptions
+from engine.ingest import read_pool as read_tape
 
 __all__ = [
-    "AnalysisRequest",
-    "ScenarioSpec",
-    "StressTestRequest",
-    "ScenarioResult",
-    "StressTestResult",
-    "ResultCache",
-    "MemoryCache",
-    "run_stress_test",
+    "CHUNK_SIZE",
+    "PreparedRun",
+    "Progress",
+    "chunk_bounds",
     "discount_yield",
-    "CASHFLOW_COLUMNS",
+    "execute_run",
+    "packaged_delinquent_cdr",
+    "prepare_run",
+    "resolve_scenarios",
+    "run_stress_test",
 ]
 
-#: Columns of a scenario's monthly pool cashflow table.
-CASHFLOW_COLUMNS: tuple[str, ...] = (
-    "period", "time_years", *POOL_FIELDS, "total_cashflow", "discount_factor", "present_value",
-)
+#: Loans per chunk of work. Fixed, so the chunks (and every floating-point sum) do not depend on
+#: the number of workers.
+CHUNK_SIZE = 50_000
 
-
-class AnalysisRequest(BaseModel):
-    """``request`` of the stress-test JSON: the pool and how to value it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    pool: Pool | None = None
-    analysis_date: date
-    discount_rate: float = Field(default=0.05, ge=-0.05, le=1.0, allow_inf_nan=False,
-                                 description="Annual, decimal, monthly compounded.")
-    projection_periods: int | None = Field(default=None, ge=1, le=600,
-                                           description="Months; default: the longest remaining term.")
-    include_cashflows: bool = False
-
-
-class ScenarioSpec(BaseModel):
-    """A custom scenario in a request: ``{name, description, market_factors}``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    description: str = ""
-    market_factors: dict[str, float] = Field(default_factory=dict)
-
-
-class StressTestRequest(BaseModel):
-    """The whole stress-test request (ARCHITECTURE.md, "request and response")."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    request: AnalysisRequest
-    scenario_names: list[str] = Field(default_factory=lambda: ["base"])
-    custom_scenarios: dict[str, ScenarioSpec] = Field(default_factory=dict)
-    run_parallel: bool = True
-    max_workers: int | None = Field(default=None, ge=1, le=64)
-    include_cashflows: bool = False
-    include_loan_level: bool = False
-    generate_report: bool = True
-
-
-class ScenarioResult(BaseModel):
-    """One scenario's outcome: its response entry plus the tables kept beside it."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    key: str
-    scenario: Scenario
-    status: Literal["success", "error"]
-    error: str | None = None
-    execution_time: float
-    cache_hit: bool = False
-    metrics: dict[str, float | None] = Field(default_factory=dict)
-    cashflows: pd.DataFrame | None = Field(default=None, exclude=True, repr=False)
-    loan_level: pd.DataFrame | None = Field(default=None, exclude=True, repr=False)
-
-
-def _json_number(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-class StressTestResult(BaseModel):
-    """Every scenario of a run; ``response()`` gives the JSON shape of ARCHITECTURE.md."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    pool_id: str
-    pool_name: str
-    analysis_date: date
-    discount_rate: float
-    projection_periods: int
-    n_assets: int
-    inputs_hash: str
-    engine_version: str = __version__
-    execution_time_total: float
-    include_cashflows: bool = False
-    generate_report: bool = True
-    scenarios: dict[str, ScenarioResult]
-    _run_id: str | None = PrivateAttr(default=None)
-
-    @property
-    def run_id(self) -> str | None:
-        return self._run_id
-
-    def with_run_id(self, run_id: str) -> "StressTestResult":
-        self._run_id = run_id
-        return self
-
-    def metrics_frame(self) -> pd.DataFrame:
-        """One row per scenario: key, name, status, cache_hit, execution_time, then metrics."""
-        rows = []
-        for key, r in self.scenarios.items():
-            rows.append({"scenario": key, "name": r.scenario.name, "status": r.status,
-                         "cache_hit": r.cache_hit, "execution_time": r.execution_time,
-                         **r.metrics, "error": r.error})
-        return pd.DataFrame(rows)
-
-    def cashflows_frame(self) -> pd.DataFrame:
-        """Monthly pool cashflows of every successful scenario, long form with a scenario column."""
-        parts = [r.cashflows.assign(scenario=k) for k, r in self.scenarios.items()
-                 if r.cashflows is not None]
-        if not parts:
-            return pd.DataFrame(columns=["scenario", *CASHFLOW_COLUMNS])
-        df = pd.concat(parts, ignore_index=True)
-        return df[["scenario", *CASHFLOW_COLUMNS]]
-
-    def loan_level_frame(self) -> pd.DataFrame:
-        parts = [r.loan_level.assign(scenario=k) for k, r in self.scenarios.items()
-                 if r.loan_level is not None]
-        if not parts:
-            return pd.DataFrame()
-        df = pd.concat(parts, ignore_index=True)
-        return df[["scenario", *[c for c in df.columns if c != "scenario"]]]
-
-    def _entry(self, r: ScenarioResult) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "pool_name": self.pool_name,
-            "analysis_date": self.analysis_date.isoformat(),
-            "status": r.status,
-            "execution_time": r.execution_time,
-            "metrics": {k: _json_number(v) for k, v in r.metrics.items()},
-            "analytics": {"scenario": r.scenario.response_dict()},
-            "cache_hit": r.cache_hit,
-        }
-        if r.error:
-            entry["error"] = r.error
-        if self.include_cashflows and r.cashflows is not None:
-            entry["cashflows"] = [
-                {k: _json_number(v) for k, v in row.items()}
-                for row in r.cashflows.to_dict("records")
-            ]
-        return entry
-
-    def response(self) -> dict[str, Any]:
-        """Scenario key → {pool_name, analysis_date, status, execution_time, metrics, analytics,
-        cache_hit}; base carries ``analytics.stress_test_report`` when a report is asked for."""
-        out = {k: self._entry(r) for k, r in self.scenarios.items()}
-        if self.generate_report and "base" in out:
-            ok = [r for r in self.scenarios.values() if r.status == "success"]
-            out["base"]["analytics"]["stress_test_report"] = {
-                "pool_name": self.pool_name,
-                "analysis_date": self.analysis_date.isoformat(),
-                "execution_time_total": self.execution_time_total,
-                "scenarios_count": len(self.scenarios),
-                "scenarios_success": len(ok),
-                "scenarios_failed": len(self.scenarios) - len(ok),
-                "base_case": out["base"]["metrics"],
-                "scenarios": {
-                    k: {"name": r.scenario.name, "status": r.status,
-                        "execution_time": r.execution_time, "cache_hit": r.cache_hit,
-                        "metrics": out[k]["metrics"]}
-                    for k, r in self.scenarios.items()
-                },
-            }
-        return out
-
-    def response_json(self, *, indent: int | None = 2) -> str:
-        return json.dumps(self.response(), indent=indent, allow_nan=False)
-
-
-class ResultCache(Protocol):
-    """Where scenario results are cached: ``get`` returns None on a miss."""
-
-    def get(self, key: str) -> dict[str, Any] | None: ...
-
-    def put(self, key: str, payload: dict[str, Any]) -> None: ...
-
-
-class MemoryCache:
-    """A bounded in-process LRU cache of scenario results (thread-safe)."""
-
-    def __init__(self, max_entries: int = 256) -> None:
-        self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._max = max_entries
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-            return None
-
-    def put(self, key: str, payload: dict[str, Any]) -> None:
-        with self._lock:
-            self._data[key] = payload
-            self._data.move_to_end(key)
-            while len(self._data) > self._max:
-                self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
-_DEFAULT_CACHE = MemoryCache()
+#: ``progress(key, result, n_done, n_total)``, called from worker threads as scenarios finish.
+Progress = Callable[[str, ScenarioResult, int, int], None]
 
 
 def discount_yield(discount_rate: float, factors: MarketFactors) -> float:
-    """``y = discount_rate + interest_rate_shock + discount_rate_shock + spread_widening``."""
+    """``y = discount_rate + interest_rate_shock + discount_rate_shock + spread_widening``.
+
+    All annual, decimal, monthly compounded.
+    """
     return (discount_rate + factors.interest_rate_shock + factors.discount_rate_shock
             + factors.spread_widening)
 
 
-def cache_key(*, pool_hash: str, scenario: Scenario, analysis_date: date, discount_rate: float,
-              horizon: int) -> str:
-    """SHA-256 of everything a scenario's result depends on, engine version included."""
-    blob = json.dumps({
-        "pool": pool_hash,
-        "factors": scenario.market_factors.model_dump(),
-        "analysis_date": analysis_date.isoformat(),
-        "discount_rate": discount_rate,
-        "horizon": horizon,
-        "engine": __version__,
-    }, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+@lru_cache(maxsize=1)
+def _packaged_delinquent_cdr() -> tuple[tuple[str, float], ...]:
+    return tuple(load_assumptions().delinquent_cdr().items())
+
+
+def packaged_delinquent_cdr() -> dict[str, float]:
+    """The packaged assumption table's CDR floor for delinquent loans, by asset class.
+
+    Returns
+    -------
+    dict of str to float
+        asset_class → annual CDR, decimal (see :meth:`AssumptionTable.delinquent_cdr`).
+    """
+    return dict(_packaged_delinquent_cdr())
 
 
 def resolve_scenarios(
-    names: list[str], custom: Mapping[str, ScenarioSpec], library: Mapping[str, Scenario]
+    names: list[str], *, custom: Mapping[str, ScenarioSpec], library: Mapping[str, Scenario]
 ) -> dict[str, Scenario]:
     """Map requested names to scenarios (base first, always present); ``all`` means the library.
+
+    Parameters
+    ----------
+    names : list of str
+        Keys of ``library`` or of ``custom``; ``"all"`` stands for every library scenario.
+    custom : mapping of key to ScenarioSpec
+        The request's own scenarios; each is run even when not named.
+    library : mapping of key to Scenario
+        Predefined, Federal Reserve and stored custom scenarios.
+
+    Returns
+    -------
+    dict of key to Scenario
+        ``base`` first, then in the order asked.
 
     Raises
     ------
@@ -311,10 +151,14 @@ def resolve_scenarios(
     return out
 
 
-def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
+def chunk_bounds(n: int, *, size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each chunk of ``n`` loans: ``size`` loans each, the last one shorter.
+
+    A function of ``n`` (and ``size``) only, never of the number of workers. An empty pool has
+    one empty chunk.
+    """
     if n == 0:
         return [(0, 0)]
-    size = max(50_000, math.ceil(n / max(workers * 2, 1)))
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
@@ -354,39 +198,81 @@ def _loan_table(pool_data: PoolData, out: np.ndarray) -> pd.DataFrame:
     })
 
 
-def run_stress_test(
+@dataclass(frozen=True, eq=False)
+class PreparedRun:
+    """A stress test ready to compute: everything :func:`execute_run` needs, inputs checked.
+
+    Attributes
+    ----------
+    request : StressTestRequest
+    pool : PoolData
+    scenarios : dict of key to Scenario
+        Base first, then in the order asked.
+    loans : LoanArrays
+        The pool's arrays, sorted for the fast kernel unless loan-level results are asked for.
+    horizon : int
+        Months projected.
+    n_periods : int
+        Rows of each pool cashflow table (horizon + the longest recovery lag).
+    starting_balance : float
+        Sum of current balances (paid-off loans excluded), currency units.
+    pool_hash : str
+        :meth:`PoolData.content_hash`.
+    delinquent_cdr : dict of str to float
+        The CDR floor applied to delinquent loans, annual, decimal.
+    cache_keys : dict of key to str
+        Each scenario's :func:`cache_key`.
+    """
+
+    request: StressTestRequest
+    pool: PoolData
+    scenarios: dict[str, Scenario]
+    loans: LoanArrays
+    horizon: int
+    n_periods: int
+    starting_balance: float
+    pool_hash: str
+    delinquent_cdr: dict[str, float]
+    cache_keys: dict[str, str]
+
+    @property
+    def loan_level(self) -> bool:
+        return self.request.include_loan_level
+
+    def inputs_hash(self) -> str:
+        """SHA-256 of the pool's content and every request setting that changes a number."""
+        settings = self.request.model_dump(
+            mode="json", exclude={"request": {"pool"}, "max_workers": True, "run_parallel": True})
+        blob = canonical_json({"pool": self.pool_hash, "request": settings,
+                               "delinquent_cdr": self.delinquent_cdr})
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def prepare_run(
     request: StressTestRequest,
     *,
     pool: PoolData | None = None,
     library: Mapping[str, Scenario] | None = None,
-    cache: ResultCache | None = _DEFAULT_CACHE,
     delinquent_cdr: Mapping[str, float] | None = None,
-    progress: Callable[[str, ScenarioResult, int, int], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> StressTestResult:
-    """Run every requested scenario over the pool and compare each with the base case.
+) -> PreparedRun:
+    """Check a request against its pool and scenario library and set up the computation.
 
     Parameters
     ----------
     request : StressTestRequest
-        Scenarios, valuation inputs and options. ``request.request.pool`` (JSON shape) is used
-        when ``pool`` is not given.
+        ``request.request.pool`` (JSON shape) is read through :mod:`engine.ingest` (validation
+        and assumption fill, as for a file) when ``pool`` is not given.
     pool : PoolData, optional
-        The validated columnar pool (from :mod:`engine.ingest` or the store).
+        The validated columnar pool.
     library : mapping of key to Scenario, optional
         Scenarios the names refer to; default :func:`builtin_scenarios` (predefined + Fed).
-    cache : ResultCache or None
-        Scenario-result cache; None disables it. Default: a process-wide in-memory LRU.
     delinquent_cdr : mapping of asset_class to annual CDR, optional
-        CDR floor for delinquent loans; default the packaged assumption table's values.
-    progress : callable, optional
-        Called as ``progress(key, result, n_done, n_total)`` when a scenario finishes.
-    cancel : threading.Event, optional
-        When set, scenarios not yet finished end with status ``error`` ("cancelled").
+        Floor on the CDR of delinquent loans (an assumption table's
+        :meth:`~engine.ingest.AssumptionTable.delinquent_cdr`); default the packaged table's.
 
     Returns
     -------
-    StressTestResult
+    PreparedRun
 
     Raises
     ------
@@ -395,113 +281,222 @@ def run_stress_test(
     ScenarioError
         An unknown scenario name or a custom factor out of its range.
     """
-    t_start = time.perf_counter()
     inner = request.request
     if pool is None:
         if inner.pool is None:
             raise InputError("no pool: give request.pool (JSON) or a stored pool")
-        from engine.ingest import read_pool  # validation and assumption fill, as for a file
-
-        pool = read_pool(inner.pool.model_dump_json().encode(), filename="pool.json")
+        pool = read_tape(inner.pool.model_dump_json().encode(), filename="pool.json")
     if pool.n_assets == 0:
         raise InputError(f"pool {pool.pool_name!r} has no assets")
-    scenarios = resolve_scenarios(request.scenario_names, request.custom_scenarios,
-                                  library if library is not None else builtin_scenarios())
-    if delinquent_cdr is None:
-        delinquent_cdr = _default_delinquent_cdr()
-    loans = LoanArrays.from_frame(pool.frame, delinquent_cdr=delinquent_cdr)
+    scenarios = resolve_scenarios(request.scenario_names, custom=request.custom_scenarios,
+                                  library=library if library is not None else builtin_scenarios())
+    cdr_floor = dict(delinquent_cdr) if delinquent_cdr is not None else packaged_delinquent_cdr()
+    loans = LoanArrays.from_frame(pool.frame, delinquent_cdr=cdr_floor)
     horizon, n_periods = horizon_of(loans, inner.projection_periods)
-    starting_balance = float(loans.balance.sum())
-    pool_hash = pool.content_hash()
-    loan_level = request.include_loan_level
-    if not loan_level:  # pool sums only: the fast kernel wants loans grouped by recovery lag
+    if not request.include_loan_level:  # pool sums only: the fast kernel wants loans by lag
         loans = loans.sorted_for_projection()
+    pool_hash = pool.content_hash()
+    keys = {k: cache_key(pool_hash=pool_hash, scenario=s, analysis_date=inner.analysis_date,
+                         discount_rate=inner.discount_rate, horizon=horizon,
+                         delinquent_cdr=cdr_floor)
+            for k, s in scenarios.items()}
+    return PreparedRun(request=request, pool=pool, scenarios=scenarios, loans=loans,
+                       horizon=horizon, n_periods=n_periods,
+                       starting_balance=float(loans.balance.sum()), pool_hash=pool_hash,
+                       delinquent_cdr=cdr_floor, cache_keys=keys)
+
+
+class _ScenarioAccumulator:
+    """One scenario's chunks as they arrive from the workers (thread-safe).
+
+    Each chunk's pool table (and loan rows) is kept under its chunk index; when the last chunk is
+    in, :meth:`result` sums the tables in chunk order, so the sum never depends on which thread
+    finished first. A chunk that fails (or is cancelled) fails the scenario; the message kept is
+    that of the lowest failing chunk.
+    """
+
+    def __init__(self, n_chunks: int) -> None:
+        self._parts: list[np.ndarray | None] = [None] * n_chunks
+        self._loans: list[np.ndarray | None] = [None] * n_chunks
+        self._errors: dict[int, str] = {}
+        self._left = n_chunks
+        self._lock = threading.Lock()
+        self.started: float | None = None
+        self.ended: float | None = None
+
+    def start(self) -> None:
+        """Note the time the first chunk starts (the scenario's clock)."""
+        with self._lock:
+            if self.started is None:
+                self.started = time.perf_counter()
+
+    @property
+    def failed(self) -> bool:
+        with self._lock:
+            return bool(self._errors)
+
+    def _done_one(self) -> bool:
+        self._left -= 1
+        if self._left == 0:
+            self.ended = time.perf_counter()
+            return True
+        return False
+
+    def add_part(self, chunk_index: int, part: np.ndarray, loans_out: np.ndarray | None) -> bool:
+        """Keep chunk ``chunk_index``'s pool table and loan rows; True if it was the last chunk."""
+        with self._lock:
+            self._parts[chunk_index] = part
+            self._loans[chunk_index] = loans_out
+            return self._done_one()
+
+    def fail(self, chunk_index: int, message: str) -> bool:
+        """Record that chunk ``chunk_index`` failed; True if it was the last chunk."""
+        with self._lock:
+            self._errors[chunk_index] = message
+            return self._done_one()
+
+    @property
+    def finished(self) -> bool:
+        with self._lock:
+            return self._left == 0
+
+    @property
+    def error(self) -> str | None:
+        with self._lock:
+            return self._errors[min(self._errors)] if self._errors else None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from the first chunk's start to the last chunk's end."""
+        if self.started is None:
+            return 0.0
+        return (self.ended or time.perf_counter()) - self.started
+
+    def result(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The scenario's pool table (chunks summed in chunk order) and loan rows (or None).
+
+        Raises
+        ------
+        RuntimeError
+            If chunks are missing or one failed (check :attr:`error` first).
+        """
+        with self._lock:
+            if self._left or self._errors:
+                raise RuntimeError("the scenario is not complete")
+            total = np.zeros_like(self._parts[0])
+            for part in self._parts:
+                total += part
+            loans = (np.concatenate(self._loans) if self._loans[0] is not None else None)
+        return total, loans
+
+
+def execute_run(
+    prepared: PreparedRun,
+    *,
+    cache: ResultCache | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> StressTestResult:
+    """Compute a prepared stress test and compare each scenario with the base case.
+
+    Parameters
+    ----------
+    prepared : PreparedRun
+        From :func:`prepare_run`.
+    cache : ResultCache or None
+        Scenario-result cache (not used for loan-level runs); None disables it.
+    progress : callable, optional
+        Called as ``progress(key, result, n_done, n_total)`` when a scenario finishes, from the
+        worker thread that finished it (cache hits first, from the calling thread).
+    cancel : threading.Event, optional
+        When set, scenarios not yet finished end with status ``error`` ("cancelled by the user").
+
+    Returns
+    -------
+    StressTestResult
+        ``npv_change`` (currency) and ``npv_change_percent`` (percent of the base NPV) are
+        filled against the base case; None when the base failed.
+    """
+    t_start = time.perf_counter()
+    request = prepared.request
+    inner = request.request
+    scenarios = prepared.scenarios
+    loans = prepared.loans
+    loan_level = prepared.loan_level
+    use_cache = cache is not None and not loan_level
     workers = request.max_workers or min(os.cpu_count() or 1, 8)
     if not request.run_parallel:
         workers = 1
-    chunks = _chunks(loans.n_assets, workers)
+    chunks = chunk_bounds(loans.n_assets)
 
-    keys = {k: cache_key(pool_hash=pool_hash, scenario=s, analysis_date=inner.analysis_date,
-                         discount_rate=inner.discount_rate, horizon=horizon)
-            for k, s in scenarios.items()}
     results: dict[str, ScenarioResult] = {}
-    pending: dict[str, dict[str, Any]] = {}
+    pending: dict[str, _ScenarioAccumulator] = {}
     for k, sc in scenarios.items():
-        hit = cache.get(keys[k]) if (cache is not None and not loan_level) else None
+        hit = cache.get(prepared.cache_keys[k]) if use_cache else None
         if hit is not None:
             y = discount_yield(inner.discount_rate, sc.market_factors)
             results[k] = ScenarioResult(
                 key=k, scenario=sc, status="success", execution_time=0.0, cache_hit=True,
                 metrics=dict(hit["metrics"]), cashflows=_cashflow_table(hit["pool"], y))
         else:
-            pending[k] = {"pool": np.zeros((n_periods, len(POOL_FIELDS))),
-                          "loans": [None] * len(chunks), "left": len(chunks),
-                          "error": None, "t0": None, "t1": None}
+            pending[k] = _ScenarioAccumulator(len(chunks))
 
     lock = threading.Lock()
-    done_count = [len(results)]
-    total = len(scenarios)
+    n_done = [len(results)]
+    n_total = len(scenarios)
     if progress:
-        for k, r in list(results.items()):
-            progress(k, r, done_count[0], total)
+        for i, (k, r) in enumerate(list(results.items()), start=1):
+            progress(k, r, i, n_total)
 
     def finish(k: str) -> None:
-        st = pending[k]
+        acc = pending[k]
         sc = scenarios[k]
-        elapsed = (st["t1"] or time.perf_counter()) - (st["t0"] or time.perf_counter())
-        if st["error"] is not None:
-            res = ScenarioResult(key=k, scenario=sc, status="error", error=st["error"],
-                                 execution_time=elapsed)
+        if acc.error is not None:
+            res = ScenarioResult(key=k, scenario=sc, status="error", error=acc.error,
+                                 execution_time=acc.elapsed)
         else:
             y = discount_yield(inner.discount_rate, sc.market_factors)
             try:
-                metrics = pool_metrics(st["pool"], starting_balance=starting_balance,
+                pool_table, loan_rows = acc.result()
+                metrics = pool_metrics(pool_table, starting_balance=prepared.starting_balance,
                                        annual_yield=y)
-                loan_df = (_loan_table(pool, np.concatenate(st["loans"]))
-                           if loan_level else None)
-                res = ScenarioResult(key=k, scenario=sc, status="success",
-                                     execution_time=elapsed, metrics=metrics,
-                                     cashflows=_cashflow_table(st["pool"], y),
-                                     loan_level=loan_df)
-                if cache is not None and not loan_level:
-                    cache.put(keys[k], {"metrics": metrics, "pool": st["pool"]})
+                res = ScenarioResult(
+                    key=k, scenario=sc, status="success", execution_time=acc.elapsed,
+                    metrics=metrics, cashflows=_cashflow_table(pool_table, y),
+                    loan_level=(_loan_table(prepared.pool, loan_rows) if loan_level else None))
+                if use_cache:
+                    cache.put(prepared.cache_keys[k], {"metrics": metrics, "pool": pool_table})
             except Exception as exc:  # noqa: BLE001 - isolate one scenario's failure
                 res = ScenarioResult(key=k, scenario=sc, status="error",
-                                     error=f"{type(exc).__name__}: {exc}", execution_time=elapsed)
-        results[k] = res
-        done_count[0] += 1
+                                     error=f"{type(exc).__name__}: {exc}",
+                                     execution_time=acc.elapsed)
+        with lock:
+            results[k] = res
+            n_done[0] += 1
+            done = n_done[0]
         if progress:
-            progress(k, res, done_count[0], total)
+            progress(k, res, done, n_total)
 
     def task(k: str, ci: int) -> None:
-        st = pending[k]
-        with lock:
-            if st["t0"] is None:
-                st["t0"] = time.perf_counter()
+        acc = pending[k]
+        acc.start()
         try:
             if cancel is not None and cancel.is_set():
                 raise InterruptedError("cancelled by the user")
-            if st["error"] is None:
+            if acc.failed:  # another chunk failed: the scenario is lost, skip the work
+                last = acc.fail(ci, "skipped after an earlier failure")
+            else:
                 sc = scenarios[k]
                 a, b = chunks[ci]
                 y = discount_yield(inner.discount_rate, sc.market_factors)
-                part, loans_out = project(loans.take(a, b), sc.market_factors, annual_yield=y,
-                                          horizon=horizon, n_periods=n_periods,
-                                          loan_level=loan_level)
-                with lock:
-                    st["pool"] += part
-                    st["loans"][ci] = loans_out
+                part, loans_out = project(loans.take(a, b), factors=sc.market_factors,
+                                          annual_yield=y, horizon=prepared.horizon,
+                                          n_periods=prepared.n_periods, loan_level=loan_level)
+                last = acc.add_part(ci, part, loans_out)
         except InterruptedError as exc:
-            with lock:
-                st["error"] = str(exc)
+            last = acc.fail(ci, str(exc))
         except Exception as exc:  # noqa: BLE001 - a failing scenario must not stop the others
-            with lock:
-                st["error"] = f"{type(exc).__name__}: {exc}"
-        with lock:
-            st["left"] -= 1
-            last = st["left"] == 0
-            if last:
-                st["t1"] = time.perf_counter()
+            last = acc.fail(ci, f"{type(exc).__name__}: {exc}")
         if last:
             finish(k)
 
@@ -514,7 +509,8 @@ def run_stress_test(
         for k, ci in jobs:
             task(k, ci)
 
-    base_npv = results["base"].metrics.get("npv") if results["base"].status == "success" else None
+    base = results["base"]
+    base_npv = base.metrics.get("npv") if base.status == "success" else None
     final: dict[str, ScenarioResult] = {}
     for k in scenarios:
         r = results[k]
@@ -522,22 +518,22 @@ def run_stress_test(
             m = dict(r.metrics)
             if base_npv is not None:
                 m["npv_change"] = m["npv"] - base_npv
-                m["npv_change_percent"] = (m["npv"] - base_npv) / base_npv * 100.0 if base_npv else None
+                m["npv_change_percent"] = ((m["npv"] - base_npv) / base_npv * 100.0
+                                           if base_npv else None)
             else:
                 m["npv_change"] = m["npv_change_percent"] = None
             r = r.model_copy(update={"metrics": m})
         final[k] = r
 
+    pool = prepared.pool
     return StressTestResult(
         pool_id=pool.pool_id,
         pool_name=pool.pool_name,
         analysis_date=inner.analysis_date,
         discount_rate=inner.discount_rate,
-        projection_periods=horizon,
+        projection_periods=prepared.horizon,
         n_assets=pool.n_assets,
-        inputs_hash=hashlib.sha256(
-            (pool_hash + json.dumps(request.model_dump(mode="json", exclude={"request": {"pool"}}),
-                                    sort_keys=True)).encode()).hexdigest(),
+        inputs_hash=prepared.inputs_hash(),
         execution_time_total=time.perf_counter() - t_start,
         include_cashflows=request.include_cashflows or inner.include_cashflows,
         generate_report=request.generate_report,
@@ -545,25 +541,42 @@ def run_stress_test(
     )
 
 
-@lru_cache(maxsize=1)
-def _packaged_delinquent_cdr() -> tuple[tuple[str, float], ...]:
-    return tuple(_read_delinquent_cdr().items())
+def run_stress_test(
+    request: StressTestRequest,
+    *,
+    pool: PoolData | None = None,
+    library: Mapping[str, Scenario] | None = None,
+    cache: ResultCache | None = DEFAULT_CACHE,
+    delinquent_cdr: Mapping[str, float] | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> StressTestResult:
+    """Run every requested scenario over the pool and compare each with the base case.
 
+    :func:`prepare_run` then :func:`execute_run`; nothing is stored (the workflow
+    :func:`engine.credit.workflow.run_stress` records runs).
 
-def _default_delinquent_cdr() -> dict[str, float]:
-    return dict(_packaged_delinquent_cdr())
+    Parameters
+    ----------
+    request : StressTestRequest
+        Scenarios, valuation inputs and options.
+    pool, library, delinquent_cdr
+        As :func:`prepare_run`.
+    cache : ResultCache or None
+        Scenario-result cache; None disables it. Default: a process-wide in-memory LRU.
+    progress, cancel
+        As :func:`execute_run`.
 
+    Returns
+    -------
+    StressTestResult
 
-def _read_delinquent_cdr() -> dict[str, float]:
-    """The assumption table's delinquent CDR by asset class (empty if it has none)."""
-    try:
-        from engine.ingest import load_assumptions
-    except ImportError:  # pragma: no cover - ingest is part of the package
-        return {}
-    table = load_assumptions().to_frame()
-    if "delinquent_default_probability" not in table.columns:
-        return {}
-    rows = table[table["grade"].isna() | (table["grade"].astype("string") == "")]
-    rows = rows.dropna(subset=["delinquent_default_probability"])
-    return dict(zip(rows["asset_class"].astype(str), rows["delinquent_default_probability"].astype(float),
-                    strict=True))
+    Raises
+    ------
+    InputError
+        No pool given, or an empty pool.
+    ScenarioError
+        An unknown scenario name or a custom factor out of its range.
+    """
+    prepared = prepare_run(request, pool=pool, library=library, delinquent_cdr=delinquent_cdr)
+    return execute_run(prepared, cache=cache, progress=progress, cancel=cancel)

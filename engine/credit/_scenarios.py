@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticValidationError
 from pydantic import field_validator
 
+from engine.bundled import data_file
 from engine.errors import ScenarioError
 
 __all__ = [
@@ -178,7 +179,8 @@ PREDEFINED_SCENARIOS: dict[str, Scenario] = {
                         "prepayment_multiplier": 0.6}),
 }
 
-_FED_DIR = Path(__file__).resolve().parents[2] / "data" / "fed_supervisory_scenarios_2025"
+#: Folder of the bundled Federal Reserve tables, under :func:`engine.bundled.data_dir`.
+_FED_FOLDER = "fed_supervisory_scenarios_2025"
 _FED_FILES = {
     "fed_2025_baseline": ("2025-Table_2A_Supervisory_Baseline_Domestic.csv",
                           "Fed 2025 Supervisory Baseline"),
@@ -233,7 +235,7 @@ def _clip(name: str, value: float) -> float:
 
 
 def translate_fed_scenario(
-    scenario_rows: list[dict[str, str]], jump_off: dict[str, str], *, scenario: str
+    scenario_rows: list[dict[str, str]], *, jump_off: dict[str, str], scenario: str
 ) -> FedTranslation:
     """Translate a Fed supervisory path into StressLab market factors by :data:`FED_RULE`.
 
@@ -296,12 +298,18 @@ def translate_fed_scenario(
 
 @lru_cache(maxsize=1)
 def fed_translations() -> dict[str, FedTranslation]:
-    """The two 2025 supervisory scenarios translated from the bundled tables, by key."""
-    historic = _read_quarters(_FED_DIR / _HISTORIC_FILE)
+    """The two 2025 supervisory scenarios translated from the bundled tables, by key.
+
+    Raises
+    ------
+    StoreError
+        If a bundled table is missing (see :func:`engine.bundled.data_file`).
+    """
+    historic = _read_quarters(data_file(_FED_FOLDER, _HISTORIC_FILE))
     jump_off = historic[-1]
     out = {}
     for key, (fname, name) in _FED_FILES.items():
-        out[key] = translate_fed_scenario(_read_quarters(_FED_DIR / fname), jump_off,
+        out[key] = translate_fed_scenario(_read_quarters(data_file(_FED_FOLDER, fname)), jump_off=jump_off,
                                           scenario=name)
     return out
 

@@ -1,64 +1,58 @@
-"""Credit tables of the store: pools and assets, custom scenarios, runs, results, cashflows.
+"""Credit tables of the store: pools and assets, custom scenarios, the result cache, and a credit
+run's results, cashflows and loan-level rows (its row in ``runs`` goes through
+:func:`engine.audit.runs.insert_run`).
 
-Every write runs in one transaction: a pool is stored whole or not at all, and a run's results,
-cashflows and loan-level rows land together or not at all. SQL is parameterized throughout; bulk
-rows go in through DuckDB's replacement scan of a registered DataFrame (DuckDB documentation,
-"Python: SQL on Pandas").
+Every function takes a DuckDB connection (a :class:`~engine.store.Store` session's cursor, or a
+connection of one's own in tests). Functions that write run **inside the caller's transaction**
+(``with transaction(con): ...``), so a workflow stores a pool, or a run with its results,
+cashflows, loan rows and new cache entries, whole or not at all. SQL is parameterized
+throughout; bulk rows go in through a registered DataFrame (DuckDB documentation, "Python: SQL on
+Pandas").
 """
 
 from __future__ import annotations
 
 import json
 import math
-import threading
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
 from engine import __version__
-from engine.credit._runner import CASHFLOW_COLUMNS, ScenarioResult, StressTestResult
+from engine.audit.runs import RunRow, insert_run, utc_now
+from engine.canonical import canonical_json
 from engine.credit._scenarios import Scenario, builtin_scenarios, make_scenario
-from engine.credit.models import ASSET_COLUMNS, PoolData
+from engine.credit.models import (
+    ASSET_COLUMNS,
+    CASHFLOW_COLUMNS,
+    PoolData,
+    ScenarioResult,
+    StressTestResult,
+)
 from engine.errors import InputError, NotFoundError
-from engine.store._connection import transaction
 
 __all__ = [
-    "save_pool", "load_pool", "list_pools", "delete_pool", "pool_exists",
+    "pool_exists", "count_pools", "save_pool", "load_pool", "list_pools", "delete_pool",
     "save_scenario", "custom_scenarios", "delete_scenario", "scenario_library",
-    "DuckDBCache", "record_run", "record_failed_run", "load_run", "list_runs", "count_runs",
-    "new_run_id",
+    "cache_entries", "save_cache_entries",
+    "run_status", "summary_line", "record_run", "record_failed_run", "load_result",
+    "stored_configuration", "list_runs", "count_runs",
 ]
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def _dumps(obj: Any) -> str:
-    def clean(x: Any) -> Any:
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        if isinstance(x, (date, datetime)):
-            return x.isoformat()
-        if isinstance(x, np.generic):
-            return clean(x.item())
-        return x
-    return json.dumps(clean(obj), sort_keys=True, allow_nan=False)
 
 
 @contextmanager
 def _registered(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> Iterator[None]:
-    """Register DataFrames as views for a bulk INSERT … SELECT, outside the transaction."""
+    """Register DataFrames as views for a bulk INSERT … SELECT; unregistered afterwards.
+
+    Inside a transaction a failed statement aborts it and DuckDB refuses the unregister; the
+    caller's ROLLBACK then drops the views with everything else.
+    """
     frames = {name: f for name, f in frames.items() if len(f.columns)}
     for name, frame in frames.items():
         con.register(name, frame)
@@ -66,20 +60,47 @@ def _registered(con: duckdb.DuckDBPyConnection, **frames: pd.DataFrame) -> Itera
         yield
     finally:
         for name in frames:
-            con.unregister(name)
+            try:
+                con.unregister(name)
+            except duckdb.TransactionException:
+                pass
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    cur = con.execute(f"SELECT * FROM {table} LIMIT 0")  # table: a constant of this module
+    return [d[0] for d in cur.description]
 
 
 # --------------------------------------------------------------------------- pools
 
 def pool_exists(con: duckdb.DuckDBPyConnection, pool_id: str) -> bool:
+    """Whether a pool with this id is stored."""
     return con.execute("SELECT 1 FROM pools WHERE pool_id = ?", [pool_id]).fetchone() is not None
 
 
-def save_pool(con: duckdb.DuckDBPyConnection, pool: PoolData, *, source_file: str | None = None,
-              replace: bool = False) -> str:
-    """Store a validated pool and its assets in one transaction; returns its pool_id.
+def count_pools(con: duckdb.DuckDBPyConnection) -> int:
+    """How many pools the store holds."""
+    return int(con.execute("SELECT count(*) FROM pools").fetchone()[0])
+
+
+def save_pool(con: duckdb.DuckDBPyConnection, *, pool: PoolData, source_file: str | None = None,
+              replace: bool = False) -> bool:
+    """Store a validated pool and its assets (inside the caller's transaction).
 
     Storing the same content under the same id again is a no-op.
+
+    Parameters
+    ----------
+    pool : PoolData
+    source_file : str, optional
+        Where the tape came from, for the record.
+    replace : bool
+        Replace a stored pool of the same id with other content.
+
+    Returns
+    -------
+    bool
+        True if rows were written, False if the same pool was already stored.
 
     Raises
     ------
@@ -90,7 +111,7 @@ def save_pool(con: duckdb.DuckDBPyConnection, pool: PoolData, *, source_file: st
     row = con.execute("SELECT content_hash FROM pools WHERE pool_id = ?", [pool.pool_id]).fetchone()
     if row is not None and not replace:
         if row[0] == digest:
-            return pool.pool_id
+            return False
         raise InputError(
             f"a different pool is already stored as {pool.pool_id!r}; give this one another "
             "name, or delete the stored one first")
@@ -98,19 +119,19 @@ def save_pool(con: duckdb.DuckDBPyConnection, pool: PoolData, *, source_file: st
     assets.insert(0, "row_number", np.arange(1, len(assets) + 1, dtype=np.int64))
     assets.insert(0, "pool_id", pool.pool_id)
     cols = ", ".join(["pool_id", "row_number", *ASSET_COLUMNS])
-    with _registered(con, _stresslab_assets=assets), transaction(con):
-        if row is not None:
-            con.execute("DELETE FROM assets WHERE pool_id = ?", [pool.pool_id])
-            con.execute("DELETE FROM pools WHERE pool_id = ?", [pool.pool_id])
-        con.execute(
-            "INSERT INTO pools (pool_id, pool_name, source_format, source_file, content_hash,"
-            " cutoff_date, n_assets, total_balance, metadata, assumptions, warnings, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [pool.pool_id, pool.pool_name, pool.source_format, source_file, digest,
-             pool.cutoff_date, pool.n_assets, pool.total_balance, _dumps(pool.metadata),
-             _dumps(pool.assumptions), _dumps(pool.warnings), _now()])
+    if row is not None:
+        con.execute("DELETE FROM assets WHERE pool_id = ?", [pool.pool_id])
+        con.execute("DELETE FROM pools WHERE pool_id = ?", [pool.pool_id])
+    con.execute(
+        "INSERT INTO pools (pool_id, pool_name, source_format, source_file, content_hash,"
+        " cutoff_date, n_assets, total_balance, metadata, assumptions, warnings, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [pool.pool_id, pool.pool_name, pool.source_format, source_file, digest,
+         pool.cutoff_date, pool.n_assets, pool.total_balance, canonical_json(pool.metadata),
+         canonical_json(pool.assumptions), canonical_json(pool.warnings), utc_now()])
+    with _registered(con, _stresslab_assets=assets):
         con.execute(f"INSERT INTO assets ({cols}) SELECT {cols} FROM _stresslab_assets")
-    return pool.pool_id
+    return True
 
 
 def load_pool(con: duckdb.DuckDBPyConnection, pool_id: str) -> PoolData:
@@ -136,47 +157,62 @@ def load_pool(con: duckdb.DuckDBPyConnection, pool_id: str) -> PoolData:
 
 
 def list_pools(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Stored pools, newest first: id, name, format, loans, balance, cutoff date, stored at."""
+    """Stored pools, newest first: pool_id, pool_name, source_format, n_assets, total_balance
+    (currency units), cutoff_date, created_at."""
     return con.execute(
         "SELECT pool_id, pool_name, source_format, n_assets, total_balance, cutoff_date,"
         " created_at FROM pools ORDER BY created_at DESC, pool_id").df()
 
 
 def delete_pool(con: duckdb.DuckDBPyConnection, pool_id: str) -> None:
-    """Delete a pool and its assets (its past runs stay readable)."""
+    """Delete a pool and its assets (inside the caller's transaction; past runs stay readable).
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    """
     if not pool_exists(con, pool_id):
         raise NotFoundError(f"no stored pool {pool_id!r}")
-    with transaction(con):
-        con.execute("DELETE FROM assets WHERE pool_id = ?", [pool_id])
-        con.execute("DELETE FROM pools WHERE pool_id = ?", [pool_id])
+    con.execute("DELETE FROM assets WHERE pool_id = ?", [pool_id])
+    con.execute("DELETE FROM pools WHERE pool_id = ?", [pool_id])
 
 
 # --------------------------------------------------------------------------- scenarios
 
-def save_scenario(con: duckdb.DuckDBPyConnection, key: str, scenario: Scenario) -> None:
-    """Insert or update a custom scenario under ``key``.
+def save_scenario(con: duckdb.DuckDBPyConnection, *, key: str, scenario: Scenario) -> str:
+    """Insert or update a custom scenario under ``key`` (inside the caller's transaction).
+
+    Returns
+    -------
+    str
+        The key, stripped of surrounding blanks.
 
     Raises
     ------
     InputError
-        If ``key`` is empty or names a built-in scenario.
+        If ``key`` is empty or names a built-in scenario (or ``all``).
     """
     key = key.strip()
     if not key:
         raise InputError("a scenario needs a key")
     if key in builtin_scenarios() or key == "all":
         raise InputError(f"{key!r} is a built-in scenario; choose another key")
-    now = _now()
-    with transaction(con):
-        con.execute("DELETE FROM scenarios WHERE scenario_key = ?", [key])
-        con.execute(
-            "INSERT INTO scenarios (scenario_key, name, description, market_factors, source,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, 'custom', ?, ?)",
-            [key, scenario.name, scenario.description,
-             _dumps(scenario.market_factors.model_dump()), now, now])
+    now = utc_now()
+    created = con.execute("SELECT created_at FROM scenarios WHERE scenario_key = ?",
+                          [key]).fetchone()
+    con.execute("DELETE FROM scenarios WHERE scenario_key = ?", [key])
+    con.execute(
+        "INSERT INTO scenarios (scenario_key, name, description, market_factors, source,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, 'custom', ?, ?)",
+        [key, scenario.name, scenario.description,
+         canonical_json(scenario.market_factors.model_dump()), created[0] if created else now,
+         now])
+    return key
 
 
 def custom_scenarios(con: duckdb.DuckDBPyConnection) -> dict[str, Scenario]:
+    """The stored custom scenarios by key, oldest first."""
     rows = con.execute("SELECT scenario_key, name, description, market_factors FROM scenarios"
                        " ORDER BY created_at, scenario_key").fetchall()
     return {k: make_scenario(n, description=d or "", market_factors=json.loads(f))
@@ -184,10 +220,16 @@ def custom_scenarios(con: duckdb.DuckDBPyConnection) -> dict[str, Scenario]:
 
 
 def delete_scenario(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    """Delete a custom scenario (inside the caller's transaction).
+
+    Raises
+    ------
+    NotFoundError
+        If no custom scenario has this key.
+    """
     if con.execute("SELECT 1 FROM scenarios WHERE scenario_key = ?", [key]).fetchone() is None:
         raise NotFoundError(f"no custom scenario {key!r}")
-    with transaction(con):
-        con.execute("DELETE FROM scenarios WHERE scenario_key = ?", [key])
+    con.execute("DELETE FROM scenarios WHERE scenario_key = ?", [key])
 
 
 def scenario_library(con: duckdb.DuckDBPyConnection) -> dict[str, Scenario]:
@@ -195,46 +237,46 @@ def scenario_library(con: duckdb.DuckDBPyConnection) -> dict[str, Scenario]:
     return {**builtin_scenarios(), **custom_scenarios(con)}
 
 
-# --------------------------------------------------------------------------- cache
+# --------------------------------------------------------------------------- result cache
 
-class DuckDBCache:
-    """Scenario-result cache kept in the store, so it survives between processes.
+def cache_entries(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The cached scenario results stored under ``keys`` by this engine version.
 
-    Called from the runner's worker threads: each call takes its own cursor under a lock
-    (a DuckDB connection refuses a second concurrent call).
+    Returns
+    -------
+    dict of key to payload
+        ``{"metrics": dict (None read back as NaN), "pool": ndarray of shape (n_periods,
+        len(POOL_FIELDS))}`` for each key found.
     """
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return {}
+    marks = ", ".join("?" for _ in keys)
+    rows = con.execute(
+        f"SELECT cache_key, metrics, pool_cashflows FROM result_cache WHERE cache_key IN ({marks})"
+        " AND engine_version = ?", [*keys, __version__]).fetchall()
+    out = {}
+    for key, metrics_json, pool_json in rows:
+        metrics = {k: (math.nan if v is None else v) for k, v in json.loads(metrics_json).items()}
+        out[key] = {"metrics": metrics,
+                    "pool": np.asarray(json.loads(pool_json), dtype=np.float64)}
+    return out
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
-        self._lock = threading.Lock()
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._con.cursor().execute(
-                "SELECT metrics, pool_cashflows FROM result_cache WHERE cache_key = ?"
-                " AND engine_version = ?", [key, __version__]).fetchone()
-        if row is None:
-            return None
-        metrics = {k: (float("nan") if v is None else v) for k, v in json.loads(row[0]).items()}
-        return {"metrics": metrics, "pool": np.asarray(json.loads(row[1]), dtype=np.float64)}
-
-    def put(self, key: str, payload: dict[str, Any]) -> None:
-        with self._lock:
-            cur = self._con.cursor()
-            cur.execute(
-                "INSERT OR REPLACE INTO result_cache (cache_key, engine_version, metrics,"
-                " pool_cashflows) VALUES (?, ?, ?, ?)",
-                [key, __version__, _dumps(payload["metrics"]),
-                 json.dumps(np.asarray(payload["pool"]).tolist())])
+def save_cache_entries(con: duckdb.DuckDBPyConnection, entries: Mapping[str, dict[str, Any]]) -> None:
+    """Store scenario results in the cache table (inside the caller's transaction)."""
+    for key, payload in entries.items():
+        con.execute(
+            "INSERT OR REPLACE INTO result_cache (cache_key, engine_version, metrics,"
+            " pool_cashflows) VALUES (?, ?, ?, ?)",
+            [key, __version__, canonical_json(payload["metrics"]),
+             canonical_json(np.asarray(payload["pool"]))])
 
 
 # --------------------------------------------------------------------------- runs
 
-def new_run_id() -> str:
-    return f"run-{_now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-
-
-def _run_status(result: StressTestResult) -> str:
+def run_status(result: StressTestResult) -> str:
+    """``success`` when every scenario succeeded, ``error`` when none did, else ``partial``."""
     states = {r.status for r in result.scenarios.values()}
     if states == {"success"}:
         return "success"
@@ -243,29 +285,50 @@ def _run_status(result: StressTestResult) -> str:
     return "error"
 
 
-def record_run(con: duckdb.DuckDBPyConnection, result: StressTestResult, *,
-               configuration: dict[str, Any], started_at: datetime | None = None) -> str:
-    """Store a finished run with its results, cashflows and loan-level rows in one transaction.
+def summary_line(result: StressTestResult) -> str:
+    """One line for run lists, e.g. ``Credit Crisis −18.18 % NPV (worst of 4 scenarios)``."""
+    failed = sum(r.status != "success" for r in result.scenarios.values())
+    tail = f"; {failed} failed" if failed else ""
+    worst = result.worst_scenario()
+    if worst is not None:
+        n = sum(1 for k, r in result.scenarios.items() if k != "base" and r.status == "success")
+        pct = worst.metrics.get("npv_change_percent")
+        if pct is not None and math.isfinite(pct):
+            change = f"{pct:+.2f} % NPV".replace("-", "−")
+        else:
+            change = f"{worst.metrics['npv_change']:+,.0f} NPV".replace("-", "−")
+        return (f"{worst.scenario.name} {change} (worst of {n} scenario"
+                f"{'s' if n != 1 else ''}){tail}")
+    base = result.scenarios.get("base")
+    if base is not None and base.status == "success":
+        return f"{base.scenario.name} NPV {base.metrics['npv']:,.0f} (base case only){tail}"
+    first_error = next((r.error for r in result.scenarios.values() if r.error), "failed")
+    return f"error: {first_error}"
+
+
+def record_run(con: duckdb.DuckDBPyConnection, *, run_id: str, request: BaseModel,
+               result: StressTestResult, started_at: datetime,
+               finished_at: datetime | None = None) -> str:
+    """Store a finished run: its ``runs`` row, results, cashflows and loan-level rows.
+
+    Runs inside the caller's transaction. Loan-level rows keep only the columns the
+    ``loan_results`` table has.
+
+    Parameters
+    ----------
+    run_id : str
+        From :func:`engine.audit.runs.new_run_id`.
+    request : pydantic model
+        The workflow request the run was made from (stored as its configuration).
+    result : StressTestResult
+    started_at, finished_at : datetime
+        Naive UTC; ``finished_at`` defaults to now.
 
     Returns
     -------
     str
-        The new run_id (also set on ``result``).
+        ``run_id`` (also set on ``result``).
     """
-    run_id = new_run_id()
-    finished = _now()
-    started = started_at or finished
-    configuration = {
-        **configuration,
-        "pool_id": result.pool_id,
-        "n_assets": result.n_assets,
-        "analysis_date": result.analysis_date,
-        "discount_rate": result.discount_rate,
-        "projection_periods_used": result.projection_periods,
-        "include_cashflows": result.include_cashflows,
-        "scenarios": {k: r.scenario.response_dict() for k, r in result.scenarios.items()},
-    }
-    metrics = result.metrics_frame()
     cashflows = result.cashflows_frame()
     cashflows.insert(0, "run_id", run_id)
     cashflows = cashflows.rename(columns={"scenario": "scenario_key"})
@@ -275,23 +338,24 @@ def record_run(con: duckdb.DuckDBPyConnection, result: StressTestResult, *,
     for entry in response.values():
         entry.pop("cashflows", None)
     if len(loans):
-        loans = loans.rename(columns={"scenario": "scenario_key"}).drop(columns=["status"])
+        loans = loans.rename(columns={"scenario": "scenario_key"})
         loans.insert(0, "run_id", run_id)
-    with _registered(con, _stresslab_cf=cashflows, _stresslab_loans=loans), transaction(con):
+        stored = _table_columns(con, "loan_results")
+        loans = loans[[c for c in loans.columns if c in stored]]
+    insert_run(con, RunRow(
+        run_id=run_id, kind="credit", request=request, status=run_status(result),
+        summary=summary_line(result), started_at=started_at,
+        finished_at=finished_at or utc_now(), inputs_hash=result.inputs_hash,
+        subject_id=result.pool_id, subject_name=result.pool_name,
+        execution_time=result.execution_time_total, timings=timings, response=response,
+        engine_version=result.engine_version))
+    for r in result.scenarios.values():
         con.execute(
-            "INSERT INTO runs (run_id, kind, pool_id, pool_name, inputs_hash, configuration,"
-            " engine_version, status, error, started_at, finished_at, execution_time, timings,"
-            " response) VALUES (?, 'credit', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, result.pool_id, result.pool_name, result.inputs_hash, _dumps(configuration),
-             result.engine_version, _run_status(result), None, started, finished,
-             result.execution_time_total, _dumps(timings), _dumps(response)])
-        for _, row in metrics.iterrows():
-            r = result.scenarios[row["scenario"]]
-            con.execute(
-                "INSERT INTO results (run_id, scenario_key, scenario_name, status, error,"
-                " cache_hit, execution_time, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [run_id, r.key, r.scenario.name, r.status, r.error, r.cache_hit,
-                 r.execution_time, _dumps(r.metrics)])
+            "INSERT INTO results (run_id, scenario_key, scenario_name, status, error,"
+            " cache_hit, execution_time, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, r.key, r.scenario.name, r.status, r.error, r.cache_hit,
+             r.execution_time, canonical_json(r.metrics)])
+    with _registered(con, _stresslab_cf=cashflows, _stresslab_loans=loans):
         if len(cashflows):
             cols = ", ".join(["run_id", "scenario_key", *CASHFLOW_COLUMNS])
             con.execute(f"INSERT INTO cashflows ({cols}) SELECT {cols} FROM _stresslab_cf")
@@ -302,24 +366,41 @@ def record_run(con: duckdb.DuckDBPyConnection, result: StressTestResult, *,
     return run_id
 
 
-def record_failed_run(con: duckdb.DuckDBPyConnection, *, configuration: dict[str, Any],
-                      error: str, pool_id: str | None = None, pool_name: str | None = None,
-                      inputs_hash: str = "", started_at: datetime | None = None) -> str:
-    """Record a run that failed as a whole: status ``error``, its message, and no results."""
-    run_id = new_run_id()
-    now = _now()
-    with transaction(con):
-        con.execute(
-            "INSERT INTO runs (run_id, kind, pool_id, pool_name, inputs_hash, configuration,"
-            " engine_version, status, error, started_at, finished_at)"
-            " VALUES (?, 'credit', ?, ?, ?, ?, ?, 'error', ?, ?, ?)",
-            [run_id, pool_id, pool_name, inputs_hash, _dumps(configuration), __version__, error,
-             started_at or now, now])
+def record_failed_run(con: duckdb.DuckDBPyConnection, *, run_id: str, request: BaseModel,
+                      error: str, started_at: datetime, pool_id: str | None = None,
+                      pool_name: str | None = None, inputs_hash: str = "",
+                      execution_time: float | None = None) -> str:
+    """Record a run that failed as a whole: status ``error``, its message, and no results.
+
+    Runs inside the caller's transaction; returns ``run_id``.
+    """
+    insert_run(con, RunRow(
+        run_id=run_id, kind="credit", request=request, status="error",
+        summary=f"error: {error}"[:300], started_at=started_at, finished_at=utc_now(),
+        inputs_hash=inputs_hash, subject_id=pool_id, subject_name=pool_name, error=error,
+        execution_time=execution_time))
     return run_id
 
 
-def load_run(con: duckdb.DuckDBPyConnection, run_id: str) -> StressTestResult:
-    """Reopen a stored credit run without recomputing anything.
+def stored_configuration(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """The raw stored configuration of a credit run (for runs stored by older versions).
+
+    Raises
+    ------
+    NotFoundError
+        If no credit run has this id.
+    """
+    row = con.execute("SELECT configuration, pool_id FROM runs WHERE run_id = ? AND kind = 'credit'",
+                      [run_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no stored credit run {run_id!r}")
+    config = json.loads(row[0] or "{}")
+    config.setdefault("pool_id", row[1])
+    return config
+
+
+def load_result(con: duckdb.DuckDBPyConnection, run_id: str) -> StressTestResult:
+    """Reopen a stored credit run's result without recomputing anything.
 
     Raises
     ------
@@ -335,7 +416,7 @@ def load_run(con: duckdb.DuckDBPyConnection, run_id: str) -> StressTestResult:
     pool_id, pool_name, inputs_hash, config_json, version, status, error, total, resp = row
     if resp is None:
         raise NotFoundError(f"run {run_id!r} failed ({error}) and has no results to show")
-    config = json.loads(config_json)
+    config = json.loads(config_json or "{}")
     response = json.loads(resp)
     cf = con.execute("SELECT * FROM cashflows WHERE run_id = ? ORDER BY scenario_key, period",
                      [run_id]).df()
@@ -350,18 +431,26 @@ def load_run(con: duckdb.DuckDBPyConnection, run_id: str) -> StressTestResult:
         scenarios[key] = ScenarioResult(
             key=key, scenario=scenario, status=entry["status"], error=entry.get("error"),
             execution_time=entry["execution_time"], cache_hit=entry["cache_hit"],
-            metrics={k: (float("nan") if v is None else v) for k, v in entry["metrics"].items()},
+            metrics={k: (math.nan if v is None else v) for k, v in entry["metrics"].items()},
             cashflows=(mine[list(CASHFLOW_COLUMNS)].reset_index(drop=True) if len(mine) else None),
             loan_level=(ll.drop(columns=["run_id", "scenario_key"]).reset_index(drop=True)
                         if len(ll) else None),
         )
     first = next(iter(response.values()))
+    report = (response.get("base") or {}).get("analytics", {}).get("stress_test_report", {})
+
+    def fact(name: str, legacy: str, default: Any) -> Any:
+        """A run fact from the stored report, else from an older version's configuration."""
+        value = report.get(name)
+        return config.get(legacy, default) if value is None else value
+
     result = StressTestResult(
-        pool_id=pool_id or "", pool_name=pool_name or first["pool_name"],
+        pool_id=pool_id or report.get("pool_id") or "",
+        pool_name=pool_name or first["pool_name"],
         analysis_date=date.fromisoformat(first["analysis_date"]),
-        discount_rate=config.get("discount_rate", float("nan")),
-        projection_periods=int(config.get("projection_periods_used") or 0),
-        n_assets=int(config.get("n_assets") or 0),
+        discount_rate=fact("discount_rate", "discount_rate", math.nan),
+        projection_periods=int(fact("projection_periods", "projection_periods_used", 0) or 0),
+        n_assets=int(fact("n_assets", "n_assets", 0) or 0),
         inputs_hash=inputs_hash, engine_version=version, execution_time_total=total or 0.0,
         include_cashflows=bool(config.get("include_cashflows")),
         generate_report=True, scenarios=scenarios)
@@ -373,21 +462,28 @@ def count_runs(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT count(*) FROM runs WHERE kind = 'credit'").fetchone()[0])
 
 
-def list_runs(con: duckdb.DuckDBPyConnection, *, limit: int = 50) -> pd.DataFrame:
-    """Credit runs, newest first, with the worst scenario by NPV change and that change."""
+def list_runs(con: duckdb.DuckDBPyConnection, *, limit: int = 200) -> pd.DataFrame:
+    """Credit runs, newest first, with the worst scenario by NPV change and that change.
+
+    Returns
+    -------
+    DataFrame
+        run_id, pool_id, pool_name, status, error, started_at, execution_time (s),
+        engine_version, worst_scenario, worst_scenario_name, npv_change_percent (percent),
+        npv_change (currency), n_scenarios.
+    """
     runs = con.execute(
         "SELECT run_id, pool_id, pool_name, status, error, started_at, execution_time,"
-        " engine_version FROM runs WHERE kind = 'credit' ORDER BY started_at DESC LIMIT ?",
-        [limit]).df()
+        " engine_version FROM runs WHERE kind = 'credit' ORDER BY started_at DESC, run_id DESC"
+        " LIMIT ?", [int(limit)]).df()
     worst = con.execute(
         "SELECT run_id, scenario_key, scenario_name,"
         " CAST(json_extract(metrics, '$.npv_change_percent') AS DOUBLE) AS npv_change_percent,"
         " CAST(json_extract(metrics, '$.npv_change') AS DOUBLE) AS npv_change"
         " FROM results WHERE status = 'success' AND scenario_key <> 'base'"
         " QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY"
-        " CAST(json_extract(metrics, '$.npv_change') AS DOUBLE) ASC) = 1").df()
+        " CAST(json_extract(metrics, '$.npv_change') AS DOUBLE) ASC, scenario_key) = 1").df()
     worst = worst.rename(columns={"scenario_key": "worst_scenario",
                                   "scenario_name": "worst_scenario_name"})
     n_scen = con.execute("SELECT run_id, count(*) AS n_scenarios FROM results GROUP BY run_id").df()
-    out = runs.merge(worst, on="run_id", how="left").merge(n_scen, on="run_id", how="left")
-    return out
+    return runs.merge(worst, on="run_id", how="left").merge(n_scen, on="run_id", how="left")

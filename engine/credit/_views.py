@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from engine.credit._cashflows import LoanArrays, loan_paths
-from engine.credit._runner import StressTestResult
 from engine.credit._scenarios import FACTOR_RANGES, Scenario, make_scenario
 from engine.credit.models import PoolData
-from engine.errors import InputError, ScenarioError
+from engine.errors import InputError, NotFoundError, ScenarioError
 
 __all__ = [
     "COMPARED_METRICS",
@@ -30,7 +29,6 @@ __all__ = [
     "loan_path_frame",
     "assumption_changes",
     "histogram_frame",
-    "keep_loan_columns",
     "scenarios_to_json",
     "scenarios_from_json",
 ]
@@ -48,7 +46,7 @@ def scenario_factor_table(library: Mapping[str, Scenario]) -> pd.DataFrame:
     Parameters
     ----------
     library : mapping of key to Scenario
-        As given by ``engine.store.credit.scenario_library``.
+        As given by :func:`engine.credit.workflow.scenario_library`.
 
     Returns
     -------
@@ -168,8 +166,8 @@ def top_loans(loan_level: pd.DataFrame, *, by: str = "total_loss", n: int = 20) 
             .reset_index(drop=True))
 
 
-def loan_path_frame(pool: PoolData, asset_id: str, scenario: Scenario, *,
-                    horizon: int) -> pd.DataFrame:
+def loan_path_frame(pool: PoolData, *, asset_id: str, scenario: Scenario, horizon: int,
+                    delinquent_cdr: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Month-by-month path of one loan under one scenario (closed form, :func:`loan_paths`).
 
     Parameters
@@ -182,6 +180,8 @@ def loan_path_frame(pool: PoolData, asset_id: str, scenario: Scenario, *,
         Its market factors are applied.
     horizon : int
         Months to project.
+    delinquent_cdr : mapping of asset_class to annual CDR, optional
+        The CDR floor of delinquent loans the run applied (decimal); default none.
 
     Returns
     -------
@@ -191,15 +191,15 @@ def loan_path_frame(pool: PoolData, asset_id: str, scenario: Scenario, *,
 
     Raises
     ------
-    KeyError
+    NotFoundError
         If ``asset_id`` is not in the pool.
     """
     frame = pool.frame
     row = frame[frame["asset_id"] == asset_id]
     if row.empty:
-        raise KeyError(f"loan {asset_id!r} is not in pool {pool.pool_id!r}")
-    paths = loan_paths(LoanArrays.from_frame(row.reset_index(drop=True)), scenario.market_factors,
-                       horizon=horizon)
+        raise NotFoundError(f"loan {asset_id!r} is not in pool {pool.pool_id!r}")
+    loans = LoanArrays.from_frame(row.reset_index(drop=True), delinquent_cdr=delinquent_cdr)
+    paths = loan_paths(loans, factors=scenario.market_factors, horizon=horizon)
     return pd.DataFrame({
         "period": np.arange(1, horizon + 1, dtype=np.int64),
         "balance": paths["balance"][0],
@@ -209,15 +209,18 @@ def loan_path_frame(pool: PoolData, asset_id: str, scenario: Scenario, *,
     })
 
 
-def assumption_changes(original: pd.DataFrame, edited: pd.DataFrame,
+def assumption_changes(original: pd.DataFrame, *, edited: pd.DataFrame,
                        fields: tuple[str, ...]) -> pd.DataFrame:
     """The cells a user changed in an assumption table, as rows for ``AssumptionTable.override``.
+
+    Rows are matched by (``asset_class``, ``grade``), so the edited table may be reordered; an
+    edited row the original lacks counts as changed in every field it fills.
 
     Parameters
     ----------
     original, edited : DataFrame
-        ``AssumptionTable.to_frame()`` before and after editing (same rows, same order, keyed
-        by ``asset_class`` and ``grade``).
+        ``AssumptionTable.to_frame()`` before and after editing, keyed by ``asset_class`` and
+        ``grade`` (missing grade = any grade).
     fields : tuple of str
         The value columns that may be edited.
 
@@ -227,19 +230,28 @@ def assumption_changes(original: pd.DataFrame, edited: pd.DataFrame,
         ``asset_class``, ``grade`` and each field, one row per changed (asset_class, grade),
         NaN where the value was left unchanged; empty when nothing changed.
     """
+    def key(frame: pd.DataFrame, i: int) -> tuple[str, str | None]:
+        grade = frame["grade"].iloc[i] if "grade" in frame.columns else None
+        grade = None if grade is None or pd.isna(grade) or str(grade).strip() == "" else str(grade)
+        return str(frame["asset_class"].iloc[i]), grade
+
+    before = {key(original, i): i for i in range(len(original))}
     rows = []
-    for i in range(len(original)):
+    for j in range(len(edited)):
+        cls, grade = key(edited, j)
+        i = before.get((cls, grade))
         changed = {}
         for f in fields:
-            a, b = original[f].iloc[i], edited[f].iloc[i]
+            if f not in edited.columns:
+                continue
+            b = edited[f].iloc[j]
+            a = original[f].iloc[i] if i is not None else np.nan
             if pd.isna(a) and pd.isna(b):
                 continue
             if pd.isna(a) or pd.isna(b) or not np.isclose(float(a), float(b), rtol=0, atol=1e-12):
                 changed[f] = b
         if changed:
-            grade = original["grade"].iloc[i]
-            rows.append({"asset_class": original["asset_class"].iloc[i],
-                         "grade": None if pd.isna(grade) else grade, **changed})
+            rows.append({"asset_class": cls, "grade": grade, **changed})
     return pd.DataFrame(rows, columns=["asset_class", "grade", *fields])
 
 
@@ -256,21 +268,6 @@ def histogram_frame(values: pd.Series, *, bins: int = 40) -> pd.DataFrame:
         return pd.DataFrame(columns=["left", "right", "count"])
     counts, edges = np.histogram(v, bins=bins)
     return pd.DataFrame({"left": edges[:-1], "right": edges[1:], "count": counts})
-
-
-def keep_loan_columns(result: StressTestResult, columns: tuple[str, ...]) -> StressTestResult:
-    """A copy of ``result`` whose loan-level tables keep only ``columns`` (in their order).
-
-    Used to store loan-level rows in a table that holds fewer columns than the runner gives;
-    metrics and cashflows are untouched.
-    """
-    scenarios = {}
-    for k, r in result.scenarios.items():
-        if r.loan_level is not None:
-            r = r.model_copy(update={"loan_level": r.loan_level[[c for c in r.loan_level.columns
-                                                                   if c in columns]]})
-        scenarios[k] = r
-    return result.model_copy(update={"scenarios": scenarios})
 
 
 def scenarios_to_json(scenarios: Mapping[str, Scenario]) -> str:

@@ -1,14 +1,20 @@
-"""``stresslab pools``, ``stresslab scenarios`` and ``stresslab stress``."""
+"""``stresslab pools``, ``stresslab scenarios`` and ``stresslab stress``.
+
+Each handler parses its arguments into a workflow request (:mod:`engine.credit.workflow`), calls
+one workflow and prints. Heavy modules are imported inside the handlers, so ``stresslab --help``
+stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from engine.canonical import canonical_json
 from engine.errors import InputError
 
 __all__ = ["register"]
@@ -68,44 +74,49 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.set_defaults(func=_stress)
 
 
-def _connect():
-    from engine.store import connect
+def _build(model: Any, subject: str, **fields: Any) -> Any:
+    """``model(**fields)``, a pydantic error becoming the engine's ValidationError."""
+    from pydantic import ValidationError as PydanticValidationError
 
-    return connect()
+    from engine.errors import from_pydantic
+
+    try:
+        return model(**fields)
+    except PydanticValidationError as exc:
+        raise from_pydantic(exc, subject=subject) from None
 
 
 def _pools_import(args: argparse.Namespace) -> int:
-    from engine.ingest import load_assumptions, read_pool
-    from engine.store.credit import save_pool
+    from engine.credit.workflow import ImportPoolRequest, import_pool
 
-    assumptions = load_assumptions(args.assumptions) if args.assumptions else None
-    pool = read_pool(args.file, format=args.format, pool_name=args.name,
-                     cutoff_date=args.cutoff_date, assumptions=assumptions)
-    con = _connect()
-    pool_id = save_pool(con, pool, source_file=str(args.file))
-    summary = {"pool_id": pool_id, "pool_name": pool.pool_name, "format": pool.source_format,
-               "n_assets": pool.n_assets, "total_balance": pool.total_balance,
-               "cutoff_date": pool.cutoff_date.isoformat() if pool.cutoff_date else None,
-               "assumptions": pool.assumptions, "warnings": pool.warnings}
+    request = _build(ImportPoolRequest, "pools import", path=args.file, format=args.format,
+                     pool_name=args.name, cutoff_date=args.cutoff_date,
+                     assumptions_path=args.assumptions)
+    done = import_pool(request)
     if args.json:
-        print(json.dumps(summary, indent=2, default=str))
+        summary = {"pool_id": done.pool_id, "pool_name": done.pool_name,
+                   "format": done.source_format, "n_assets": done.n_assets,
+                   "total_balance": done.total_balance, "cutoff_date": done.cutoff_date,
+                   "assumptions": done.assumptions, "warnings": done.warnings}
+        sys.stdout.write(canonical_json(summary, indent=2))
     else:
-        print(f"stored pool {pool_id!r}: {pool.n_assets:,} loans, balance "
-              f"{pool.total_balance:,.2f} ({pool.source_format} format)")
-        for w in pool.warnings:
+        verb = "stored pool" if done.created else "pool already stored as"
+        print(f"{verb} {done.pool_id!r}: {done.n_assets:,} loans, balance "
+              f"{done.total_balance:,.2f} ({done.source_format} format)")
+        for w in done.warnings:
             print(f"warning: {w}")
-        if pool.assumptions:
+        if done.assumptions:
             print("assumptions applied (field, asset class, grade, value, loans, source):")
-            for a in pool.assumptions:
+            for a in done.assumptions:
                 print(f"  {a['field']:<20} {a['asset_class']:<20} {a.get('grade') or '-':<3} "
                       f"{a['value']:<8g} {a['n_assets']:>8,}  {a['source']}")
     return 0
 
 
 def _pools_list(args: argparse.Namespace) -> int:
-    from engine.store.credit import list_pools
+    from engine.credit.workflow import list_pools
 
-    df = list_pools(_connect())
+    df = list_pools()
     if args.json:
         print(df.to_json(orient="records", date_format="iso", indent=2))
     elif df.empty:
@@ -116,9 +127,9 @@ def _pools_list(args: argparse.Namespace) -> int:
 
 
 def _scenarios_list(args: argparse.Namespace) -> int:
-    from engine.store.credit import scenario_library
+    from engine.credit.workflow import scenario_library
 
-    lib = scenario_library(_connect())
+    lib = scenario_library()
     if args.json:
         print(json.dumps({k: s.response_dict() for k, s in lib.items()}, indent=2))
         return 0
@@ -183,79 +194,34 @@ def _print_table(result) -> None:
 
 
 def _stress(args: argparse.Namespace) -> int:
-    from engine.credit import AnalysisRequest, ScenarioSpec, StressTestRequest, run_stress_test
+    from engine.credit.workflow import StressRunRequest, run_stress
     from engine.export import write_table
 
-    started = datetime.now(timezone.utc).replace(tzinfo=None)
-    src = Path(args.pool)
-    con = None
-    if src.exists():
-        from engine.ingest import load_assumptions, read_pool
-
-        table = load_assumptions(args.assumptions) if args.assumptions else None
-        pool = read_pool(src, format=args.format, assumptions=table)
-    else:
-        from engine.store.credit import load_pool
-
-        con = _connect()
-        pool = load_pool(con, args.pool)
     if args.loan_level is not None and args.loan_level.suffix.lower() != ".parquet":
         raise InputError("--loan-level writes Parquet: give a file name ending in .parquet")
-    customs = _load_customs(args.custom)
-    names = args.scenarios or ["all"]
-    if args.custom and not args.scenarios:
-        names = ["all"]
-    request = StressTestRequest(
-        request=AnalysisRequest(
-            analysis_date=args.analysis_date or pool.cutoff_date or date.today(),
-            discount_rate=args.discount_rate, projection_periods=args.periods,
-            include_cashflows=False),
-        scenario_names=names,
-        custom_scenarios={k: ScenarioSpec(**v) for k, v in customs.items()},
-        max_workers=args.workers,
-        include_loan_level=args.loan_level is not None,
-    )
-    if not args.no_store and con is None:
-        con = _connect()
-    library = None
-    cache = None
-    if con is not None:
-        from engine.store.credit import DuckDBCache, scenario_library
-
-        library = scenario_library(con)
-        cache = None if args.no_cache else DuckDBCache(con)
-    elif not args.no_cache:
-        from engine.credit._runner import MemoryCache
-
-        cache = MemoryCache()
-    config = {"command": "stress", "pool_source": str(args.pool), "scenario_names": names,
-              "custom_scenarios": customs, "projection_periods": args.periods,
-              "discount_rate": args.discount_rate}
-    try:
-        result = run_stress_test(request, pool=pool, library=library, cache=cache)
-    except InputError:
-        raise
-    except Exception as exc:  # the run itself failed: record it as an error, then report it
-        if not args.no_store and con is not None:
-            from engine.store.credit import record_failed_run
-
-            record_failed_run(con, configuration=config, error=f"{type(exc).__name__}: {exc}",
-                              pool_id=pool.pool_id, pool_name=pool.pool_name,
-                              inputs_hash=pool.content_hash(), started_at=started)
-        raise
+    if args.cashflows is not None and args.cashflows.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError("--cashflows writes CSV or Parquet: give a file name ending in .csv or "
+                         ".parquet")
+    src = Path(args.pool)
+    pool = {"pool_file": src} if src.is_file() else {"pool_id": args.pool}
+    request = _build(
+        StressRunRequest, "stress", **pool, pool_format=args.format,
+        assumptions_file=args.assumptions, scenario_names=args.scenarios or ["all"],
+        custom_scenarios=_load_customs(args.custom), analysis_date=args.analysis_date,
+        discount_rate=args.discount_rate, projection_periods=args.periods,
+        max_workers=args.workers, include_loan_level=args.loan_level is not None,
+        use_cache=not args.no_cache, record=not args.no_store, source="cli")
+    run = run_stress(request)
+    result = run.result
     if args.cashflows:
         write_table(result.cashflows_frame(), args.cashflows)
     if args.loan_level:
         write_table(result.loan_level_frame(), args.loan_level)
-    if not args.no_store and con is not None:
-        from engine.store.credit import record_run
-
-        record_run(con, result, configuration=config, started_at=started)
     if args.json:
         sys.stdout.write(result.response_json() + "\n")
     else:
         _print_table(result)
-        if result.run_id:
-            print(f"stored as run {result.run_id}")
+        if run.run_id:
+            print(f"stored as run {run.run_id}")
     failed = [k for k, r in result.scenarios.items() if r.status != "success"]
     return 1 if failed and len(failed) == len(result.scenarios) else 0

@@ -1,12 +1,26 @@
 """Pool ingest: loan tapes (CSV, Parquet, JSON, Excel) → validated columnar pools.
 
 ``read_pool`` reads a file or upload, recognises its layout (native, Lending Club, loan-record),
-maps it to the canonical columns of :data:`engine.credit.models.ASSET_COLUMNS`, validates every
+maps it to the canonical columns of :data:`engine.ingest.models.ASSET_COLUMNS`, validates every
 column at once (one :class:`engine.errors.ValidationError` lists every bad cell) and fills missing
 behavioural values from a sourced assumption table, reporting every fill.
+
+Ingest owns the canonical tape schema (:mod:`engine.ingest.models`) and imports nothing from
+:mod:`engine.credit`; the credit engine builds on it.
 """
 
 from ._assumptions import VALUE_FIELDS, AssumptionTable, load_assumptions
+from .models import (
+    ASSET_COLUMNS,
+    BEHAVIOURAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    Asset,
+    AssetClass,
+    AssetStatus,
+    Pool,
+    PoolData,
+    RateType,
+)
 from ._mappings import (
     FORMATS,
     LC_DEFAULT_CUTOFF,
@@ -30,4 +44,13 @@ __all__ = [
     "LC_STATUS",
     "LOAN_TYPE_TO_ASSET_CLASS",
     "MONTHLY_SCHEDULES",
+    "ASSET_COLUMNS",
+    "BEHAVIOURAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "Asset",
+    "AssetClass",
+    "AssetStatus",
+    "Pool",
+    "PoolData",
+    "RateType",
 ]

@@ -1,9 +1,9 @@
 """The assumption table: behavioural values for loans whose tape does not carry them.
 
 Real tapes rarely carry a prepayment speed (CPR), a default rate (CDR), a recovery rate or a
-recovery lag. The packaged table ``engine/credit/data/assumptions.csv`` holds one value per asset
+recovery lag. The packaged table ``engine/ingest/data/assumptions.csv`` holds one value per asset
 class (``grade`` blank = any grade) and per grade where it matters (consumer loans A–G); every
-number cites its source in ``engine/credit/data/ASSUMPTIONS.md``. Only missing values are filled,
+number cites its source in ``engine/ingest/data/ASSUMPTIONS.md``. Only missing values are filled,
 and every fill is reported.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.credit.models import AssetClass, AssetStatus
+from engine.ingest.models import AssetClass, AssetStatus
 from engine.errors import InputError, ValidationError
 
 from ._issues import IssueLog
@@ -35,7 +35,7 @@ _FIELDS: tuple[tuple[str, float, float, bool], ...] = (
 )
 VALUE_FIELDS: tuple[str, ...] = tuple(f[0] for f in _FIELDS)
 _KEY = ("asset_class", "grade")
-_DOC = "engine/credit/data/ASSUMPTIONS.md"
+_DOC = "engine/ingest/data/ASSUMPTIONS.md"
 _VALID_CLASSES = tuple(c.value for c in AssetClass)
 
 
@@ -71,18 +71,21 @@ def _normalise(frame: pd.DataFrame, *, default_source: str, complete: bool, subj
                 frame[_source_col(field)] = frame["source"]
         frame = frame.drop(columns="source")
     if "asset_class" not in frame.columns:
-        log.add(None, "asset_class", None, "required column missing")
+        log.add(None, column="asset_class", value=None, rule="required column missing")
     known = set(_KEY) | set(VALUE_FIELDS) | {_source_col(f) for f in VALUE_FIELDS}
     for col in frame.columns:
         if col not in known:
-            log.add(None, col, None, f"unknown column; valid columns: {', '.join(sorted(known))}")
+            log.add(None,
+                    column=col, value=None,
+                    rule=f"unknown column; valid columns: {', '.join(sorted(known))}")
     if log:
         raise ValidationError(log.sorted(), subject=subject)
 
     out = pd.DataFrame(index=frame.index)
     cls = frame["asset_class"].astype("string").str.strip().str.lower()
-    log.add_mask(~cls.isin(_VALID_CLASSES).fillna(False).to_numpy(), "asset_class", frame["asset_class"],
-                 f"unknown asset_class; valid: {', '.join(_VALID_CLASSES)}")
+    log.add_mask(~cls.isin(_VALID_CLASSES).fillna(False).to_numpy(),
+                 column="asset_class", values=frame["asset_class"],
+                 rule=f"unknown asset_class; valid: {', '.join(_VALID_CLASSES)}")
     out["asset_class"] = cls
     grade = frame["grade"].astype("string").str.strip().str.upper() if "grade" in frame else pd.Series(
         pd.NA, index=frame.index, dtype="string")
@@ -90,31 +93,36 @@ def _normalise(frame: pd.DataFrame, *, default_source: str, complete: bool, subj
     for field, lo, hi, integer in _FIELDS:
         if field not in frame.columns:
             if complete:
-                log.add(None, field, None, "required column missing")
+                log.add(None, column=field, value=None, rule="required column missing")
             out[field] = np.nan
             out[_source_col(field)] = pd.Series(pd.NA, index=frame.index, dtype="string")
             continue
         raw = frame[field]
         num = pd.to_numeric(raw, errors="coerce").astype("float64")
-        log.add_mask((num.isna() & raw.notna()).to_numpy(), field, raw, "must be a number")
+        log.add_mask((num.isna() & raw.notna()).to_numpy(),
+                     column=field, values=raw, rule="must be a number")
         if complete:
-            log.add_mask((raw.isna()).to_numpy(), field, raw, "missing value")
+            log.add_mask((raw.isna()).to_numpy(), column=field, values=raw, rule="missing value")
         bad = num.notna() & ((num < lo) | (num > hi))
-        log.add_mask(bad.to_numpy(), field, raw, f"must lie in [{lo:g}, {hi:g}]")
+        log.add_mask(bad.to_numpy(), column=field, values=raw, rule=f"must lie in [{lo:g}, {hi:g}]")
         if integer:
-            log.add_mask((num.notna() & (num % 1 != 0)).to_numpy(), field, raw, "must be a whole number of months")
+            log.add_mask((num.notna() & (num % 1 != 0)).to_numpy(),
+                         column=field, values=raw, rule="must be a whole number of months")
         out[field] = num
         src = frame[_source_col(field)].astype("string") if _source_col(field) in frame else pd.Series(
             pd.NA, index=frame.index, dtype="string")
         out[_source_col(field)] = src.fillna(default_source).where(num.notna())
     dup = out.duplicated(list(_KEY), keep="first")
-    log.add_mask(dup.to_numpy(), "asset_class", out["asset_class"] + "/" + out["grade"].fillna("any"),
-                 "duplicate (asset_class, grade) row")
+    log.add_mask(dup.to_numpy(),
+                 column="asset_class", values=out["asset_class"] + "/" + out["grade"].fillna("any"),
+                 rule="duplicate (asset_class, grade) row")
     if complete:
         have_any = set(out.loc[out["grade"].isna(), "asset_class"].dropna())
         for cls_name in _VALID_CLASSES:
             if cls_name not in have_any:
-                log.add(None, "asset_class", cls_name, "needs a row with a blank grade (the any-grade default)")
+                log.add(None,
+                        column="asset_class", value=cls_name,
+                        rule="needs a row with a blank grade (the any-grade default)")
     if log:
         raise ValidationError(log.sorted(), subject=subject)
     return out.reset_index(drop=True)
@@ -210,7 +218,8 @@ class AssumptionTable:
             base.loc[vals.index, _source_col(field)] = upd.loc[vals.index, _source_col(field)]
         return AssumptionTable._from_normalised(base.reset_index(drop=True), f"{self.name} + {source}")
 
-    def lookup(self, field: str, asset_class: pd.Series, grade: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    def lookup(self, field: str, *, asset_class: pd.Series,
+               grade: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         """Value, source and matched grade of ``field`` for each (asset_class, grade).
 
         A grade-specific row wins; otherwise the class's any-grade row. All inputs and outputs
@@ -236,6 +245,21 @@ class AssumptionTable:
         matched = grade.where(pd.Series(use_spec, index=asset_class.index)).astype("string")
         return value, src, matched
 
+    def delinquent_cdr(self) -> dict[str, float]:
+        """The CDR floor of delinquent loans, by asset class.
+
+        Returns
+        -------
+        dict of str to float
+            asset_class → annual CDR, decimal: the any-grade row's
+            ``delinquent_default_probability`` (classes without a value are left out). The credit
+            engine applies it as a floor on the CDR of loans whose status is delinquent.
+        """
+        rows = self._frame[self._frame["grade"].isna()]
+        rows = rows.dropna(subset=["delinquent_default_probability"])
+        return dict(zip(rows["asset_class"].astype(str),
+                        rows["delinquent_default_probability"].astype(float), strict=True))
+
     def __repr__(self) -> str:
         return f"AssumptionTable(name={self.name!r}, rows={len(self._frame)})"
 
@@ -247,7 +271,7 @@ def load_assumptions(path: str | PathLike | None = None) -> AssumptionTable:
     ----------
     path : path-like, optional
         A complete table in CSV (columns as in :class:`AssumptionTable`). None loads
-        ``engine/credit/data/assumptions.csv``, whose every value is sourced in ASSUMPTIONS.md.
+        ``engine/ingest/data/assumptions.csv``, whose every value is sourced in ASSUMPTIONS.md.
 
     Returns
     -------
@@ -261,7 +285,7 @@ def load_assumptions(path: str | PathLike | None = None) -> AssumptionTable:
         If any value is missing, out of range, or an asset class lacks its any-grade row.
     """
     if path is None:
-        data = resources.files("engine.credit").joinpath("data/assumptions.csv").read_bytes()
+        data = resources.files("engine.ingest").joinpath("data/assumptions.csv").read_bytes()
         table = AssumptionTable(data, name="packaged")
         for field in VALUE_FIELDS:  # make every packaged source key point at its documentation
             col = _source_col(field)
@@ -314,10 +338,11 @@ def fill_behavioural(frame: pd.DataFrame, table: AssumptionTable) -> list[dict[s
             miss = missing[field]
             if not miss.any():
                 continue
-            value, src, matched = table.lookup(field, cls, grade)
+            value, src, matched = table.lookup(field, asset_class=cls, grade=grade)
             basis = np.full(len(groups), field, dtype=object)
             if field == "default_probability" and delinquent.any():
-                d_val, d_src, d_grade = table.lookup("delinquent_default_probability", cls, grade)
+                d_val, d_src, d_grade = table.lookup("delinquent_default_probability",
+                                                     asset_class=cls, grade=grade)
                 value = value.where(~delinquent, d_val)
                 src = src.where(~delinquent, d_src)
                 matched = matched.where(~delinquent, d_grade)

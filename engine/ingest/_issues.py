@@ -47,7 +47,7 @@ class IssueLog:
             return None
         return self.source_names.get(column, column)
 
-    def add(self, row: int | None, column: str | None, value: Any, rule: str) -> None:
+    def add(self, row: int | None, *, column: str | None, value: Any, rule: str) -> None:
         """Record one issue; ``row`` is the 1-based data row (None for file or column)."""
         if row is not None:
             seen = self._cells.setdefault(self.name(column) or "", set())
@@ -59,6 +59,7 @@ class IssueLog:
     def add_mask(
         self,
         mask: pd.Series | np.ndarray,
+        *,
         column: str,
         values: pd.Series,
         rule: str,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.credit.models import ASSET_COLUMNS, REQUIRED_COLUMNS, AssetClass, AssetStatus
+from engine.ingest.models import ASSET_COLUMNS, REQUIRED_COLUMNS, AssetClass, AssetStatus
 from engine.errors import InputError
 
 from ._issues import IssueLog
@@ -150,7 +150,7 @@ def _columns(frame: pd.DataFrame, wanted: Iterable[str], log: IssueLog, fmt: str
     for w in wanted:
         actual = lookup.get(_norm(w))
         if actual is None:
-            log.add(None, w, None, f"required column of the {fmt} format missing")
+            log.add(None, column=w, value=None, rule=f"required column of the {fmt} format missing")
         else:
             found[w] = actual
     return found
@@ -161,7 +161,7 @@ def _numeric(raw: pd.Series, column: str, log: IssueLog) -> pd.Series:
     num = pd.to_numeric(raw, errors="coerce").astype("float64")
     bad = num.isna() & raw.notna()
     if bad.any():
-        log.add_mask(bad.to_numpy(), column, raw, "must be a number")
+        log.add_mask(bad.to_numpy(), column=column, values=raw, rule="must be a number")
     return num
 
 
@@ -223,19 +223,19 @@ def _map_lendingclub(frame: pd.DataFrame, cutoff: dt.date | None, log: IssueLog)
     if "issue_month" in cols:
         raw = frame[cols["issue_month"]]
         issued = pd.to_datetime(raw.astype("string").str.strip(), format="%b-%Y", errors="coerce")
-        log.add_mask((issued.isna() & raw.notna()).to_numpy(), "age", raw,
-                     "issue_month must be a month like 'Mar-2018'")
-        log.add_mask(raw.isna().to_numpy(), "age", raw, "issue_month missing")
+        log.add_mask((issued.isna() & raw.notna()).to_numpy(), column="age", values=raw,
+                     rule="issue_month must be a month like 'Mar-2018'")
+        log.add_mask(raw.isna().to_numpy(), column="age", values=raw, rule="issue_month missing")
         age = (cutoff.year - issued.dt.year) * 12 + (cutoff.month - issued.dt.month)
-        log.add_mask((age < 0).fillna(False).to_numpy(), "age", raw,
-                     f"issue_month is after the cutoff date {cutoff.isoformat()}")
+        log.add_mask((age < 0).fillna(False).to_numpy(), column="age", values=raw,
+                     rule=f"issue_month is after the cutoff date {cutoff.isoformat()}")
         out["age"] = age.astype("float64")
     if "loan_status" in cols:
         raw = frame[cols["loan_status"]]
         metadata["tape_status_counts"] = {str(k): int(v) for k, v in raw.value_counts(dropna=False).items()}
         status = raw.astype("string").str.strip().map(LC_STATUS)
-        log.add_mask(status.isna().to_numpy(), "status", raw,
-                     f"unknown loan_status; valid: {', '.join(LC_STATUS)}")
+        log.add_mask(status.isna().to_numpy(), column="status", values=raw,
+                     rule=f"unknown loan_status; valid: {', '.join(LC_STATUS)}")
         out["status"] = status.astype("string")
         paid_col = next((c for c in frame.columns if _norm(c) == "paid_principal"), None)
         if "balance" in cols and "loan_amount" in cols and paid_col is not None:
@@ -296,34 +296,38 @@ def _map_loan_record(frame: pd.DataFrame, cutoff: dt.date | None, log: IssueLog)
         raw_s, raw_m = frame[cols["LoanStartDate"]], frame[cols["LoanMaturityDate"]]
         start = pd.to_datetime(raw_s, errors="coerce")
         mature = pd.to_datetime(raw_m, errors="coerce")
-        log.add_mask(start.isna().to_numpy(), "age", raw_s, "LoanStartDate must be a date (YYYY-MM-DD)")
-        log.add_mask(mature.isna().to_numpy(), "term", raw_m, "LoanMaturityDate must be a date (YYYY-MM-DD)")
+        log.add_mask(start.isna().to_numpy(),
+                     column="age", values=raw_s, rule="LoanStartDate must be a date (YYYY-MM-DD)")
+        log.add_mask(mature.isna().to_numpy(),
+                     column="term", values=raw_m,
+                     rule="LoanMaturityDate must be a date (YYYY-MM-DD)")
         # term: calendar months start→maturity, to the nearest month (end-of-month maturities).
         whole = (mature.dt.year - start.dt.year) * 12 + (mature.dt.month - start.dt.month)
         term = (whole + (mature.dt.day - start.dt.day) / 30.4375).round()
-        log.add_mask((mature <= start).fillna(False).to_numpy(), "term", raw_m,
-                     "LoanMaturityDate must be after LoanStartDate")
+        log.add_mask((mature <= start).fillna(False).to_numpy(), column="term", values=raw_m,
+                     rule="LoanMaturityDate must be after LoanStartDate")
         out["term"] = term.astype("float64")
         cut = pd.Series(pd.Timestamp(cutoff), index=frame.index)
         age = pd.Series(_months_between(start, cut), index=frame.index)
-        log.add_mask((age < 0).to_numpy(), "age", raw_s,
-                     f"LoanStartDate is after the cutoff date {cutoff.isoformat()}")
+        log.add_mask((age < 0).to_numpy(), column="age", values=raw_s,
+                     rule=f"LoanStartDate is after the cutoff date {cutoff.isoformat()}")
         out["age"] = age
     if "LoanType" in cols:
         raw = frame[cols["LoanType"]]
         key = raw.astype("string").str.strip().str.lower().str.replace(r"[_\-]+", " ", regex=True)
         mapped = key.map(LOAN_TYPE_TO_ASSET_CLASS).fillna(
             key.str.replace(" ", "_").where(key.str.replace(" ", "_").isin([c.value for c in AssetClass])))
-        log.add_mask(mapped.isna().to_numpy(), "asset_class", raw,
-                     "unknown LoanType; valid: " + ", ".join(sorted(LOAN_TYPE_TO_ASSET_CLASS))
+        log.add_mask(mapped.isna().to_numpy(), column="asset_class", values=raw,
+                     rule="unknown LoanType; valid: " + ", ".join(sorted(LOAN_TYPE_TO_ASSET_CLASS))
                      + " (or an asset class name)")
         out["asset_class"] = mapped.astype("string")
     if "RepaymentSchedule" in cols:
         raw = frame[cols["RepaymentSchedule"]]
         key = raw.astype("string").str.strip().str.lower().str.replace(r"[_\-]+", " ", regex=True)
         bad = ~key.isin(MONTHLY_SCHEDULES).fillna(False)
-        log.add_mask(bad.to_numpy(), "RepaymentSchedule", raw,
-                     "only monthly amortising loans are modelled; valid: " + ", ".join(sorted(MONTHLY_SCHEDULES)))
+        log.add_mask(bad.to_numpy(), column="RepaymentSchedule", values=raw,
+                     rule="only monthly amortising loans are modelled; valid: "
+                     + ", ".join(sorted(MONTHLY_SCHEDULES)))
     if "defaultriskscore" in optional:
         out["default_probability"] = frame[optional["defaultriskscore"]]
     metadata: dict[str, Any] = {
@@ -342,7 +346,7 @@ _MAPPERS: dict[str, Callable[[pd.DataFrame, dt.date | None, IssueLog], Mapped]] 
 }
 
 
-def map_tape(frame: pd.DataFrame, fmt: str, *, cutoff_date: dt.date | None, log: IssueLog) -> Mapped:
+def map_tape(frame: pd.DataFrame, *, fmt: str, cutoff_date: dt.date | None, log: IssueLog) -> Mapped:
     """Map a tape to canonical columns; ``fmt`` is a key of :data:`FORMATS` or ``"auto"``."""
     if fmt == "auto":
         fmt = detect_format(frame.columns)
@@ -353,5 +357,5 @@ def map_tape(frame: pd.DataFrame, fmt: str, *, cutoff_date: dt.date | None, log:
     missing = [c for c in REQUIRED_COLUMNS if c not in mapped.frame.columns]
     for c in missing:
         if not any(i.row is None and i.column == log.name(c) for i in log.issues):
-            log.add(None, c, None, "required column missing")
+            log.add(None, column=c, value=None, rule="required column missing")
     return mapped

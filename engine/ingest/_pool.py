@@ -1,4 +1,4 @@
-"""read_pool: any loan tape → a validated :class:`~engine.credit.models.PoolData`."""
+"""read_pool: any loan tape → a validated :class:`~engine.ingest.models.PoolData`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 
-from engine.credit.models import PoolData
+from engine.ingest.models import PoolData
 from engine.errors import InputError, ValidationError
 
 from ._assumptions import AssumptionTable, fill_behavioural, load_assumptions
@@ -89,9 +89,9 @@ def read_pool(
     cutoff = _as_date(cutoff_date, "cutoff_date") or _as_date(read.pool.get("cutoff_date"), "cutoff_date")
 
     log = IssueLog()
-    mapped = map_tape(read.frame, format, cutoff_date=cutoff, log=log)
+    mapped = map_tape(read.frame, fmt=format, cutoff_date=cutoff, log=log)
     warnings = list(mapped.warnings)
-    frame = validate_frame(mapped.frame, log, warnings)
+    frame = validate_frame(mapped.frame, log=log, warnings=warnings)
     if log:
         raise ValidationError(log.sorted(), subject=subject)
 

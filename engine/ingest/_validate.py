@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.credit.models import ASSET_COLUMNS, AssetClass, AssetStatus, RateType
+from engine.ingest.models import ASSET_COLUMNS, AssetClass, AssetStatus, RateType
 
 from ._issues import IssueLog
 
@@ -61,13 +61,15 @@ def _category(raw: pd.Series, column: str, log: IssueLog) -> pd.Series:
     norm = _by_unique(raw, lambda s: s.astype("string").str.strip().str.lower()
                       .str.replace(r"[\s\-]+", "_", regex=True))
     valid = _CATEGORIES[column]
-    log.add_mask(raw.isna().to_numpy(), column, raw, f"missing value; valid: {', '.join(valid)}")
+    log.add_mask(raw.isna().to_numpy(),
+                 column=column, values=raw, rule=f"missing value; valid: {', '.join(valid)}")
     bad = ~norm.isin(valid).fillna(True)
-    log.add_mask(bad.to_numpy(), column, raw, f"unknown {column}; valid: {', '.join(valid)}")
+    log.add_mask(bad.to_numpy(),
+                 column=column, values=raw, rule=f"unknown {column}; valid: {', '.join(valid)}")
     return norm
 
 
-def validate_frame(frame: pd.DataFrame, log: IssueLog, warnings: list[str]) -> pd.DataFrame:
+def validate_frame(frame: pd.DataFrame, *, log: IssueLog, warnings: list[str]) -> pd.DataFrame:
     """Check a mapped tape column by column and build the canonical frame.
 
     Parameters
@@ -94,14 +96,15 @@ def validate_frame(frame: pd.DataFrame, log: IssueLog, warnings: list[str]) -> p
     if "asset_id" in frame:
         raw = frame["asset_id"]
         ids = raw.astype("string").str.strip()
-        log.add_mask((ids.isna() | (ids == "")).to_numpy(), "asset_id", raw, "missing asset_id")
+        log.add_mask((ids.isna() | (ids == "")).to_numpy(),
+                     column="asset_id", values=raw, rule="missing asset_id")
         dup = ids.duplicated(keep=False) & ids.notna() & (ids != "")
         if dup.any():
             rows = pd.Series(np.arange(1, n + 1), index=frame.index)[dup]
             together = rows.groupby(ids[dup]).transform(lambda r: ", ".join(map(str, r)))
             for row, key_rows in zip(rows.to_numpy(), together.to_numpy()):
-                log.add(int(row), "asset_id", raw.iat[int(row) - 1],
-                        f"duplicate asset_id: the same id is on rows {key_rows}")
+                log.add(int(row), column="asset_id", value=raw.iat[int(row) - 1],
+                        rule=f"duplicate asset_id: the same id is on rows {key_rows}")
         out["asset_id"] = ids
     else:
         out["asset_id"] = pd.Series(pd.NA, index=frame.index, dtype="string")
@@ -123,15 +126,16 @@ def validate_frame(frame: pd.DataFrame, log: IssueLog, warnings: list[str]) -> p
         raw = frame[column]
         if pd.api.types.is_bool_dtype(raw):
             num = pd.Series(np.nan, index=frame.index)
-            log.add_mask(np.ones(n, dtype=bool), column, raw, "must be a number")
+            log.add_mask(np.ones(n, dtype=bool), column=column, values=raw, rule="must be a number")
         else:
             num = pd.to_numeric(raw, errors="coerce").astype("float64")
-            log.add_mask((num.isna() & raw.notna()).to_numpy(), column, raw, "must be a number")
+            log.add_mask((num.isna() & raw.notna()).to_numpy(),
+                         column=column, values=raw, rule="must be a number")
         inf = np.isinf(num.to_numpy())
-        log.add_mask(inf, column, raw, "must be a finite number")
+        log.add_mask(inf, column=column, values=raw, rule="must be a finite number")
         num = num.mask(inf)
         if column not in _OPTIONAL_NUMERIC:
-            log.add_mask(raw.isna().to_numpy(), column, raw, "missing value")
+            log.add_mask(raw.isna().to_numpy(), column=column, values=raw, rule="missing value")
         numeric[column] = num
     raw_of = {c: frame[c] if c in frame else None for c in numeric}
 
@@ -143,16 +147,16 @@ def validate_frame(frame: pd.DataFrame, log: IssueLog, warnings: list[str]) -> p
                             "divided by 100.")
         if column in numeric:
             bad = (numeric[column] < 0) | (numeric[column] > 1)
-            log.add_mask(bad.to_numpy(), column, raw_of[column],
-                         "must be a decimal in [0, 1] (annual, 0.05 = 5 %)")
+            log.add_mask(bad.to_numpy(), column=column, values=raw_of[column],
+                         rule="must be a decimal in [0, 1] (annual, 0.05 = 5 %)")
 
     # recovery_rate / loss_severity: derive one from the other, or check they sum to 1.
     rec, sev = numeric.get("recovery_rate"), numeric.get("loss_severity")
     if rec is not None and sev is not None:
         both = rec.notna() & sev.notna()
         clash = both & ((rec + sev - 1.0).abs() > RECOVERY_TOLERANCE)
-        log.add_mask(clash.to_numpy(), "loss_severity", raw_of["loss_severity"],
-                     "recovery_rate + loss_severity must equal 1 (give one, or both consistently)")
+        log.add_mask(clash.to_numpy(), column="loss_severity", values=raw_of["loss_severity"],
+                     rule="recovery_rate + loss_severity must equal 1 (give one, or both consistently)")
     if sev is not None:
         derive = sev.notna() & (rec.isna() if rec is not None else True)
         if bool(np.any(derive)):
@@ -170,34 +174,39 @@ def validate_frame(frame: pd.DataFrame, log: IssueLog, warnings: list[str]) -> p
     for column in ("term", "age", "recovery_lag"):
         if column in numeric:
             v = numeric[column]
-            log.add_mask((v.notna() & (v % 1 != 0)).to_numpy(), column, raw_of[column],
-                         "must be a whole number of months")
+            log.add_mask((v.notna() & (v % 1 != 0)).to_numpy(),
+                         column=column, values=raw_of[column],
+                         rule="must be a whole number of months")
     if "term" in numeric:
-        log.add_mask((numeric["term"] <= 0).to_numpy(), "term", raw_of["term"], "must be positive (months)")
+        log.add_mask((numeric["term"] <= 0).to_numpy(),
+                     column="term", values=raw_of["term"], rule="must be positive (months)")
     if "age" in numeric:
-        log.add_mask((numeric["age"] < 0).to_numpy(), "age", raw_of["age"], "must be 0 or more (months)")
+        log.add_mask((numeric["age"] < 0).to_numpy(),
+                     column="age", values=raw_of["age"], rule="must be 0 or more (months)")
     else:
         warnings.append("No age column: every asset taken as new (age 0).")
         numeric["age"] = pd.Series(0.0, index=frame.index)
     if "term" in numeric:
         t, a = numeric["term"], numeric["age"]
-        log.add_mask((t.notna() & a.notna() & (t <= a)).to_numpy(), "term", raw_of["term"],
-                     "term must be above age (a loan past its term cannot be projected)")
+        log.add_mask((t.notna() & a.notna() & (t <= a)).to_numpy(),
+                     column="term", values=raw_of["term"],
+                     rule="term must be above age (a loan past its term cannot be projected)")
     if "recovery_lag" in numeric:
         lag = numeric["recovery_lag"]
-        log.add_mask(((lag < 0) | (lag > 120)).to_numpy(), "recovery_lag", raw_of["recovery_lag"],
-                     "must lie in [0, 120] months")
+        log.add_mask(((lag < 0) | (lag > 120)).to_numpy(),
+                     column="recovery_lag", values=raw_of["recovery_lag"],
+                     rule="must lie in [0, 120] months")
     if "original_balance" in numeric:
-        log.add_mask((numeric["original_balance"] <= 0).to_numpy(), "original_balance",
-                     raw_of["original_balance"], "must be positive (or left blank)")
+        log.add_mask((numeric["original_balance"] <= 0).to_numpy(), column="original_balance",
+                     values=raw_of["original_balance"], rule="must be positive (or left blank)")
 
     # balance: positive unless paid off (then 0 allowed).
     if "balance" in numeric:
         b = numeric["balance"]
         paid_off = (out["status"] == AssetStatus.PAID_OFF.value).fillna(False)
         bad = (b < 0) | ((b == 0) & ~paid_off)
-        log.add_mask(bad.to_numpy(), "balance", raw_of["balance"],
-                     "balance must be positive unless status is paid_off (then 0 is allowed)")
+        log.add_mask(bad.to_numpy(), column="balance", values=raw_of["balance"],
+                     rule="balance must be positive unless status is paid_off (then 0 is allowed)")
 
     if "grade" in frame:
         g = _by_unique(frame["grade"], lambda s: s.str.strip().str.upper())

@@ -1,4 +1,5 @@
-"""Pydantic models at the credit engine's boundaries, and the columnar pool the engine computes on.
+"""The canonical loan-tape schema: the pool models every reader maps to and the credit engine
+computes on. Ingest owns them; :mod:`engine.credit.models` re-exports them.
 
 Two shapes of one pool:
 

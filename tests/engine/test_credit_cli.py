@@ -114,7 +114,7 @@ def test_real_lending_club_pool_under_all_nine_scenarios(capsys):
 
 def test_a_run_that_fails_as_a_whole_is_recorded_as_error(tape, capsys, monkeypatch):
     import engine.credit._runner as runner
-    from engine.store import connect
+    from engine.store import Store
 
     def broken(*a, **k):
         raise MemoryError("out of memory")
@@ -122,7 +122,39 @@ def test_a_run_that_fails_as_a_whole_is_recorded_as_error(tape, capsys, monkeypa
     monkeypatch.setattr(runner, "LoanArrays", type("X", (), {"from_frame": staticmethod(broken)}))
     assert main(["stress", str(tape)]) == 1
     assert "out of memory" in capsys.readouterr().err
-    con = connect()
-    rows = con.execute("SELECT status, error FROM runs").fetchall()
-    assert rows == [("error", "MemoryError: out of memory")]
-    assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 0
+    with Store().read() as con:
+        rows = con.execute("SELECT status, error FROM runs").fetchall()
+        assert rows == [("error", "MemoryError: out of memory")]
+        assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 0
+
+
+def test_stress_by_id_runs_while_another_process_reads_the_store(tape, capsys):
+    """A reader elsewhere holds the store only for its short session; the run waits its turn."""
+    import subprocess
+    import sys
+
+    assert main(["pools", "import", str(tape)]) == 0
+    capsys.readouterr()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time; from engine.store import Store\n"
+         "with Store().read() as con:\n"
+         "    print('holding', flush=True); time.sleep(1.0)"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        assert main(["stress", "pool", "--scenario", "credit_crisis", "--no-cache",
+                     "--json"]) == 0
+    finally:
+        holder.wait(timeout=30)
+    resp = json.loads(capsys.readouterr().out)
+    assert list(resp) == ["base", "credit_crisis"] and not resp["base"]["cache_hit"]
+    assert holder.returncode == 0
+
+
+def test_bad_options_exit_2_without_a_traceback(tape, capsys):
+    assert main(["stress", str(tape), "--discount-rate", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "discount_rate" in err and "Traceback" not in err
+    assert main(["stress", str(tape), "--loan-level", "out.csv"]) == 2
+    assert ".parquet" in capsys.readouterr().err

@@ -18,7 +18,7 @@ NEUTRAL = MarketFactors()
 
 def run(loans, factors=NEUTRAL, *, y=0.06, periods=None, loan_level=False):
     h, t = horizon_of(loans, periods)
-    return project(loans, factors, annual_yield=y, horizon=h, n_periods=t, loan_level=loan_level)
+    return project(loans, factors=factors, annual_yield=y, horizon=h, n_periods=t, loan_level=loan_level)
 
 
 @pytest.mark.parametrize(
@@ -160,7 +160,7 @@ def test_closed_form_paths_match_the_kernel(rng):
         default_probability=rng.uniform(0, 0.2, n).tolist(),
         recovery_rate=[0.4] * n, recovery_lag=[0] * n,
     )
-    paths = loan_paths(loans, MarketFactors(default_multiplier=1.5), horizon=120)
+    paths = loan_paths(loans, factors=MarketFactors(default_multiplier=1.5), horizon=120)
     pool, _ = run(loans, MarketFactors(default_multiplier=1.5), periods=120)
     np.testing.assert_allclose(paths["balance"].sum(axis=0), pool[:120, F["ending_balance"]],
                                rtol=1e-9, atol=1e-6)

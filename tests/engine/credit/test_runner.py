@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 
 import engine.credit._runner as runner
+from engine.canonical import canonical_json
 from engine.credit import (
+    CHUNK_SIZE,
     AnalysisRequest,
     MemoryCache,
     ScenarioSpec,
     StressTestRequest,
     run_stress_test,
 )
+from engine.credit._runner import _ScenarioAccumulator, chunk_bounds
 from engine.errors import InputError, ScenarioError
 
 from .conftest import make_pool
@@ -74,10 +77,10 @@ def test_discount_yield_adds_every_rate_factor(pool):
 def test_a_failing_scenario_is_reported_while_the_others_complete(pool, monkeypatch):
     real = runner.project
 
-    def flaky(loans, factors, **kw):
+    def flaky(loans, *, factors, **kw):
         if factors.default_multiplier == 3.0:  # credit_crisis
             raise FloatingPointError("boom")
-        return real(loans, factors, **kw)
+        return real(loans, factors=factors, **kw)
 
     monkeypatch.setattr(runner, "project", flaky)
     result = run_stress_test(request(), pool=pool, cache=None)
@@ -107,8 +110,63 @@ def test_parallel_and_serial_runs_agree(pool):
     par = run_stress_test(request(max_workers=4), pool=pool, cache=None)
     ser = run_stress_test(request(run_parallel=False), pool=pool, cache=None)
     for k in par.scenarios:
-        np.testing.assert_allclose(par.scenarios[k].cashflows.to_numpy(dtype=float),
-                                   ser.scenarios[k].cashflows.to_numpy(dtype=float))
+        np.testing.assert_array_equal(par.scenarios[k].cashflows.to_numpy(dtype=float),
+                                      ser.scenarios[k].cashflows.to_numpy(dtype=float))
+
+
+_TIMING_KEYS = {"execution_time", "execution_time_total", "cache_hit"}
+
+
+def _without_timings(obj):
+    """The response with every clock reading and cache flag removed (they differ run to run)."""
+    if isinstance(obj, dict):
+        return {k: _without_timings(v) for k, v in obj.items() if k not in _TIMING_KEYS}
+    if isinstance(obj, list):
+        return [_without_timings(v) for v in obj]
+    return obj
+
+
+def test_chunks_depend_on_the_pool_size_only():
+    assert chunk_bounds(0) == [(0, 0)]
+    assert chunk_bounds(120_000) == [(0, 50_000), (50_000, 100_000), (100_000, 120_000)]
+    assert chunk_bounds(7, size=3) == [(0, 3), (3, 6), (6, 7)]
+
+
+def test_300k_loans_give_bit_identical_results_for_1_2_and_4_workers(pool_300k):
+    assert pool_300k.n_assets == 6 * CHUNK_SIZE  # several chunks per scenario
+    texts = {}
+    for workers in (1, 2, 4):
+        req = StressTestRequest(
+            request=AnalysisRequest(analysis_date=ANALYSIS, discount_rate=0.06,
+                                    include_cashflows=True),
+            scenario_names=["base", "credit_crisis", "housing_boom"], max_workers=workers)
+        result = run_stress_test(req, pool=pool_300k, cache=None)
+        assert all(r.status == "success" for r in result.scenarios.values())
+        texts[workers] = canonical_json(_without_timings(result.response()))
+    assert '"cashflows":[' in texts[1]  # the monthly tables are compared too
+    assert texts[1] == texts[2] == texts[4]  # bit for bit, not approximately
+
+
+def test_accumulator_sums_chunks_in_chunk_order_whatever_the_arrival_order():
+    parts = [np.array([[1e16]]), np.array([[1.0]]), np.array([[-1e16]]), np.array([[1.0]])]
+    # in chunk order: ((1e16 + 1) - 1e16) + 1 = 1 (the first 1 is lost to rounding)
+    for arrival in ([0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]):
+        acc = _ScenarioAccumulator(4)
+        done = [acc.add_part(i, parts[i], None) for i in arrival]
+        assert done == [False, False, False, True]
+        total, loans = acc.result()
+        assert total[0, 0] == 1.0 and loans is None
+
+
+def test_accumulator_keeps_the_lowest_failing_chunks_message():
+    acc = _ScenarioAccumulator(3)
+    acc.fail(2, "late")
+    acc.add_part(1, np.zeros((1, 1)), None)
+    assert not acc.finished
+    assert acc.fail(0, "early")
+    assert acc.error == "early"
+    with pytest.raises(RuntimeError):
+        acc.result()
 
 
 def test_cancel_marks_unfinished_scenarios_as_errors(pool):

@@ -21,7 +21,7 @@ from engine.credit._views import (
     scenarios_to_json,
     top_loans,
 )
-from engine.errors import InputError, ScenarioError
+from engine.errors import InputError, NotFoundError, ScenarioError
 from tests.engine.credit.conftest import make_pool
 
 
@@ -108,12 +108,25 @@ def test_top_loans_by_loss():
 
 def test_loan_path_of_a_no_default_no_prepay_loan_amortizes_to_zero():
     pool = make_pool(balance=[1000.0, 500.0], rate=[0.0, 0.06], term=[4, 12])
-    path = loan_path_frame(pool, "L1", PREDEFINED_SCENARIOS["base"], horizon=5)
+    path = loan_path_frame(pool, asset_id="L1", scenario=PREDEFINED_SCENARIOS["base"], horizon=5)
     # a zero-coupon 4-month loan repays 250 a month
     assert path["balance"].tolist() == pytest.approx([750.0, 500.0, 250.0, 0.0, 0.0])
     assert path["cumulative_loss"].tolist() == pytest.approx([0.0] * 5)
-    with pytest.raises(KeyError):
-        loan_path_frame(pool, "missing", PREDEFINED_SCENARIOS["base"], horizon=5)
+    with pytest.raises(NotFoundError, match="loan 'missing' is not in pool"):
+        loan_path_frame(pool, asset_id="missing", scenario=PREDEFINED_SCENARIOS["base"], horizon=5)
+
+
+def test_loan_path_applies_the_delinquent_cdr_floor_it_is_given():
+    pool = make_pool(balance=[1000.0], rate=[0.0], term=[12], status=["delinquent"],
+                     default_probability=[0.0], recovery_rate=[0.0])
+    base = PREDEFINED_SCENARIOS["base"]
+    free = loan_path_frame(pool, asset_id="L1", scenario=base, horizon=12)
+    floored = loan_path_frame(pool, asset_id="L1", scenario=base, horizon=12,
+                              delinquent_cdr={"consumer_loan": 1.0})
+    assert free["cumulative_default"].iloc[-1] == 0.0
+    # an annual CDR of 1 is an MDR of 1: the whole balance defaults in month 1, all of it lost
+    assert floored["cumulative_default"].iloc[0] == pytest.approx(1000.0)
+    assert floored["cumulative_loss"].iloc[-1] == pytest.approx(1000.0)
 
 
 def test_assumption_changes_lists_only_edited_cells():
@@ -122,12 +135,24 @@ def test_assumption_changes_lists_only_edited_cells():
                              "recovery_lag": [6.0, 12.0]})
     edited = original.copy()
     edited.loc[1, "recovery_rate"] = 0.2
-    out = assumption_changes(original, edited, ("recovery_rate", "recovery_lag"))
+    out = assumption_changes(original, edited=edited, fields=("recovery_rate", "recovery_lag"))
     assert len(out) == 1
     row = out.iloc[0]
     assert (row["asset_class"], row["grade"], row["recovery_rate"]) == ("consumer_loan", "A", 0.2)
     assert np.isnan(row["recovery_lag"])
-    assert assumption_changes(original, original.copy(), ("recovery_rate",)).empty
+    assert assumption_changes(original, edited=original.copy(), fields=("recovery_rate",)).empty
+
+
+def test_assumption_changes_match_rows_by_class_and_grade_not_position():
+    original = pd.DataFrame({"asset_class": ["auto_loan", "consumer_loan"],
+                             "grade": [pd.NA, "A"], "recovery_rate": [0.5, 0.1]})
+    edited = original.iloc[::-1].reset_index(drop=True)  # same table, rows reversed
+    assert assumption_changes(original, edited=edited, fields=("recovery_rate",)).empty
+    added = pd.concat([original, pd.DataFrame({"asset_class": ["consumer_loan"], "grade": ["B"],
+                                               "recovery_rate": [0.3]})], ignore_index=True)
+    out = assumption_changes(original, edited=added, fields=("recovery_rate",))
+    assert out[["asset_class", "grade", "recovery_rate"]].values.tolist() == [
+        ["consumer_loan", "B", 0.3]]
 
 
 def test_scenarios_json_round_trip():
@@ -156,19 +181,3 @@ def test_histogram_frame_counts():
     assert out["count"].tolist() == [1, 3]
     assert out["left"].tolist() == [0.0, 1.0]
     assert histogram_frame(pd.Series([np.nan])).empty
-
-
-def test_keep_loan_columns_trims_only_loan_level_tables():
-    from datetime import date
-
-    from engine.credit import AnalysisRequest, StressTestRequest, run_stress_test
-    from engine.credit._views import keep_loan_columns
-
-    pool = make_pool(balance=[1000.0, 500.0], term=[12, 24])
-    req = StressTestRequest(request=AnalysisRequest(analysis_date=date(2024, 1, 31)),
-                            scenario_names=["base"], include_loan_level=True)
-    result = run_stress_test(req, pool=pool, cache=None)
-    trimmed = keep_loan_columns(result, ("asset_id", "npv", "scenario"))
-    assert list(trimmed.scenarios["base"].loan_level.columns) == ["asset_id", "npv"]
-    assert trimmed.scenarios["base"].metrics == result.scenarios["base"].metrics
-    assert "total_recovery" in result.scenarios["base"].loan_level.columns  # original untouched

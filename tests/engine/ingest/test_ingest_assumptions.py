@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from engine.credit.models import AssetClass
+from engine.ingest.models import AssetClass
 from engine.errors import ValidationError
 from engine.ingest import AssumptionTable, load_assumptions, read_pool
 
@@ -26,12 +26,12 @@ def test_packaged_table_covers_every_class_and_lc_grades():
     cdr = consumer.set_index("grade")["default_probability"]
     assert cdr.is_monotonic_increasing  # riskier grade, higher CDR
     sources = frame[[c for c in frame.columns if c.endswith("_source")]].stack()
-    assert sources.str.startswith("engine/credit/data/ASSUMPTIONS.md#").all()
+    assert sources.str.startswith("engine/ingest/data/ASSUMPTIONS.md#").all()
 
 
 def test_every_packaged_source_key_is_documented():
     from importlib import resources
-    doc = resources.files("engine.credit").joinpath("data/ASSUMPTIONS.md").read_text()
+    doc = resources.files("engine.ingest").joinpath("data/ASSUMPTIONS.md").read_text()
     frame = load_assumptions().to_frame()
     keys = set(frame[[c for c in frame.columns if c.endswith("_source")]].stack().str.split("#").str[1])
     for key in keys:
@@ -56,7 +56,7 @@ def test_fills_are_reported_and_only_missing_values_are_filled():
     assert sum(a["n_assets"] for a in ppy) == 5
     assert all(set(a) >= {"field", "asset_class", "grade", "value", "source", "n_assets"}
                for a in pool.assumptions)
-    assert all(a["source"].startswith("engine/credit/data/ASSUMPTIONS.md#") for a in pool.assumptions)
+    assert all(a["source"].startswith("engine/ingest/data/ASSUMPTIONS.md#") for a in pool.assumptions)
 
 
 def test_consumer_loan_without_a_grade_uses_the_any_grade_row():
@@ -111,3 +111,14 @@ def test_bad_tables_are_rejected():
 def test_given_values_mean_no_fill(native_frame):
     pool = read_pool(native_frame.to_csv(index=False).encode(), filename="full.csv")
     assert pool.assumptions == []
+
+
+def test_delinquent_cdr_floor_comes_from_the_any_grade_rows():
+    table = load_assumptions()
+    floor = table.delinquent_cdr()
+    assert set(floor) == {c.value for c in AssetClass}
+    assert floor["residential_mortgage"] == 0.20  # assumptions.csv, row 2
+    assert floor["commercial_mortgage"] == 0.25
+    changed = table.override([{"asset_class": "auto_loan", "delinquent_default_probability": 0.5}])
+    assert changed.delinquent_cdr()["auto_loan"] == 0.5
+    assert table.delinquent_cdr()["auto_loan"] != 0.5  # the original is left unchanged

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.credit.models import ASSET_COLUMNS
+from engine.ingest.models import ASSET_COLUMNS
 from engine.errors import InputError, ValidationError
 from engine.ingest import read_pool, read_table
 
@@ -134,4 +134,12 @@ def test_ingest_does_not_import_streamlit():
     import subprocess
     import sys
     code = "import sys, engine.ingest; sys.exit('streamlit' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_ingest_does_not_import_the_credit_engine():
+    import subprocess
+    import sys
+    code = ("import sys, engine.ingest; "
+            "sys.exit(any(m.startswith('engine.credit') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,0 +1,271 @@
+"""Pydantic models at the credit engine's boundaries: the stress-test request and its result.
+
+The pool models (:class:`Pool`, :class:`Asset`, :class:`PoolData`, :data:`ASSET_COLUMNS`, …) belong
+to :mod:`engine.ingest.models`, which owns the canonical tape schema; they are re-exported here so
+``engine.credit.models`` names everything a stress test takes and gives.
+
+The request and response follow ARCHITECTURE.md, "Credit stress test: request and response".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from engine import __version__
+from engine.credit._scenarios import Scenario
+from engine.ingest.models import (
+    ASSET_COLUMNS,
+    BEHAVIOURAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    Asset,
+    AssetClass,
+    AssetStatus,
+    Pool,
+    PoolData,
+    RateType,
+)
+
+__all__ = [
+    # the pool (engine.ingest.models)
+    "AssetClass",
+    "RateType",
+    "AssetStatus",
+    "Asset",
+    "Pool",
+    "PoolData",
+    "ASSET_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "BEHAVIOURAL_COLUMNS",
+    # the stress test
+    "POOL_FIELDS",
+    "CASHFLOW_COLUMNS",
+    "AnalysisRequest",
+    "ScenarioSpec",
+    "StressTestRequest",
+    "ScenarioResult",
+    "StressTestResult",
+]
+
+#: Columns of the pool cashflow matrix, shape (n_periods, len(POOL_FIELDS)), currency units.
+POOL_FIELDS: tuple[str, ...] = (
+    "beginning_balance",
+    "scheduled_principal",
+    "prepayment",
+    "interest",
+    "default_amount",
+    "recovery",
+    "loss",
+    "ending_balance",
+    "residual",
+)
+
+#: Columns of a scenario's monthly pool cashflow table.
+CASHFLOW_COLUMNS: tuple[str, ...] = (
+    "period", "time_years", *POOL_FIELDS, "total_cashflow", "discount_factor", "present_value",
+)
+
+
+class AnalysisRequest(BaseModel):
+    """``request`` of the stress-test JSON: the pool and how to value it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pool: Pool | None = None
+    analysis_date: date
+    discount_rate: float = Field(default=0.05, ge=-0.05, le=1.0, allow_inf_nan=False,
+                                 description="Annual, decimal, monthly compounded.")
+    projection_periods: int | None = Field(default=None, ge=1, le=600,
+                                           description="Months; default: the longest remaining term.")
+    include_cashflows: bool = False
+
+
+class ScenarioSpec(BaseModel):
+    """A custom scenario in a request: ``{name, description, market_factors}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    market_factors: dict[str, float] = Field(default_factory=dict)
+
+
+class StressTestRequest(BaseModel):
+    """The whole stress-test request (ARCHITECTURE.md, "request and response")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request: AnalysisRequest
+    scenario_names: list[str] = Field(default_factory=lambda: ["base"])
+    custom_scenarios: dict[str, ScenarioSpec] = Field(default_factory=dict)
+    run_parallel: bool = True
+    max_workers: int | None = Field(default=None, ge=1, le=64)
+    include_cashflows: bool = False
+    include_loan_level: bool = False
+    generate_report: bool = True
+
+
+class ScenarioResult(BaseModel):
+    """One scenario's outcome: its response entry plus the tables kept beside it.
+
+    ``cashflows`` is the monthly pool table (columns :data:`CASHFLOW_COLUMNS`, currency units);
+    ``loan_level`` one row per loan (NPV, totals, cumulative default probability, WAL) when the
+    run asked for loan-level results.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    key: str
+    scenario: Scenario
+    status: Literal["success", "error"]
+    error: str | None = None
+    execution_time: float
+    cache_hit: bool = False
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    cashflows: pd.DataFrame | None = Field(default=None, exclude=True, repr=False)
+    loan_level: pd.DataFrame | None = Field(default=None, exclude=True, repr=False)
+
+
+def _json_number(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+class StressTestResult(BaseModel):
+    """Every scenario of a run; ``response()`` gives the JSON shape of ARCHITECTURE.md.
+
+    Attributes
+    ----------
+    pool_id, pool_name : str
+    analysis_date : date
+    discount_rate : float
+        Annual, decimal, monthly compounded (before each scenario's rate shocks).
+    projection_periods : int
+        The horizon used, months.
+    n_assets : int
+    inputs_hash : str
+        SHA-256 of the pool's content and every setting that changes a number.
+    scenarios : dict of str to ScenarioResult
+        In run order, base first.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    pool_id: str
+    pool_name: str
+    analysis_date: date
+    discount_rate: float
+    projection_periods: int
+    n_assets: int
+    inputs_hash: str
+    engine_version: str = __version__
+    execution_time_total: float
+    include_cashflows: bool = False
+    generate_report: bool = True
+    scenarios: dict[str, ScenarioResult]
+    _run_id: str | None = PrivateAttr(default=None)
+
+    @property
+    def run_id(self) -> str | None:
+        """The stored run's id, once the result is recorded or reopened (else None)."""
+        return self._run_id
+
+    def with_run_id(self, run_id: str) -> "StressTestResult":
+        """Tag this result with the id it is stored under; returns ``self``."""
+        self._run_id = run_id
+        return self
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """One row per scenario: key, name, status, cache_hit, execution_time, then metrics."""
+        rows = []
+        for key, r in self.scenarios.items():
+            rows.append({"scenario": key, "name": r.scenario.name, "status": r.status,
+                         "cache_hit": r.cache_hit, "execution_time": r.execution_time,
+                         **r.metrics, "error": r.error})
+        return pd.DataFrame(rows)
+
+    def cashflows_frame(self) -> pd.DataFrame:
+        """Monthly pool cashflows of every successful scenario, long form with a scenario column."""
+        parts = [r.cashflows.assign(scenario=k) for k, r in self.scenarios.items()
+                 if r.cashflows is not None]
+        if not parts:
+            return pd.DataFrame(columns=["scenario", *CASHFLOW_COLUMNS])
+        df = pd.concat(parts, ignore_index=True)
+        return df[["scenario", *CASHFLOW_COLUMNS]]
+
+    def loan_level_frame(self) -> pd.DataFrame:
+        """Loan-level rows of every scenario, long form with a scenario column (empty if none)."""
+        parts = [r.loan_level.assign(scenario=k) for k, r in self.scenarios.items()
+                 if r.loan_level is not None]
+        if not parts:
+            return pd.DataFrame()
+        df = pd.concat(parts, ignore_index=True)
+        return df[["scenario", *[c for c in df.columns if c != "scenario"]]]
+
+    def worst_scenario(self) -> ScenarioResult | None:
+        """The successful non-base scenario with the lowest NPV change (None if there is none)."""
+        ranked = [r for k, r in self.scenarios.items()
+                  if k != "base" and r.status == "success"
+                  and r.metrics.get("npv_change") is not None
+                  and math.isfinite(r.metrics["npv_change"])]
+        return min(ranked, key=lambda r: r.metrics["npv_change"]) if ranked else None
+
+    def _entry(self, r: ScenarioResult) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "pool_name": self.pool_name,
+            "analysis_date": self.analysis_date.isoformat(),
+            "status": r.status,
+            "execution_time": r.execution_time,
+            "metrics": {k: _json_number(v) for k, v in r.metrics.items()},
+            "analytics": {"scenario": r.scenario.response_dict()},
+            "cache_hit": r.cache_hit,
+        }
+        if r.error:
+            entry["error"] = r.error
+        if self.include_cashflows and r.cashflows is not None:
+            entry["cashflows"] = [
+                {k: _json_number(v) for k, v in row.items()}
+                for row in r.cashflows.to_dict("records")
+            ]
+        return entry
+
+    def response(self) -> dict[str, Any]:
+        """Scenario key → {pool_name, analysis_date, status, execution_time, metrics, analytics,
+        cache_hit}; base carries ``analytics.stress_test_report`` when a report is asked for.
+
+        The report also names the run's ``pool_id``, ``n_assets``, ``discount_rate`` (annual,
+        decimal) and ``projection_periods`` (months), so a stored response reopens whole.
+        """
+        out = {k: self._entry(r) for k, r in self.scenarios.items()}
+        if self.generate_report and "base" in out:
+            ok = [r for r in self.scenarios.values() if r.status == "success"]
+            out["base"]["analytics"]["stress_test_report"] = {
+                "pool_name": self.pool_name,
+                "pool_id": self.pool_id,
+                "n_assets": self.n_assets,
+                "discount_rate": self.discount_rate,
+                "projection_periods": self.projection_periods,
+                "analysis_date": self.analysis_date.isoformat(),
+                "execution_time_total": self.execution_time_total,
+                "scenarios_count": len(self.scenarios),
+                "scenarios_success": len(ok),
+                "scenarios_failed": len(self.scenarios) - len(ok),
+                "base_case": out["base"]["metrics"],
+                "scenarios": {
+                    k: {"name": r.scenario.name, "status": r.status,
+                        "execution_time": r.execution_time, "cache_hit": r.cache_hit,
+                        "metrics": out[k]["metrics"]}
+                    for k, r in self.scenarios.items()
+                },
+            }
+        return out
+
+    def response_json(self, *, indent: int | None = 2) -> str:
+        """:meth:`response` as JSON text (scenario order kept; NaN written as null)."""
+        return json.dumps(self.response(), indent=indent, allow_nan=False)

@@ -1,0 +1,790 @@
+"""The credit workflows: every user action on pools, scenarios and stress runs, as one function.
+
+The ``stresslab`` command, the pages and the HTTP API call these and nothing below them. Each
+takes a typed request (or plain ids) and a :class:`~engine.store.Store` (``None`` = the default
+store, ``$STRESSLAB_DB``), and keeps the store only for short sessions:
+
+* reads (pools, scenarios, runs) open one read session;
+* :func:`import_pool` reads and validates the tape with the store closed, then stores the pool
+  in one write transaction;
+* :func:`run_stress` reads its inputs (pool, scenario library, cached results) in read sessions,
+  computes with the store released, and records the run, its results, cashflows, loan rows and
+  new cache entries in one write transaction.
+
+A run's configuration is its :class:`StressRunRequest`, stored as JSON in ``runs``;
+:func:`load_run` rebuilds it and reopens the results without recomputing anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from engine.audit.runs import new_run_id, stored_request, utc_now
+from engine.credit import _store
+from engine.credit._cache import PrefetchedCache
+from engine.credit._runner import (
+    Progress,
+    execute_run,
+    packaged_delinquent_cdr,
+    prepare_run,
+)
+from engine.credit._scenarios import Scenario, builtin_scenarios, make_scenario
+from engine.credit._seed import LENDING_CLUB_FILE, LENDING_CLUB_FOLDER, SEED_POOL_ID, seed_pool
+from engine.credit._summary import pool_breakdown as _pool_breakdown
+from engine.credit._summary import pool_summary as _pool_summary
+from engine.credit._views import assumption_changes, loan_path_frame, scenarios_from_json
+from engine.credit.models import (
+    AnalysisRequest,
+    PoolData,
+    ScenarioSpec,
+    StressTestRequest,
+    StressTestResult,
+)
+from engine.errors import InputError, NotFoundError, StoreError, from_pydantic
+from engine.ingest import VALUE_FIELDS, AssumptionTable, load_assumptions, read_table
+from engine.ingest import detect_format as _detect_columns
+from engine.ingest import read_pool as _read_tape
+from engine.store import Store, transaction
+
+__all__ = [
+    "TAPE_FORMATS",
+    "BREAKDOWN_COLUMNS",
+    "ImportPoolRequest",
+    "PoolImported",
+    "StressRunRequest",
+    "StressRun",
+    "read_pool",
+    "detect_format",
+    "import_pool",
+    "save_pool",
+    "list_pools",
+    "load_pool",
+    "delete_pool",
+    "pool_summary",
+    "pool_breakdown",
+    "assumption_table",
+    "scenario_library",
+    "custom_scenarios",
+    "save_scenario",
+    "duplicate_scenario",
+    "delete_scenario",
+    "import_scenarios",
+    "run_stress",
+    "load_run",
+    "list_runs",
+    "count_runs",
+    "loan_path",
+    "seed_store",
+]
+
+TapeFormat = Literal["auto", "native", "lendingclub", "loan-record"]
+#: The tape layouts a user may name (``auto`` recognises it from the header).
+TAPE_FORMATS: tuple[str, ...] = ("auto", "native", "lendingclub", "loan-record")
+#: Loan attributes a pool can be broken down by.
+BREAKDOWN_COLUMNS: tuple[str, ...] = ("asset_class", "grade", "status", "rate_type", "term")
+#: The source recorded for assumption values edited in the app.
+EDITED_SOURCE = "edited in the app"
+
+
+def _store_or_default(store: Store | None) -> Store:
+    return store if store is not None else Store()
+
+
+# --------------------------------------------------------------------------- pools
+
+class ImportPoolRequest(BaseModel):
+    """A loan tape to read (and store): a file, or uploaded bytes with their file name.
+
+    Attributes
+    ----------
+    path : Path, optional
+        A tape file (CSV, .csv.gz, Parquet, JSON, Excel .xlsx).
+    content : bytes, optional
+        An upload's bytes; ``filename`` then gives the extension (it chooses the reader).
+    filename : str, optional
+    format : {"auto", "native", "lendingclub", "loan-record"}
+        The tape's layout; ``auto`` recognises it from the header.
+    pool_id, pool_name : str, optional
+        Default: the JSON pool's own, else the file name's stem (id) and the file name (name).
+    cutoff_date : date, optional
+        The date balances and ages refer to (required for loan-record tapes).
+    assumptions_path : Path, optional
+        A complete assumption table (CSV) replacing the packaged one.
+    assumption_edits : list of dict, optional
+        Rows of the assumption table as edited in the app (``asset_class``, ``grade`` and the
+        value fields); only values that differ from the table override it, with the source
+        "edited in the app".
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path | None = None
+    content: bytes | None = None
+    filename: str | None = None
+    format: TapeFormat = "auto"
+    pool_id: str | None = Field(default=None, min_length=1, max_length=200)
+    pool_name: str | None = Field(default=None, min_length=1, max_length=200)
+    cutoff_date: date | None = None
+    assumptions_path: Path | None = None
+    assumption_edits: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ImportPoolRequest":
+        if (self.path is None) == (self.content is None):
+            raise ValueError("give exactly one of path (a file) or content (uploaded bytes)")
+        if self.content is not None and not self.filename:
+            raise ValueError("uploaded content needs its filename (the extension chooses the reader)")
+        return self
+
+
+class PoolImported(BaseModel):
+    """A pool as stored: what was read, what was assumed, what was converted.
+
+    Attributes
+    ----------
+    pool_id, pool_name, source_format : str
+    n_assets : int
+    total_balance : float
+        Currency units.
+    cutoff_date : date or None
+    assumptions : list of dict
+        Every filled value: {field, asset_class, grade, value, source, n_assets, basis}.
+    warnings : list of str
+        Conversions made on the way in.
+    created : bool
+        False when the same pool was already stored under this id (nothing written).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    pool_id: str
+    pool_name: str
+    source_format: str
+    n_assets: int
+    total_balance: float
+    cutoff_date: date | None
+    assumptions: list[dict[str, Any]]
+    warnings: list[str]
+    created: bool = True
+
+    def to_frame(self) -> pd.DataFrame:
+        """The assumptions applied, one row per (field, asset class, grade, value, source)."""
+        return pd.DataFrame(self.assumptions)
+
+
+def _imported(pool: PoolData, *, created: bool) -> PoolImported:
+    return PoolImported(pool_id=pool.pool_id, pool_name=pool.pool_name,
+                        source_format=pool.source_format, n_assets=pool.n_assets,
+                        total_balance=pool.total_balance, cutoff_date=pool.cutoff_date,
+                        assumptions=pool.assumptions, warnings=pool.warnings, created=created)
+
+
+def _assumptions(path: Path | None, edits: list[dict[str, Any]] | None = None) -> AssumptionTable:
+    """The packaged assumption table, or the file at ``path``, with ``edits`` applied."""
+    table = load_assumptions(path) if path is not None else load_assumptions()
+    if edits:
+        edited = pd.DataFrame.from_records(edits)
+        if "asset_class" not in edited.columns:
+            raise InputError("edited assumptions need an asset_class column (and grade for "
+                             "grade rows)")
+        if "grade" not in edited.columns:
+            edited["grade"] = None
+        changes = assumption_changes(table.to_frame(), edited=edited, fields=VALUE_FIELDS)
+        if len(changes):
+            table = table.override(changes, source=EDITED_SOURCE)
+    return table
+
+
+def read_pool(request: ImportPoolRequest) -> PoolData:
+    """Read, map and validate a loan tape, storing nothing (the app's preview).
+
+    Parameters
+    ----------
+    request : ImportPoolRequest
+
+    Returns
+    -------
+    PoolData
+        Canonical columns, every behavioural field filled (see :func:`engine.ingest.read_pool`).
+
+    Raises
+    ------
+    InputError
+        Unreadable or missing file, unrecognised format, a missing assumption file.
+    ValidationError
+        Every bad row and field of the tape (or of the assumption table) at once.
+    """
+    table = _assumptions(request.assumptions_path, request.assumption_edits)
+    source = request.path if request.path is not None else request.content
+    return _read_tape(source, filename=request.filename, format=request.format,
+                      pool_id=request.pool_id, pool_name=request.pool_name,
+                      cutoff_date=request.cutoff_date, assumptions=table)
+
+
+def detect_format(content: bytes, *, filename: str) -> str:
+    """The layout of an uploaded tape, recognised from its header.
+
+    Returns
+    -------
+    str
+        ``native``, ``lendingclub`` or ``loan-record``.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, or no layout fits its header (the message lists each
+        layout's key columns).
+    """
+    return _detect_columns(read_table(content, filename=filename).columns)
+
+
+def save_pool(pool: PoolData, *, source_file: str | None = None,
+              store: Store | None = None) -> PoolImported:
+    """Store an already validated pool in one write transaction.
+
+    Raises
+    ------
+    InputError
+        If another pool with other content is stored under the same id.
+    StoreBusyError
+        If the store stayed busy for longer than its wait.
+    """
+    with _store_or_default(store).write() as con, transaction(con):
+        created = _store.save_pool(con, pool=pool, source_file=source_file)
+    return _imported(pool, created=created)
+
+
+def import_pool(request: ImportPoolRequest, *, store: Store | None = None) -> PoolImported:
+    """Read, validate and store a loan tape (the store is held only for the write).
+
+    Raises
+    ------
+    InputError, ValidationError
+        As :func:`read_pool`, or a different pool already stored under the id.
+    """
+    pool = read_pool(request)
+    source = str(request.path) if request.path is not None else request.filename
+    return save_pool(pool, source_file=source, store=store)
+
+
+def list_pools(*, store: Store | None = None) -> pd.DataFrame:
+    """Stored pools, newest first.
+
+    Returns
+    -------
+    DataFrame
+        pool_id, pool_name, source_format, n_assets, total_balance (currency units),
+        cutoff_date, created_at.
+    """
+    with _store_or_default(store).read() as con:
+        return _store.list_pools(con)
+
+
+def load_pool(pool_id: str, *, store: Store | None = None) -> PoolData:
+    """A stored pool.
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    """
+    with _store_or_default(store).read() as con:
+        return _store.load_pool(con, pool_id)
+
+
+def delete_pool(pool_id: str, *, store: Store | None = None) -> None:
+    """Delete a stored pool and its loans (its past runs stay readable).
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    """
+    with _store_or_default(store).write() as con, transaction(con):
+        _store.delete_pool(con, pool_id)
+
+
+def pool_summary(pool_id: str, *, store: Store | None = None) -> dict[str, Any]:
+    """Count, balance and balance-weighted averages of a stored pool
+    (see :func:`engine.credit.pool_summary`).
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    """
+    return _pool_summary(load_pool(pool_id, store=store))
+
+
+def pool_breakdown(pool_id: str, *, by: str, store: Store | None = None) -> pd.DataFrame:
+    """Loans and balance of a stored pool split by ``by`` (see :func:`engine.credit.pool_breakdown`).
+
+    Parameters
+    ----------
+    by : {"asset_class", "grade", "status", "rate_type", "term"}
+
+    Raises
+    ------
+    InputError
+        If ``by`` is not one of :data:`BREAKDOWN_COLUMNS`.
+    NotFoundError
+        If no pool has this id.
+    """
+    if by not in BREAKDOWN_COLUMNS:
+        raise InputError(f"cannot break a pool down by {by!r}; choose one of "
+                         f"{', '.join(BREAKDOWN_COLUMNS)}")
+    return _pool_breakdown(load_pool(pool_id, store=store), by)
+
+
+def assumption_table() -> pd.DataFrame:
+    """The packaged assumption table, for the app's editor.
+
+    Returns
+    -------
+    DataFrame
+        asset_class, grade (<NA> = any grade), the value fields (prepayment_speed and
+        default_probability as annual CPR / CDR, decimal; recovery_rate, decimal; recovery_lag,
+        months; delinquent_default_probability, annual CDR) and one ``<field>_source`` per value.
+    """
+    return load_assumptions().to_frame()
+
+
+# --------------------------------------------------------------------------- scenarios
+
+def scenario_library(*, store: Store | None = None) -> dict[str, Scenario]:
+    """Predefined, then Federal Reserve, then the stored custom scenarios, by key."""
+    with _store_or_default(store).read() as con:
+        return _store.scenario_library(con)
+
+
+def custom_scenarios(*, store: Store | None = None) -> dict[str, Scenario]:
+    """The stored custom scenarios, by key, oldest first."""
+    with _store_or_default(store).read() as con:
+        return _store.custom_scenarios(con)
+
+
+def save_scenario(key: str, *, scenario: Scenario, store: Store | None = None) -> None:
+    """Insert or update the custom scenario ``key``.
+
+    Raises
+    ------
+    InputError
+        If ``key`` is empty or names a built-in scenario.
+    """
+    with _store_or_default(store).write() as con, transaction(con):
+        _store.save_scenario(con, key=key, scenario=scenario)
+
+
+def duplicate_scenario(key: str, *, store: Store | None = None) -> str:
+    """Copy scenario ``key`` (any source) as a new custom scenario "<name> (copy)".
+
+    Returns
+    -------
+    str
+        The new key: ``<key>_copy``, or ``<key>_copy2``, ``<key>_copy3``, … if taken.
+
+    Raises
+    ------
+    NotFoundError
+        If the library has no scenario ``key``.
+    """
+    with _store_or_default(store).write() as con, transaction(con):
+        library = _store.scenario_library(con)
+        if key not in library:
+            raise NotFoundError(f"no scenario {key!r} to duplicate")
+        src = library[key]
+        new_key = next(k for k in (f"{key}_copy{'' if n == 1 else n}" for n in range(1, 10_000))
+                       if k not in library)
+        copy = make_scenario(f"{src.name} (copy)"[:120], description=src.description,
+                             market_factors=src.market_factors.model_dump())
+        _store.save_scenario(con, key=new_key, scenario=copy)
+    return new_key
+
+
+def delete_scenario(key: str, *, store: Store | None = None) -> None:
+    """Delete the custom scenario ``key``.
+
+    Raises
+    ------
+    NotFoundError
+        If no custom scenario has this key.
+    """
+    with _store_or_default(store).write() as con, transaction(con):
+        _store.delete_scenario(con, key)
+
+
+def import_scenarios(content: bytes, *, store: Store | None = None) -> list[str]:
+    """Store every scenario of a JSON file (key → {name, description, market_factors}), or none.
+
+    Returns
+    -------
+    list of str
+        The keys stored, in file order (an existing custom scenario of the same key is
+        replaced).
+
+    Raises
+    ------
+    InputError
+        Not JSON, not an object of scenarios, no scenario, or a key that names a built-in
+        scenario; nothing is stored.
+    ScenarioError
+        Naming every scenario with an unknown factor or a factor out of range; nothing is stored.
+    """
+    parsed = scenarios_from_json(content)
+    builtin = builtin_scenarios()
+    taken = [k for k in parsed if not k.strip() or k.strip() in builtin or k.strip() == "all"]
+    if taken:
+        raise InputError("nothing was imported: these keys are empty or name built-in "
+                         f"scenarios: {', '.join(map(repr, taken))}; rename them")
+    with _store_or_default(store).write() as con, transaction(con):
+        return [_store.save_scenario(con, key=k, scenario=sc) for k, sc in parsed.items()]
+
+
+# --------------------------------------------------------------------------- stress runs
+
+class StressRunRequest(BaseModel):
+    """The configuration of a credit stress run, as stored with it.
+
+    Attributes
+    ----------
+    pool_id : str, optional
+        A stored pool …
+    pool_file : Path, optional
+        … or a tape file read for this run (not stored). Exactly one of the two.
+    pool_format : {"auto", "native", "lendingclub", "loan-record"}
+        The layout of ``pool_file``.
+    assumptions_file : Path, optional
+        A complete assumption table (CSV): it fills ``pool_file``'s missing behavioural values
+        and sets the CDR floor of delinquent loans (default: the packaged table).
+    scenario_names : list of str
+        Scenario keys; ``"all"`` runs the whole library (predefined, Federal Reserve, custom).
+        Base always runs.
+    custom_scenarios : dict of key to ScenarioSpec
+        Scenarios given with the request (each is run).
+    analysis_date : date, optional
+        Default: the pool's cutoff date, else today.
+    discount_rate : float
+        Annual, decimal, monthly compounded, in [-0.05, 1].
+    projection_periods : int, optional
+        Months to project, 1 … 600; default the longest remaining term (full run-off).
+    max_workers : int, optional
+        Worker threads, 1 … 64; default the CPU count (at most 8). Results do not depend on it.
+    include_loan_level : bool
+        Keep one row per loan and scenario (NPV, losses, default probability).
+    include_cashflows : bool
+        The response JSON carries each scenario's monthly cashflows (they are stored either way).
+    use_cache : bool
+        Reuse stored results of identical scenarios (same pool content, factors and valuation).
+    record : bool
+        Record the run in the store (False: ``--no-store``).
+    source : {"cli", "app", "api"}
+        The front end that asked.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pool_id: str | None = Field(default=None, min_length=1)
+    pool_file: Path | None = None
+    pool_format: TapeFormat = "auto"
+    assumptions_file: Path | None = None
+    scenario_names: list[str] = Field(default_factory=lambda: ["all"])
+    custom_scenarios: dict[str, ScenarioSpec] = Field(default_factory=dict)
+    analysis_date: date | None = None
+    discount_rate: float = Field(default=0.05, ge=-0.05, le=1.0, allow_inf_nan=False)
+    projection_periods: int | None = Field(default=None, ge=1, le=600)
+    max_workers: int | None = Field(default=None, ge=1, le=64)
+    include_loan_level: bool = False
+    include_cashflows: bool = False
+    use_cache: bool = True
+    record: bool = True
+    source: Literal["cli", "app", "api"] = "cli"
+
+    @model_validator(mode="after")
+    def _one_pool(self) -> "StressRunRequest":
+        if (self.pool_id is None) == (self.pool_file is None):
+            raise ValueError("give exactly one of pool_id (a stored pool) or pool_file (a tape)")
+        return self
+
+
+class StressRun(BaseModel):
+    """A stress run: its id in the store, the request it was made from, and its result.
+
+    Attributes
+    ----------
+    run_id : str or None
+        None when the run was not recorded (``record=False``).
+    request : StressRunRequest
+    result : StressTestResult
+        ``metrics_frame()``, ``cashflows_frame()``, ``loan_level_frame()``, ``response()``,
+        ``response_json()``.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    run_id: str | None
+    request: StressRunRequest
+    result: StressTestResult
+
+    @property
+    def status(self) -> str:
+        """``success``, ``partial`` (some scenarios failed) or ``error`` (all failed)."""
+        return _store.run_status(self.result)
+
+    @property
+    def summary(self) -> str:
+        """One line: the worst scenario and its NPV change."""
+        return _store.summary_line(self.result)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per scenario: key, name, status, cache_hit, execution_time, then metrics."""
+        return self.result.metrics_frame()
+
+
+def _delinquent_cdr(table: AssumptionTable | None) -> dict[str, float]:
+    return table.delinquent_cdr() if table is not None else packaged_delinquent_cdr()
+
+
+def _record_failure(store: Store, *, run_id: str, request: StressRunRequest, exc: BaseException,
+                    pool: PoolData, started_at: Any) -> None:
+    """Record a run that failed as a whole; a failure to record is noted on ``exc``."""
+    error = f"{type(exc).__name__}: {exc}"
+    try:
+        with store.write() as con, transaction(con):
+            _store.record_failed_run(con, run_id=run_id, request=request, error=error,
+                                     started_at=started_at, pool_id=pool.pool_id,
+                                     pool_name=pool.pool_name, inputs_hash=pool.content_hash())
+    except Exception as inner:  # noqa: BLE001 - the run's own error is the one to report
+        exc.add_note(f"the failed run could not be recorded either: {inner}")
+
+
+def run_stress(request: StressRunRequest, *, store: Store | None = None,
+               progress: Progress | None = None,
+               cancel: threading.Event | None = None) -> StressRun:
+    """Run a credit stress test and record it.
+
+    1. Read session(s): the stored pool (or, with no session, the tape file), the scenario
+       library and the cached results the run can use; then the store is released.
+    2. Compute every scenario (on worker threads).
+    3. One write transaction: the run (status ``success``, ``partial`` or ``error``, a one-line
+       summary, the request as its configuration), its results, cashflows, loan-level rows and
+       new cache entries.
+
+    Parameters
+    ----------
+    request : StressRunRequest
+    store : Store, optional
+        Default: ``Store()``. With ``record=False`` and a tape file, a store that does not exist
+        yet is not created (the library is then the built-in one).
+    progress : callable, optional
+        ``progress(key, scenario_result, n_done, n_total)``, called from worker threads as
+        scenarios finish.
+    cancel : threading.Event, optional
+        When set, scenarios not yet finished end with status ``error`` ("cancelled by the
+        user"); the run is recorded as ``partial`` (or ``error``).
+
+    Returns
+    -------
+    StressRun
+
+    Raises
+    ------
+    InputError
+        A bad request, unknown pool or scenario, a factor out of range, a bad tape or assumption
+        file (:class:`ValidationError` lists every problem); nothing is recorded.
+    StoreBusyError
+        If the store stayed busy for longer than its wait.
+    Exception
+        Whatever made the run fail as a whole, after the run is recorded with status ``error``.
+    """
+    store = _store_or_default(store)
+    started = utc_now()
+    table = load_assumptions(request.assumptions_file) if request.assumptions_file else None
+    pool: PoolData | None = None
+    if request.pool_file is not None:
+        pool = _read_tape(request.pool_file, format=request.pool_format, assumptions=table)
+    uses_store = request.record or request.pool_id is not None or store.path.exists()
+    if uses_store:
+        with store.read() as con:
+            if request.pool_id is not None:
+                pool = _store.load_pool(con, request.pool_id)
+            library = _store.scenario_library(con)
+    else:
+        library = builtin_scenarios()
+    if pool is None:  # the model requires one of pool_id / pool_file
+        raise InputError("a stress run needs pool_id (a stored pool) or pool_file (a tape)")
+    try:
+        test = StressTestRequest(
+            request=AnalysisRequest(
+                analysis_date=request.analysis_date or pool.cutoff_date or date.today(),
+                discount_rate=request.discount_rate, projection_periods=request.projection_periods,
+                include_cashflows=request.include_cashflows),
+            scenario_names=request.scenario_names, custom_scenarios=request.custom_scenarios,
+            max_workers=request.max_workers, include_cashflows=request.include_cashflows,
+            include_loan_level=request.include_loan_level)
+    except PydanticValidationError as exc:
+        raise from_pydantic(exc, subject="stress run") from None
+    run_id = new_run_id("credit")
+    try:
+        prepared = prepare_run(test, pool=pool, library=library,
+                               delinquent_cdr=_delinquent_cdr(table))
+    except InputError:
+        raise
+    except Exception as exc:
+        if request.record:
+            _record_failure(store, run_id=run_id, request=request, exc=exc, pool=pool,
+                            started_at=started)
+        raise
+
+    cache = None
+    if request.use_cache and not request.include_loan_level:
+        cache = PrefetchedCache()
+        if uses_store:
+            with store.read() as con:
+                cache.preload(_store.cache_entries(con, list(prepared.cache_keys.values())))
+    try:
+        result = execute_run(prepared, cache=cache, progress=progress, cancel=cancel)
+    except Exception as exc:
+        if request.record:
+            _record_failure(store, run_id=run_id, request=request, exc=exc, pool=pool,
+                            started_at=started)
+        raise
+    if not request.record:
+        return StressRun(run_id=None, request=request, result=result)
+    try:
+        with store.write() as con, transaction(con):
+            _store.record_run(con, run_id=run_id, request=request, result=result,
+                              started_at=started)
+            if cache is not None and cache.fresh():
+                _store.save_cache_entries(con, cache.fresh())
+    except StoreError:
+        raise
+    except Exception as exc:
+        _record_failure(store, run_id=run_id, request=request, exc=exc, pool=pool,
+                        started_at=started)
+        raise
+    return StressRun(run_id=run_id, request=request, result=result)
+
+
+def _legacy_request(config: dict[str, Any]) -> StressRunRequest:
+    """A request rebuilt from the free-form configuration older versions stored."""
+    source = "app" if config.get("source") == "dashboard" else "cli"
+    fields = {
+        "pool_id": config.get("pool_id") or "unknown",
+        "scenario_names": config.get("scenario_names") or ["all"],
+        "analysis_date": config.get("analysis_date"),
+        "discount_rate": config.get("discount_rate", 0.05),
+        "projection_periods": config.get("projection_periods"),
+        "include_loan_level": bool(config.get("include_loan_level")),
+        "include_cashflows": bool(config.get("include_cashflows")),
+        "source": source,
+    }
+    try:
+        return StressRunRequest(custom_scenarios=config.get("custom_scenarios") or {}, **fields)
+    except PydanticValidationError:
+        try:
+            return StressRunRequest(**fields)
+        except PydanticValidationError:
+            return StressRunRequest(pool_id=fields["pool_id"], source=source)
+
+
+def load_run(run_id: str, *, store: Store | None = None) -> StressRun:
+    """Reopen a stored run: its request rebuilt from the store, its results read, nothing
+    recomputed.
+
+    Raises
+    ------
+    NotFoundError
+        If no credit run has this id, or the run failed and stored no results.
+    """
+    with _store_or_default(store).read() as con:
+        result = _store.load_result(con, run_id)
+        try:
+            request = stored_request(con, run_id=run_id, model=StressRunRequest, kind="credit")
+        except NotFoundError:
+            raise
+        except StoreError:  # a run stored by an older version, before requests were typed
+            request = _legacy_request(_store.stored_configuration(con, run_id))
+    return StressRun(run_id=run_id, request=request, result=result)
+
+
+def list_runs(*, store: Store | None = None, limit: int = 200) -> pd.DataFrame:
+    """Credit runs, newest first.
+
+    Returns
+    -------
+    DataFrame
+        run_id, pool_id, pool_name, status, error, started_at, execution_time (s),
+        engine_version, worst_scenario, worst_scenario_name, npv_change_percent (percent of the
+        base NPV), npv_change (currency units), n_scenarios.
+    """
+    with _store_or_default(store).read() as con:
+        return _store.list_runs(con, limit=limit)
+
+
+def count_runs(*, store: Store | None = None) -> int:
+    """How many credit runs the store holds (failed ones included)."""
+    with _store_or_default(store).read() as con:
+        return _store.count_runs(con)
+
+
+def loan_path(run_id: str, *, asset_id: str, scenario_key: str,
+              store: Store | None = None) -> pd.DataFrame:
+    """One loan's monthly path under a stored run's scenario (closed form; the run is not
+    recomputed).
+
+    Returns
+    -------
+    DataFrame of shape (horizon, 5)
+        ``period`` (months), ``balance``, ``cumulative_default``, ``cumulative_loss``
+        (currency units), ``cumulative_default_probability`` (decimal); see
+        :func:`engine.credit._views.loan_path_frame`.
+
+    Raises
+    ------
+    NotFoundError
+        If the run, its scenario, its pool (deleted, or a tape file never stored) or the loan is
+        not there.
+    """
+    store = _store_or_default(store)
+    run = load_run(run_id, store=store)
+    if scenario_key not in run.result.scenarios:
+        raise NotFoundError(f"run {run_id!r} has no scenario {scenario_key!r}")
+    if run.request.pool_id is None:
+        raise NotFoundError(f"run {run_id!r} read its pool from a file ({run.request.pool_file}); "
+                            "store the pool (`stresslab pools import`) to follow single loans")
+    pool = load_pool(run.request.pool_id, store=store)
+    table = None
+    if run.request.assumptions_file is not None:
+        table = load_assumptions(run.request.assumptions_file)
+    return loan_path_frame(pool, asset_id=asset_id,
+                           scenario=run.result.scenarios[scenario_key].scenario,
+                           horizon=run.result.projection_periods,
+                           delinquent_cdr=_delinquent_cdr(table))
+
+
+def seed_store(*, store: Store | None = None) -> str | None:
+    """On first start, store the bundled Lending Club pool if the store has no pool yet.
+
+    Returns
+    -------
+    str or None
+        The seeded pool's id, or None when the store already held a pool.
+    """
+    store = _store_or_default(store)
+    with store.read() as con:
+        if _store.count_pools(con) > 0:
+            return None
+    pool = seed_pool()
+    with store.write() as con, transaction(con):
+        if _store.count_pools(con) > 0:  # another process seeded it meanwhile
+            return None
+        _store.save_pool(con, pool=pool,
+                         source_file=f"data/{LENDING_CLUB_FOLDER}/{LENDING_CLUB_FILE}")
+    return SEED_POOL_ID
