@@ -17,6 +17,8 @@ if str(ROOT) not in sys.path:  # running from a checkout without `pip install -e
 import streamlit as st  # noqa: E402
 
 from dashboard.shell import render_sidebar, startup  # noqa: E402
+from dashboard.components.format import show_error  # noqa: E402
+from engine.errors import StressLabError  # noqa: E402
 
 PAGES = ROOT / "pages"
 
@@ -44,4 +46,7 @@ NAVIGATION: dict[str, list[st.Page]] = {
 
 navigation = st.navigation({k: v for k, v in NAVIGATION.items() if v})
 render_sidebar()
-navigation.run()
+try:
+    navigation.run()
+except StressLabError as exc:  # a busy store or an engine error: a plain message, no traceback
+    show_error(exc)

@@ -1,30 +1,30 @@
-"""Cached store connection and shared page state.
+"""The app's store and shared page state.
 
-The DuckDB connection is held once per server by ``st.cache_resource`` (never mutated); each
-script run takes its own cursor (DuckDB documentation: a connection is not thread-safe, a cursor
-per thread is). Engine calls that pages cache live next to the page's components with
-``st.cache_data(max_entries=...)``, their inputs passed as arguments.
+The app holds no connection: every workflow opens a short session on the store and closes it
+(see :mod:`engine.store`), so the commands and the API server can use the same file while the
+app is open. The app waits for a busy store at most :data:`APP_LOCK_TIMEOUT` seconds (less than
+a command would), then says so plainly (:func:`dashboard.app` catches the
+:class:`~engine.errors.StoreBusyError`). Engine calls that pages cache live next to the page's
+components with ``st.cache_data(max_entries=...)``, their inputs passed as arguments.
 """
 
 from __future__ import annotations
 
-import duckdb
-import streamlit as st
+from engine.store import Store, db_path, lock_timeout
 
-from engine.store import connect, db_path
+__all__ = ["APP_LOCK_TIMEOUT", "BUSY_MESSAGE", "store", "store_location"]
 
-__all__ = ["connection", "cursor", "store_location"]
+#: The longest a page waits for the store (seconds), unless STRESSLAB_LOCK_TIMEOUT is shorter.
+APP_LOCK_TIMEOUT = 10.0
 
-
-@st.cache_resource(show_spinner=False)
-def connection() -> duckdb.DuckDBPyConnection:
-    """The app's one read-write connection to the store (migrations applied)."""
-    return connect()
+#: What a page says when the store stayed busy (followed by who holds it).
+BUSY_MESSAGE = ("The store is busy: another StressLab program is writing to it. Wait a moment "
+                "and reload the page; nothing was lost.")
 
 
-def cursor() -> duckdb.DuckDBPyConnection:
-    """A cursor for this script run: use it for every read and write on the page."""
-    return connection().cursor()
+def store() -> Store:
+    """The store every page works on (``$STRESSLAB_DB``), with the app's shorter wait."""
+    return Store(timeout=min(lock_timeout(), APP_LOCK_TIMEOUT))
 
 
 def store_location() -> str:

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from dashboard.components.credit import PAGES, metric_columns
-from dashboard.state import cursor
-from engine.store.credit import count_runs, list_pools, list_runs
+from dashboard import state
+from dashboard.components.format import metric_columns
+from dashboard.shell import PAGES
+from engine.credit.workflow import count_runs, list_pools, list_runs
 
 st.title("StressLab")
 st.write(
@@ -15,14 +16,14 @@ st.write(
     "reproduced and downloaded."
 )
 
-cur = cursor()
-pools = list_pools(cur)
-runs = list_runs(cur, limit=8)
+store = state.store()
+pools = list_pools(store=store)
+runs = list_runs(store=store, limit=8)
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Stored pools", f"{len(pools):,}")
 c2.metric("Loans in the largest pool", f"{int(pools['n_assets'].max()):,}" if len(pools) else "–")
-c3.metric("Stress runs stored", f"{count_runs(cur):,}")
+c3.metric("Stress runs stored", f"{count_runs(store=store):,}")
 
 st.subheader("Latest stress runs")
 if runs.empty:

@@ -5,26 +5,23 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import state
 from dashboard.components.credit import (
     UPLOAD_TYPES,
-    breakdown_chart,
+    VALUE_FIELDS,
     cached_assumptions,
     cached_breakdown,
     cached_pool,
     cached_summary,
     detect_upload_format,
-    metric_columns,
-    money_short,
-    pct,
     read_upload,
     remove_pool,
-    show_error,
     store_pool,
 )
-from dashboard.state import cursor
+from dashboard.components.credit_charts import breakdown_chart
+from dashboard.components.format import metric_columns, money_short, pct, show_error
+from engine.credit.workflow import list_pools
 from engine.errors import StressLabError
-from engine.ingest import VALUE_FIELDS
-from engine.store.credit import list_pools
 
 st.title("Pools")
 st.caption("A pool is a loan tape validated and stored with the behavioural assumptions "
@@ -111,13 +108,18 @@ with tab_upload:
                 except StressLabError as exc:
                     show_error(exc)
                 else:
-                    st.session_state["pools_selected"] = saved
-                    st.success(f"Stored pool **{pool.pool_name}** ({pool.n_assets:,} loans) as "
-                               f"`{saved}`. It is now in **Stored pools** and on **Stress test**.")
+                    st.session_state["pools_selected"] = saved.pool_id
+                    if saved.created:
+                        st.success(f"Stored pool **{saved.pool_name}** ({saved.n_assets:,} loans) "
+                                   f"as `{saved.pool_id}`. It is now in **Stored pools** and on "
+                                   "**Stress test**.")
+                    else:
+                        st.info(f"This pool is already stored as `{saved.pool_id}`; nothing was "
+                                "written.")
 
 # --------------------------------------------------------------------------- stored pools
 with tab_stored:
-    pools = list_pools(cursor())
+    pools = list_pools(store=state.store())
     if pools.empty:
         st.info("No pool is stored yet: upload one in **Upload a pool**.")
         st.stop()

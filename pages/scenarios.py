@@ -4,12 +4,19 @@ duplicate and delete custom scenarios; import and export them as JSON."""
 import pandas as pd
 import streamlit as st
 
-from dashboard.components.credit import show_error
-from dashboard.state import cursor
+from dashboard import state
+from dashboard.components.credit import scenario_factor_table, scenarios_to_json
+from dashboard.components.format import show_error
 from engine.credit import FACTOR_HELP, FACTOR_RANGES, FED_RULE, fed_translations, make_scenario
-from engine.credit._views import scenario_factor_table, scenarios_from_json, scenarios_to_json
+from engine.credit.workflow import (
+    custom_scenarios,
+    delete_scenario,
+    duplicate_scenario,
+    import_scenarios,
+    save_scenario,
+    scenario_library,
+)
 from engine.errors import StressLabError
-from engine.store.credit import custom_scenarios, delete_scenario, save_scenario, scenario_library
 
 st.title("Scenarios")
 st.caption("A scenario moves six market factors; a factor left at its neutral value (0 for "
@@ -30,9 +37,9 @@ FACTOR_LABEL = {
     "spread_widening": "spread_widening (decimal)",
 }
 
-cur = cursor()
-library = scenario_library(cur)
-custom = custom_scenarios(cur)
+store = state.store()
+library = scenario_library(store=store)
+custom = custom_scenarios(store=store)
 
 if msg := st.session_state.pop("scen_flash", None):
     st.success(msg)
@@ -73,7 +80,7 @@ with st.expander("What each factor does, and how the Federal Reserve scenarios w
 def _load_into_form() -> None:
     """Fill the form from the scenario chosen in "Start from" (a callback, before the form)."""
     key = st.session_state.get("scen_start")
-    lib = scenario_library(cursor())
+    lib = scenario_library(store=state.store())
     if not key or key not in lib:
         values = dict(NEUTRAL)
         st.session_state.update(scen_key="", scen_name="", scen_desc="")
@@ -115,7 +122,7 @@ with st.form("scen_form", border=True):
 if submitted:
     try:
         scenario = make_scenario(name or key, description=desc, market_factors=factors)
-        save_scenario(cur, key, scenario)
+        save_scenario(key, scenario=scenario, store=store)
     except StressLabError as exc:
         show_error(exc)
     else:
@@ -132,17 +139,17 @@ else:
                           format_func=lambda k: f"{custom[k].name}  ({k})")
     d1, d2, d3 = st.columns([1, 1, 2])
     if d1.button("Duplicate", key="scen_duplicate", width="stretch"):
-        candidates = (f"{chosen}_copy{'' if n == 1 else n}" for n in range(1, 1000))
-        new_key = next(k for k in candidates if k not in library)
-        src = custom[chosen]
-        save_scenario(cur, new_key, make_scenario(f"{src.name} (copy)", description=src.description,
-                                                  market_factors=src.market_factors.model_dump()))
-        st.session_state["scen_flash"] = f"Duplicated `{chosen}` as `{new_key}`."
-        st.rerun()
+        try:
+            new_key = duplicate_scenario(chosen, store=store)
+        except StressLabError as exc:
+            show_error(exc)
+        else:
+            st.session_state["scen_flash"] = f"Duplicated `{chosen}` as `{new_key}`."
+            st.rerun()
     sure = d3.checkbox(f"Yes, delete {chosen}", key="scen_confirm_delete")
     if d2.button("Delete", key="scen_delete", disabled=not sure, width="stretch"):
         try:
-            delete_scenario(cur, chosen)
+            delete_scenario(chosen, store=store)
         except StressLabError as exc:
             show_error(exc)
         else:
@@ -168,13 +175,11 @@ with e2:
                                 "market_factors})", type=["json"], key="scen_import")
     if imported is not None and st.button("Import", key="scen_import_go"):
         try:
-            parsed = scenarios_from_json(imported.getvalue())
-            for k, sc in parsed.items():
-                save_scenario(cur, k, sc)
+            keys = import_scenarios(imported.getvalue(), store=store)
         except StressLabError as exc:
             show_error(exc)
         else:
-            st.session_state["scen_flash"] = (f"Imported {len(parsed)} scenario"
-                                              f"{'s' if len(parsed) != 1 else ''}: "
-                                              + ", ".join(f"`{k}`" for k in parsed))
+            st.session_state["scen_flash"] = (f"Imported {len(keys)} scenario"
+                                              f"{'s' if len(keys) != 1 else ''}: "
+                                              + ", ".join(f"`{k}`" for k in keys))
             st.rerun()

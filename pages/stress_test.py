@@ -1,11 +1,12 @@
 """Stress test: run scenarios over a stored pool with live progress, then compare the results,
 drill into loans, reopen past runs from the store and download them.
 
-The run happens on a background thread (see ``RunJob``); this script polls its progress and,
-when it ends, stores it with ``record_run``. Results are always read back from the store
-(``load_run``), so a fresh run and a reopened one look the same and nothing is recomputed.
-**Cancel** stops the scenarios that have not started; those already running finish, and the run
-is stored as ``partial`` with the cancelled scenarios marked as errors.
+The run happens on a background thread (``dashboard.components.jobs.RunJob``) that calls the
+``run_stress`` workflow, which records the run itself; this script only polls its progress.
+Results are always read back from the store (``load_run``), so a fresh run and a reopened one
+look the same and nothing is recomputed. **Cancel** stops the scenarios that have not started;
+those already running finish, and the run is stored as ``partial`` with the cancelled scenarios
+marked as errors.
 """
 
 from datetime import date
@@ -13,37 +14,38 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from dashboard import state
 from dashboard.components.credit import (
     cached_run,
     cashflows_csv,
     cashflows_parquet,
-    grade_loss_chart,
+    loan_level_by,
     loan_path,
+    metrics_csv,
+    response_json,
+    results_table,
+    run_cashflows,
+    stress_request,
+    top_loans,
+)
+from dashboard.components.credit_charts import (
+    grade_loss_chart,
     loan_path_chart,
     loss_bar_chart,
-    metric_columns,
-    metrics_csv,
-    money_short,
     npv_change_chart,
-    pct,
-    poll_run,
-    response_json,
-    finish_run,
-    show_error,
-    start_run,
     timeline_chart,
     wal_duration_chart,
 )
-from dashboard.state import cursor
-from engine.credit._views import loan_level_by, metrics_against_base, top_loans
+from dashboard.components.format import metric_columns, money_short, pct, show_error
+from dashboard.components.jobs import finish_run, poll_run, start_run
+from engine.credit.workflow import list_pools, list_runs, scenario_library
 from engine.errors import StressLabError
-from engine.store.credit import list_pools, list_runs, scenario_library
 
 st.title("Stress test")
 
-cur = cursor()
-pools = list_pools(cur)
-library = scenario_library(cur)
+store = state.store()
+pools = list_pools(store=store)
+library = scenario_library(store=store)
 if pools.empty:
     st.info("No pool is stored: upload one on **Pools** first.")
     st.stop()
@@ -99,9 +101,11 @@ with st.container(border=True):
 
 if run_clicked and not running:
     try:
-        job = start_run(pool_id=pool_id, scenario_keys=list(chosen),
-                        discount_rate=float(discount) / 100.0, analysis_date=analysis_date,
-                        projection_periods=int(periods) or None, include_loan_level=loan_level)
+        request = stress_request(
+            pool_id=pool_id, scenario_names=list(dict.fromkeys(["base", *chosen])),
+            discount_rate=float(discount) / 100.0, analysis_date=analysis_date,
+            projection_periods=int(periods) or None, include_loan_level=loan_level)
+        job = start_run(request)
     except StressLabError as exc:
         show_error(exc)
         job = None
@@ -116,12 +120,12 @@ if job is not None:
                    expanded=True) as status:
         bar = st.progress(len(job.done) / job.n_total,
                           text=f"{len(job.done)} of {job.n_total} scenarios done")
-        for _key, name, state in job.done:  # after a rerun (e.g. Cancel), show what is done
-            st.write(f"{'✅' if state == 'success' else '⚠️'} {name}")
+        for _key, name, outcome in job.done:  # after a rerun (e.g. Cancel), show what is done
+            st.write(f"{'✅' if outcome == 'success' else '⚠️'} {name}")
 
-        def on_event(key: str, name: str, state: str, n_done: int, n_total: int) -> None:
+        def on_event(key: str, name: str, outcome: str, n_done: int, n_total: int) -> None:
             bar.progress(n_done / n_total, text=f"{n_done} of {n_total} scenarios done")
-            st.write(f"{'✅' if state == 'success' else '⚠️'} {name}")
+            st.write(f"{'✅' if outcome == 'success' else '⚠️'} {name}")
 
         elapsed = st.empty()
         poll_run(job, on_event, on_tick=lambda s: elapsed.caption(f"{s:.1f} s elapsed"))
@@ -139,7 +143,7 @@ if job is not None:
             st.session_state["stress_open_run"] = run_id
 
 # --------------------------------------------------------------------------- runs and results
-runs = list_runs(cur, limit=200)
+runs = list_runs(store=store, limit=200)
 runs = runs[runs["n_scenarios"].fillna(0) > 0]
 if runs.empty:
     st.info("No stored run yet: choose scenarios above and press **Run stress test**.")
@@ -154,12 +158,12 @@ st.subheader("Results")
 run_id = st.selectbox("Run (newest first; reopened from the store, not recomputed)", run_ids,
                       format_func=run_label.get, key="stress_open_run")
 try:
-    result = cached_run(run_id)
+    result = cached_run(run_id).result
+    table = results_table(run_id)
 except StressLabError as exc:
     show_error(exc)
     st.stop()
 
-table = metrics_against_base(result.metrics_frame())
 base = table[table["scenario"] == "base"]
 worst = table[table["scenario"] != "base"].sort_values("npv_change").head(1)
 h = st.columns(5)
@@ -169,7 +173,7 @@ h[2].metric("Worst NPV change", pct(worst["npv_change_percent"].iloc[0], decimal
             if len(worst) else "–", help=worst["name"].iloc[0] if len(worst) else None)
 h[3].metric("Discount rate", pct(result.discount_rate))
 h[4].metric("Horizon (months)", f"{result.projection_periods}")
-st.caption(f"Pool **{result.pool_name}** · run `{result.run_id}` · analysis date {result.analysis_date} · engine "
+st.caption(f"Pool **{result.pool_name}** · run `{run_id}` · analysis date {result.analysis_date} · engine "
            f"{result.engine_version} · {result.execution_time_total:.2f} s")
 failed = table[table["status"] != "success"]
 for r in failed.itertuples():
@@ -185,24 +189,24 @@ st.dataframe(shown, hide_index=True, width="stretch",
                             **metric_columns(shown.columns)})
 
 d1, d2, d3, d4 = st.columns([1, 1, 1, 1])
-stem = f"stresslab_{result.run_id}"
-d1.download_button("Response JSON", data=response_json(result), file_name=f"{stem}.json",
+stem = f"stresslab_{run_id}"
+d1.download_button("Response JSON", data=response_json(run_id), file_name=f"{stem}.json",
                    mime="application/json", key="stress_dl_json", icon=":material/download:")
-d2.download_button("Metrics CSV", data=metrics_csv(result), file_name=f"{stem}_metrics.csv",
+d2.download_button("Metrics CSV", data=metrics_csv(run_id), file_name=f"{stem}_metrics.csv",
                    mime="text/csv", key="stress_dl_metrics", icon=":material/download:")
 cf_format = d4.radio("Cashflows as", ["CSV", "Parquet"], horizontal=True, key="stress_cf_format")
 if cf_format == "CSV":
-    d3.download_button("Cashflows CSV", data=cashflows_csv(result),
+    d3.download_button("Cashflows CSV", data=cashflows_csv(run_id),
                        file_name=f"{stem}_cashflows.csv", mime="text/csv", key="stress_dl_cf",
                        icon=":material/download:")
 else:
-    d3.download_button("Cashflows Parquet", data=cashflows_parquet(result),
+    d3.download_button("Cashflows Parquet", data=cashflows_parquet(run_id),
                        file_name=f"{stem}_cashflows.parquet",
                        mime="application/vnd.apache.parquet", key="stress_dl_cf",
                        icon=":material/download:")
 
 names_by_key = {k: r.scenario.name for k, r in result.scenarios.items()}
-cashflows = result.cashflows_frame()
+cashflows = run_cashflows(run_id)
 ok = table[table["status"] == "success"]
 # Lazy tabs: only the open tab runs, so a run shows one timeline chart, not all of them.
 t_bal, t_cf, t_loss, t_wal, t_drill = st.tabs(
@@ -258,8 +262,8 @@ if t_drill.open:
             loan_id = st.selectbox("Monthly path of one loan", largest["asset_id"].tolist(),
                                    key="stress_drill_loan")
             try:
-                path = loan_path(result.pool_id, loan_id, result.run_id, drill)
-            except (StressLabError, KeyError) as exc:
+                path = loan_path(run_id, loan_id, drill)
+            except StressLabError as exc:
                 st.info(f"The loan's monthly path needs its pool, which is no longer stored ({exc}).")
             else:
                 st.plotly_chart(loan_path_chart(path, loan_id), key="stress_path_chart")

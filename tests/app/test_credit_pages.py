@@ -1,12 +1,19 @@
 """AppTest of the credit pages, driven through the entry script (so the store is seeded and
 st.navigation is in place): every page renders, the scenario form builds a scenario, a good and a
-bad upload, a run shows results and is reopened from the store."""
+bad upload, a run shows results and is reopened from the store, a busy store is said plainly.
+What the pages stored is read back through the workflow functions on ``Store(path)``."""
 
 from __future__ import annotations
 
+import ast
 import gzip
 import io
 import json
+import os
+import re
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -21,21 +28,20 @@ PAGES = ("pools", "scenarios", "stress_test")
 
 @pytest.fixture()
 def store(tmp_path, monkeypatch):
-    """A fresh store per test; the app's cached connection and data are forgotten around it."""
+    """A fresh store per test (its path); the app's cached data are forgotten around it."""
     import streamlit as st
-
-    import dashboard.state as state
 
     path = tmp_path / "app.duckdb"
     monkeypatch.setenv("STRESSLAB_DB", str(path))
-    state.connection.clear()
     st.cache_data.clear()
     yield path
-    try:
-        state.connection().close()
-    finally:
-        state.connection.clear()
-        st.cache_data.clear()
+    st.cache_data.clear()
+
+
+def _store(path: Path):
+    from engine.store import Store
+
+    return Store(path)
 
 
 def _app(page: str | None = None) -> AppTest:
@@ -97,10 +103,16 @@ def test_good_upload_is_checked_then_stored(store):
     at.button(key="pools_save").click().run()
     assert not at.exception
     assert "Stored pool" in _texts(at.success)
-    from engine.store.credit import list_pools
+    from engine.credit.workflow import list_pools
 
-    import dashboard.state as state
-    assert set(list_pools(state.cursor())["pool_id"]) == {"lendingclub-2018q1", "forty"}
+    assert set(list_pools(store=_store(store))["pool_id"]) == {"lendingclub-2018q1", "forty"}
+    # the new pool is on the stored-pools tab at once (the pool caches were cleared)
+    assert at.selectbox(key="pools_selected").value == "forty"
+    assert {m.label: m.value for m in at.metric}["Loans"] == "40"
+    at.button(key="pools_save").click().run()  # the same tape again: nothing is written
+    assert not at.exception
+    assert "already stored as `forty`" in _texts(at.info)
+    assert len(list_pools(store=_store(store))) == 2
 
 
 def test_bad_upload_lists_every_problem_and_stores_nothing(store):
@@ -116,10 +128,9 @@ def test_bad_upload_lists_every_problem_and_stores_nothing(store):
     assert list(issues.columns) == ["row", "field", "value", "rule"]
     assert 2 in set(issues["row"])  # the bad interest rate, 1-based data row
     assert not any(b.key == "pools_save" for b in at.button)
-    from engine.store.credit import list_pools
+    from engine.credit.workflow import list_pools
 
-    import dashboard.state as state
-    assert list(list_pools(state.cursor())["pool_id"]) == ["lendingclub-2018q1"]
+    assert list(list_pools(store=_store(store))["pool_id"]) == ["lendingclub-2018q1"]
 
 
 def test_edited_assumption_is_applied_to_the_upload(store):
@@ -151,10 +162,9 @@ def test_scenario_form_builds_and_saves_a_scenario(store):
     assert not at.exception
     assert not at.error
     assert "Saved custom scenario" in _texts(at.success)
-    from engine.store.credit import custom_scenarios
+    from engine.credit.workflow import custom_scenarios
 
-    import dashboard.state as state
-    sc = custom_scenarios(state.cursor())["deep_recession"]
+    sc = custom_scenarios(store=_store(store))["deep_recession"]
     assert sc.name == "Deep recession"
     assert sc.market_factors.named() == {"default_multiplier": 3.5, "recovery_multiplier": 0.5,
                                          "spread_widening": 0.04}
@@ -190,10 +200,9 @@ def test_scenario_import_then_duplicate_and_delete(store):
     at.checkbox(key="scen_confirm_delete").check().run()
     at.button(key="scen_delete").click().run()
     assert not at.exception
-    from engine.store.credit import custom_scenarios
+    from engine.credit.workflow import custom_scenarios
 
-    import dashboard.state as state
-    assert set(custom_scenarios(state.cursor())) == {"mild_copy"}
+    assert set(custom_scenarios(store=_store(store))) == {"mild_copy"}
 
 
 def test_scenario_import_out_of_range_is_refused(store):
@@ -204,6 +213,9 @@ def test_scenario_import_out_of_range_is_refused(store):
     at.button(key="scen_import_go").click().run()
     assert not at.exception
     assert "outside its valid range" in _texts(at.error)
+    from engine.credit.workflow import custom_scenarios
+
+    assert custom_scenarios(store=_store(store)) == {}  # all or nothing
 
 
 # --------------------------------------------------------------------------- stress test
@@ -229,11 +241,12 @@ def test_run_shows_results_and_reopens_from_the_store(store):
                                                           "stress_dl_cf"}
 
     # the run is stored: a new session reopens it without running anything
-    from engine.store.credit import list_runs
+    from engine.credit.workflow import list_runs
 
-    import dashboard.state as state
-    runs = list_runs(state.cursor())
+    runs = list_runs(store=_store(store))
     assert len(runs) == 1 and runs["status"].iloc[0] == "success"
+    labels = [s.label for s in at.get("status")]
+    assert f"Done: 3 scenarios stored as {runs['run_id'].iloc[0]}" in labels
     again = _app("stress_test")
     assert again.selectbox(key="stress_open_run").value == runs["run_id"].iloc[0]
     assert list(again.dataframe[0].value["name"]) == ["Base Case", "Credit Crisis",
@@ -241,29 +254,47 @@ def test_run_shows_results_and_reopens_from_the_store(store):
 
 
 def test_cancelled_run_is_stored_with_its_cancelled_scenarios(store):
-    """Cancel set before the workers start: every scenario ends as cancelled, and the run is
-    still stored (as ``error``) with one result row per scenario."""
+    """Cancel set before the workers start: every scenario ends as cancelled, and the workflow
+    still stores the run (as ``error``) with one result row per scenario."""
     from datetime import date
 
-    from dashboard.components.credit import finish_run, poll_run, start_run
+    from dashboard.components.credit import stress_request
+    from dashboard.components.jobs import finish_run, poll_run, start_run
 
     _app("stress_test")  # seeds the store
-    job = start_run(pool_id="lendingclub-2018q1", scenario_keys=["credit_crisis"],
-                    discount_rate=0.05, analysis_date=date(2018, 6, 30), projection_periods=None,
-                    include_loan_level=False)
-    job.cancel.set()
+    request = stress_request(pool_id="lendingclub-2018q1", scenario_names=["base", "credit_crisis"],
+                             discount_rate=0.05, analysis_date=date(2018, 6, 30),
+                             projection_periods=None, include_loan_level=False)
+    cancel = threading.Event()
+    cancel.set()
+    job = start_run(request, cancel=cancel)
+    assert job.n_total == 2
     seen = []
     poll_run(job, lambda *ev: seen.append(ev))
     run_id = finish_run(job)
-    from engine.store.credit import list_runs, load_run
+    from engine.credit.workflow import list_runs, load_run
 
-    import dashboard.state as state
-    result = load_run(state.cursor(), run_id)
+    result = load_run(run_id, store=_store(store)).result
     assert {k: (r.status, r.error) for k, r in result.scenarios.items()} == {
         "base": ("error", "cancelled by the user"),
         "credit_crisis": ("error", "cancelled by the user")}
     assert [ev[3] for ev in seen] == [1, 2]
-    assert list_runs(state.cursor())["status"].tolist() == ["error"]
+    assert list_runs(store=_store(store))["status"].tolist() == ["error"]
+
+
+def test_stress_settings_the_request_refuses_are_a_validation_error(store):
+    """A setting pydantic refuses reaches the page as the engine's ValidationError (a
+    StressLabError the page shows), naming the field."""
+    from dashboard.components.credit import stress_request
+    from engine.errors import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        stress_request(pool_id="lendingclub-2018q1", scenario_names=["base"],
+                       discount_rate="five percent", analysis_date=None)
+    assert [i.column for i in info.value.issues] == ["discount_rate"]
+    with pytest.raises(ValidationError) as info:
+        stress_request(pool_id="lendingclub-2018q1", scenario_names=["base"], bogus=1)
+    assert [i.column for i in info.value.issues] == ["bogus"]
 
 
 @pytest.mark.parametrize("tab,n_charts", [("Cashflows", 2), ("Losses", 3),
@@ -287,28 +318,35 @@ def test_base_only_run(store):
 
 def test_downloads_are_the_response_and_escaped_csv(store):
     from engine.credit import make_scenario
-    from engine.store.credit import save_scenario
+    from engine.credit.workflow import save_scenario
 
-    at = _app("stress_test")
-    import dashboard.state as state
-    save_scenario(state.cursor(), "evil", make_scenario('=HYPERLINK("http://x")',
-                                                        market_factors={"default_multiplier": 2}))
+    _app("stress_test")  # seeds the store
+    save_scenario("evil", scenario=make_scenario('=HYPERLINK("http://x")',
+                                                 market_factors={"default_multiplier": 2}),
+                  store=_store(store))
     at = _app("stress_test")
     at.multiselect(key="stress_scenarios").set_value(["credit_crisis", "evil"])
     at.button(key="stress_run").click().run(timeout=120)
     assert not at.exception
-    from dashboard.components.credit import cached_run, cashflows_parquet, metrics_csv, response_json
+    from dashboard.components.credit import (
+        cashflows_csv,
+        cashflows_parquet,
+        metrics_csv,
+        response_json,
+    )
 
-    result = cached_run(at.selectbox(key="stress_open_run").value)
-    response = json.loads(response_json(result))
+    run_id = at.selectbox(key="stress_open_run").value
+    response = json.loads(response_json(run_id))
     assert set(response) == {"base", "credit_crisis", "evil"}
     assert {"pool_name", "analysis_date", "status", "execution_time", "metrics", "analytics",
             "cache_hit"} <= set(response["base"])
     assert "stress_test_report" in response["base"]["analytics"]
-    metrics = pd.read_csv(io.BytesIO(metrics_csv(result)))
+    metrics = pd.read_csv(io.BytesIO(metrics_csv(run_id)))
     assert metrics.set_index("scenario").loc["evil", "name"] == "'=HYPERLINK(\"http://x\")"
-    cf = pd.read_parquet(io.BytesIO(cashflows_parquet(result)))
+    cf = pd.read_parquet(io.BytesIO(cashflows_parquet(run_id)))
     assert set(cf["scenario"]) == set(response)
+    cf_csv = pd.read_csv(io.BytesIO(cashflows_csv(run_id)))
+    assert len(cf_csv) == len(cf)
 
 
 def test_drill_down_shows_a_loan_path(store):
@@ -330,3 +368,86 @@ def test_gzip_tape_is_read(store):
 
     content = gzip.compress(_small_tape(10))
     assert detect_upload_format(content, "tape.csv.gz") == "lendingclub"
+
+
+def test_drill_down_says_when_the_pool_is_gone(store):
+    """A run stays readable after its pool is deleted; only the loan's path needs the pool."""
+    from dashboard.components.credit import remove_pool
+    from engine.credit.workflow import ImportPoolRequest, import_pool
+
+    at = _app("stress_test")
+    at.button(key="stress_run").click().run(timeout=120)
+    import_pool(ImportPoolRequest(content=_small_tape(), filename="forty.csv", format="auto"),
+                store=_store(store))  # another pool, so the page still has one to offer
+    remove_pool("lendingclub-2018q1")
+    at.session_state["stress_tab"] = "Loan drill-down"
+    at.run()
+    assert not at.exception
+    assert "no longer stored" in _texts(at.info)
+    assert len(at.get("plotly_chart")) == 2  # NPV change, loss by grade; no loan path
+
+
+# --------------------------------------------------------------------------- a busy store
+
+HOLD = """
+import sys, time
+from engine.store import Store
+with Store(sys.argv[1]).write():
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_busy_store_at_startup_is_a_plain_message(store, monkeypatch):
+    """Another process writing to the store: the app says so plainly (no traceback), then seeds
+    on the next rerun once the store is free."""
+    from dashboard.state import BUSY_MESSAGE
+
+    monkeypatch.setenv("STRESSLAB_LOCK_TIMEOUT", "0.2")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(store)], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        at = AppTest.from_file(APP, default_timeout=120).run()
+        assert not at.exception
+        assert not at.error
+        assert "The store is busy" in _texts(at.toast)  # from startup
+        assert [w.value for w in at.warning] == [BUSY_MESSAGE]  # from the page, once
+        assert f"process {holder.pid}" in _texts(at.text)  # who holds it
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    at.run()
+    assert not at.exception
+    assert at.metric[0].value == "1"  # seeded once the store was free
+
+
+# --------------------------------------------------------------------------- layering
+
+#: The credit pages and the dashboard modules this file covers.
+LAYERED = [ROOT / "pages" / f"{p}.py" for p in ("home", *PAGES)] + [
+    ROOT / "dashboard" / "shell.py",
+    *(ROOT / "dashboard" / "components" / f"{m}.py"
+      for m in ("credit", "credit_charts", "jobs", "format"))]
+
+
+@pytest.mark.parametrize("path", LAYERED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_pages_call_workflows_not_the_store(path):
+    """No SQL and no store module below the workflows in the credit pages or their components."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert not {m for m in imported if m == "engine.store" or m.startswith("engine.store.")
+                or m.endswith("._store")}
+    sql = re.compile(r"^\s*(SELECT\b.*\bFROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET)\b",
+                     re.DOTALL)
+    assert not [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+                and isinstance(n.value, str) and sql.match(n.value)]
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                and getattr(n.func, "attr", "") in ("execute", "executemany", "sql")]

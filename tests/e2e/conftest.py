@@ -73,9 +73,16 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a running app on a fresh temporary store."""
-    db = tmp_path_factory.mktemp("store") / "e2e.duckdb"
+def app_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The DuckDB file the app under test uses (the test may read it while the app runs: no
+    process holds the store while idle)."""
+    return tmp_path_factory.mktemp("store") / "e2e.duckdb"
+
+
+@pytest.fixture(scope="session")
+def app_server(app_store: Path) -> Iterator[str]:
+    """Base URL of a running app on a fresh temporary store (:func:`app_store`)."""
+    db = app_store
     proc, url, _ = start_server(db)
     try:
         yield url

@@ -39,7 +39,7 @@ def _goto(page, url: str) -> None:
     wait_for_app(page, timeout=60_000)
 
 
-def test_upload_scenario_run_download(app_server, page, tmp_path: Path):
+def test_upload_scenario_run_download(app_server, app_store, page, tmp_path: Path):
     # Home: the seeded real pool is there.
     _goto(page, app_server)
     page.get_by_role("heading", name="StressLab").wait_for()
@@ -116,6 +116,17 @@ def test_upload_scenario_run_download(app_server, page, tmp_path: Path):
     wait_for_app(page)
     page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').nth(2).wait_for(state="visible")
     _shot(page, "stress_test_drill_down")
+
+    # The run was recorded by the workflow, and another process can read it while the app runs.
+    from engine.credit.workflow import list_pools, list_runs
+    from engine.store import Store
+
+    runs = list_runs(store=Store(app_store, timeout=30))
+    mine = runs[runs["pool_id"] == "lc-upload"]
+    assert mine["status"].tolist() == ["success"]
+    assert mine["pool_name"].iloc[0] == "loans_full_schema.csv.gz"
+    assert mine["n_scenarios"].iloc[0] == len(response)
+    assert "lc-upload" in set(list_pools(store=Store(app_store, timeout=30))["pool_id"])
 
     # Home again: the run is listed with its worst scenario.
     _goto(page, app_server)
