@@ -1,40 +1,34 @@
 """VaR and limits: methods compared, backtest, stress replay, sensors, enforcement mode, breaches,
-metrics and the audit trail. Lays out engine results; computes nothing itself."""
+metrics and the audit trail. Builds workflow requests from the widgets and lays out the results;
+computes nothing itself."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 
+from dashboard import state
 from dashboard.components import market as cm
-from dashboard.state import cursor
-from engine.audit.chain import export_jsonl, verify
+from dashboard.components.format import show_error
+from engine.audit import workflow as aw
 from engine.errors import StressLabError
-from engine.market.enforcement import evaluate
+from engine.market import workflow as mw
+from engine.market.enforcement import Evaluation
 from engine.market.limits import MODES
-from engine.market.metrics import exposition, metric_samples
-from engine.market.records import (
-    breaches_frame,
-    current_mode,
-    evaluations_frame,
-    record_evaluation,
-    record_false_positive,
-    sensor_statuses,
-    set_mode,
-    utc_now,
-)
 from engine.market.var import METHODS
 
 st.title("VaR and limits")
 st.caption("Simple returns, loss positive. Historical VaR = the ⌈c·n⌉-th smallest loss; ES = mean "
            "of the losses at or beyond VaR. Horizon scaling by √h.")
 
+# One slot for the message of the last action, present on every run so that the tabs below keep
+# their place (and the open tab) whether or not there is a message.
+flash_slot = st.empty()
 flash = st.session_state.pop("mr_flash", None)
 if flash:
-    (st.success if flash[0] == "ok" else st.error)(flash[1])
+    (flash_slot.success if flash[0] == "ok" else flash_slot.error)(flash[1])
 
 with st.expander("Data: prices, positions and limits", expanded=False):
     up_prices = st.file_uploader("Prices CSV (a date column, one column per instrument)",
@@ -46,24 +40,32 @@ with st.expander("Data: prices, positions and limits", expanded=False):
                                value=1_000_000.0, step=100_000.0, key="mr_notional")
 
 try:
-    prices = cm.cached_prices(up_prices.getvalue() if up_prices else None,
-                              up_prices.name if up_prices else None)
-    positions = cm.cached_positions(up_positions.getvalue() if up_positions else None,
-                                    up_positions.name if up_positions else None,
-                                    tuple(map(str, prices.columns)))
-    config = cm.cached_limits(up_limits.getvalue() if up_limits else None,
-                              up_limits.name if up_limits else None)
+    files = {"prices": cm.data_file(up_prices), "positions": cm.data_file(up_positions)}
+    limits_file = cm.data_file(up_limits)
+    inputs = cm.cached_inputs(mw.InputsRequest.build(**files, limits=limits_file))
 except StressLabError as exc:
-    st.error(str(exc))
+    show_error(exc)
     st.stop()
+config = inputs.limits
 
-st.caption(f"Prices {prices.index[0].date()} … {prices.index[-1].date()}, "
-           f"{prices.shape[1]} instruments; {len(positions)} positions.")
+st.caption(f"Prices {inputs.first_date} … {inputs.last_date}, {len(inputs.instruments)} "
+           f"instruments; {inputs.positions} positions.")
 
-con = cursor()
+store = state.store()
 tab_var, tab_bt, tab_stress, tab_limits, tab_breaches, tab_metrics = st.tabs(
     ["VaR and ES", "Backtest", "Stress replay", "Limits and sensors", "Breaches",
      "Metrics and audit"])
+
+
+def _record(workflow, request, what: str) -> None:
+    """Record ``request`` (a VaR report or a backtest) as a run; say so on the next render."""
+    try:
+        run = workflow(request.model_copy(update={"record": True}), store=state.store())
+        st.session_state["mr_flash"] = ("ok", f"{what} recorded as run {run.run_id}: "
+                                              f"{run.summary}.")
+    except StressLabError as exc:
+        st.session_state["mr_flash"] = ("error", str(exc))
+
 
 with tab_var:
     c1, c2, c3 = st.columns(3)
@@ -73,40 +75,48 @@ with tab_var:
                               key="mr_var_horizon")
     es_conf = c3.selectbox("ES confidence", [0.975, 0.99, 0.95], key="mr_es_conf")
     try:
-        report = cm.cached_var_report(prices, positions, window=int(window), horizon=int(horizon),
-                                      es_confidence=float(es_conf), notional=float(notional))
+        var_request = mw.VaRRequest.build(**files, window=int(window), horizon=int(horizon),
+                                          es_confidence=float(es_conf), notional=float(notional))
+        var_run = cm.cached_var_report(var_request)
     except StressLabError as exc:
-        st.error(str(exc))
+        show_error(exc)
     else:
+        report = var_run.report
         st.subheader("Methods compared (currency)")
-        st.dataframe(report.to_frame().style.format("{:,.0f}"), key="mr_var_table")
+        st.dataframe(var_run.to_frame().style.format("{:,.0f}"), key="mr_var_table")
         st.caption(f"{report.observations} days to {report.as_of}; gross position value "
                    f"{report.gross_value:,.0f}; Monte Carlo: {report.n_sims:,} {report.mc_kind} "
                    f"draws, seed {report.seed}; {report.horizon_rule}.")
-        st.download_button("Download VaR report (JSON)", report.model_dump_json(indent=2),
+        buttons = st.container(horizontal=True)
+        buttons.button("Record this VaR report", key="mr_record_var", on_click=_record,
+                  args=(mw.var_report, var_request, "VaR report"))
+        buttons.download_button("Download VaR report (JSON)", report.model_dump_json(indent=2),
                            file_name="var_report.json", mime="application/json",
                            key="mr_dl_var")
 
 with tab_bt:
     c1, c2, c3, c4 = st.columns(4)
-    series_options = [cm.PORTFOLIO, *map(str, prices.columns)]
+    series_options = [cm.PORTFOLIO, *inputs.instruments]
     series = c1.selectbox("Series", series_options, key="mr_bt_series")
     conf = c2.selectbox("Confidence", [0.99, 0.95, 0.999], key="mr_bt_conf")
     bt_window = c3.number_input("Window (days)", min_value=20, value=250, step=10,
                                 key="mr_bt_window")
     method = c4.selectbox("Method", list(METHODS), key="mr_bt_method")
     d1, d2 = st.columns(2)
-    lo, hi = prices.index[0].date(), prices.index[-1].date()
+    lo, hi = inputs.first_date, inputs.last_date
     default_start = max(lo, date(2018, 1, 1)) if hi > date(2018, 1, 1) else lo
     start = d1.date_input("Backtest from", value=default_start, min_value=lo, max_value=hi,
                           key="mr_bt_start")
     end = d2.date_input("to", value=hi, min_value=lo, max_value=hi, key="mr_bt_end")
+    source = ({"portfolio": True, "positions": files["positions"]} if series == cm.PORTFOLIO
+              else {"column": series})
     try:
-        run = cm.cached_backtest(prices, positions, series=series, confidence=float(conf),
-                                 window=int(bt_window), method=method, start=str(start),
-                                 end=str(end), notional=float(notional))
+        bt_request = mw.BacktestRequest.build(
+            prices=files["prices"], **source, confidence=float(conf), window=int(bt_window),
+            method=method, start=start, end=end, notional=float(notional))
+        run = cm.cached_backtest(bt_request)
     except StressLabError as exc:
-        st.error(str(exc))
+        show_error(exc)
     else:
         r = run.result
         st.dataframe(pd.DataFrame([{
@@ -118,9 +128,11 @@ with tab_bt:
             "cc p-value": r.christoffersen_cc_p_value, "traffic light": r.traffic_light,
             "plus-factor": r.plus_factor, "multiplier": r.multiplier}]),
             hide_index=True, key="mr_bt_table")
-        unit = "currency" if series == cm.PORTFOLIO else "fraction of value"
-        st.plotly_chart(cm.backtest_chart(run, unit=unit), key="mr_bt_chart")
-        st.download_button("Download backtest (CSV)", run.series.to_csv(),
+        st.plotly_chart(cm.backtest_chart(run), key="mr_bt_chart")
+        buttons = st.container(horizontal=True)
+        buttons.button("Record this backtest", key="mr_record_bt", on_click=_record,
+                  args=(mw.backtest, bt_request, "Backtest"))
+        buttons.download_button("Download backtest (CSV)", run.to_frame().to_csv(),
                            file_name="backtest.csv", mime="text/csv", key="mr_dl_bt")
 
 with tab_stress:
@@ -129,11 +141,13 @@ with tab_stress:
     user_name = c1.text_input("Your window's name (optional)", key="mr_st_name")
     user_start = c2.date_input("Start", value=date(2022, 1, 3), key="mr_st_start")
     user_end = c3.date_input("End", value=date(2022, 10, 12), key="mr_st_end")
-    windows = ((user_name.strip(), str(user_start), str(user_end)),) if user_name.strip() else ()
+    windows = ([{"name": user_name.strip(), "start": str(user_start), "end": str(user_end)}]
+               if user_name.strip() else [])
     try:
-        stress = cm.cached_stress(prices, positions, windows, float(notional))
-    except (StressLabError, ValueError) as exc:
-        st.error(str(exc))
+        stress = cm.cached_stress(mw.StressRequest.build(**files, notional=float(notional),
+                                                         windows=windows)).to_frame()
+    except StressLabError as exc:
+        show_error(exc)
     else:
         if stress.empty:
             st.info("No stress window overlaps the price history.")
@@ -147,18 +161,24 @@ with tab_stress:
 
 def _apply_mode() -> None:
     try:
-        seq = set_mode(cursor(), mode=st.session_state["mr_mode"],
-                       reason=st.session_state.get("mr_mode_reason") or "changed on the page",
-                       timestamp=utc_now(), default=config.mode)
-        st.session_state["mr_flash"] = ("ok", f"Mode set to {st.session_state['mr_mode']} "
-                                              f"(audit record {seq}).")
+        changed = mw.set_mode(mw.ModeRequest.build(
+            mode=st.session_state["mr_mode"],
+            reason=st.session_state.get("mr_mode_reason") or "changed on the page",
+            default_mode=config.mode), store=state.store())
+        st.session_state["mr_flash"] = ("ok", f"Mode set to {changed.mode} "
+                                              f"(audit record {changed.audit_seq}).")
     except StressLabError as exc:
         st.session_state["mr_flash"] = ("error", str(exc))
 
 
+try:
+    market = mw.market_state(config=config, store=store)
+except StressLabError as exc:
+    show_error(exc)
+    st.stop()
+
 with tab_limits:
-    stored_mode = current_mode(con, default=config.mode)
-    st.session_state.setdefault("mr_mode", stored_mode)
+    st.session_state.setdefault("mr_mode", market.mode)
     c1, c2 = st.columns([2, 3])
     c2.text_input("Reason for a mode change", value="changed on the VaR and limits page",
                   key="mr_mode_reason")
@@ -166,40 +186,39 @@ with tab_limits:
              on_change=_apply_mode,
              help="monitoring: always warn, never enforce; gradual: enforce a sensor only while "
                   "its false-positive rate is below the threshold; full: always enforce.")
-    st.caption(f"Stored mode: **{stored_mode}**. Gradual mode enforces a sensor while its "
+    st.caption(f"Stored mode: **{market.mode}**. Gradual mode enforces a sensor while its "
                f"false-positive rate is below {config.false_positive_threshold_per_week:g} "
                "per week.")
     if st.button("Evaluate limits now", type="primary", key="mr_evaluate"):
         try:
-            snap = cm.cached_snapshot(prices, positions, config, float(notional))
-            now = utc_now()
-            statuses = {s.sensor: s.status for s in sensor_statuses(con, config, as_of=now)}
-            ev = evaluate(snap, config, mode=current_mode(con, default=config.mode),
-                          statuses=statuses)
-            eval_id = record_evaluation(con, ev, snap, timestamp=now)
-            st.session_state["mr_last_eval"] = ev.model_dump_json()
-            st.success(f"Evaluation {eval_id[:12]} recorded: action **{ev.action}** "
-                       f"({ev.reason}).")
+            recorded = mw.evaluate_limits(
+                mw.LimitsRequest.build(**files, limits=limits_file, notional=float(notional)),
+                store=store)
         except StressLabError as exc:
-            st.error(str(exc))
+            show_error(exc)
+        else:
+            ev = recorded.evaluation
+            st.session_state["mr_last_eval"] = ev.model_dump_json()
+            st.success(f"Evaluation {recorded.evaluation_id[:12]} recorded: action "
+                       f"**{ev.action}** ({ev.reason}).")
+            market = mw.market_state(config=config, store=store)
     last = st.session_state.get("mr_last_eval")
     if last:
-        ev_data = json.loads(last)
-        st.subheader(f"Latest evaluation: {ev_data['action']} ({ev_data['mode']} mode)")
-        st.dataframe(pd.DataFrame(ev_data["decisions"])[
+        last_ev = Evaluation.model_validate_json(last)
+        st.subheader(f"Latest evaluation: {last_ev.action} ({last_ev.mode} mode)")
+        st.dataframe(last_ev.to_frame()[
             ["sensor", "rule", "metric", "threshold", "utilisation", "configured_action",
              "action", "enforced", "status", "reason"]], hide_index=True, key="mr_decisions",
             column_config=cm.DECISION_COLUMNS)
         st.download_button("Download evaluation (JSON)", last, file_name="evaluation.json",
                            mime="application/json", key="mr_dl_eval")
     st.subheader("Sensors")
-    statuses_now = sensor_statuses(con, config, as_of=utc_now())
-    st.dataframe(cm.sensors_frame(statuses_now), hide_index=True, key="mr_sensors")
+    st.dataframe(market.sensors_frame(), hide_index=True, key="mr_sensors")
     st.subheader("Evaluations")
-    st.dataframe(evaluations_frame(con), hide_index=True, key="mr_evaluations")
+    st.dataframe(market.evaluations, hide_index=True, key="mr_evaluations")
 
 with tab_breaches:
-    breaches = breaches_frame(con)
+    breaches = market.breaches
     if breaches.empty:
         st.info("No breaches recorded yet: evaluate the limits on the Limits and sensors tab.")
     else:
@@ -215,29 +234,31 @@ with tab_breaches:
                                     0.05, key="mr_fp_conf")
                 if st.form_submit_button("Mark false positive"):
                     try:
-                        record_false_positive(con, breach_id=bid, reason=why,
-                                              confidence=fp_conf, timestamp=utc_now())
+                        mw.mark_false_positive(mw.FalsePositiveRequest.build(
+                            breach_id=bid, reason=why, confidence=fp_conf), store=store)
                         st.session_state["mr_flash"] = ("ok", f"Breach {bid} marked as a false "
                                                               "positive.")
                         st.rerun()
                     except StressLabError as exc:
-                        st.error(str(exc))
+                        show_error(exc)
 
 with tab_metrics:
-    now = utc_now()
-    samples = metric_samples(con, config, as_of=now)
-    st.subheader("Prometheus figures")
-    st.dataframe(pd.DataFrame([{"metric": s.name, "labels": ", ".join(
-        f"{k}={v}" for k, v in s.labels.items()), "value": s.value} for s in samples]),
-        hide_index=True, key="mr_metrics")
-    with st.expander("Exposition text (as served by `stresslab metrics serve`)"):
-        st.code(exposition(con, config, as_of=now), language="text")
-    st.subheader("Audit trail")
-    bad = verify(con)
-    n = con.execute("SELECT count(*) FROM audit_chain").fetchone()[0]
-    if bad is None:
-        st.success(f"Audit chain intact: {n} records.")
+    try:
+        metrics = mw.market_metrics(config=config, store=store)
+        audit = aw.verify_audit(store=store)
+        audit_text = aw.export_audit(store=store)
+    except StressLabError as exc:
+        show_error(exc)
     else:
-        st.error(f"Audit chain broken: first bad record is seq {bad}.")
-    st.download_button("Download audit trail (JSON Lines)", export_jsonl(con),
-                       file_name="audit.jsonl", mime="application/x-ndjson", key="mr_dl_audit")
+        st.subheader("Prometheus figures")
+        st.dataframe(metrics.to_frame(), hide_index=True, key="mr_metrics")
+        with st.expander("Exposition text (as served by `stresslab metrics serve`)"):
+            st.code(metrics.exposition(), language="text")
+        st.subheader("Audit trail")
+        if audit.ok:
+            st.success(f"Audit chain intact: {audit.records} records.")
+        else:
+            st.error(f"Audit chain broken: first bad record is seq {audit.first_bad_seq}.")
+        st.download_button("Download audit trail (JSON Lines)", audit_text,
+                           file_name="audit.jsonl", mime="application/x-ndjson",
+                           key="mr_dl_audit")

@@ -1,8 +1,9 @@
 """A tamper-evident, append-only audit log kept in the DuckDB table ``audit_chain``.
 
 Each record carries the SHA-256 of the record before it (``prev_hash``) and its own hash over the
-canonical JSON of ``{seq, event_type, timestamp, payload, prev_hash}`` (sorted keys, separators
-``(",", ":")``, UTF-8, ``ensure_ascii=False``). The first record's ``prev_hash`` is 64 zeros.
+canonical JSON of ``{seq, event_type, timestamp, payload, prev_hash}``
+(:func:`engine.canonical.canonical_json`: sorted keys, separators ``(",", ":")``, UTF-8,
+``ensure_ascii=False``, no NaN). The first record's ``prev_hash`` is 64 zeros.
 Editing a record changes its hash; inserting or deleting one breaks the sequence or the link to
 the record before it. :func:`verify` walks the chain and returns the first bad sequence number.
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,14 +27,16 @@ from typing import IO, Any
 
 import duckdb
 
+from engine.canonical import canonical_json
 from engine.errors import InputError
 
 __all__ = [
     "GENESIS_HASH",
     "AuditRecord",
     "append",
-    "canonical_json",
+    "count",
     "export_jsonl",
+    "head",
     "iter_records",
     "record_hash",
     "verify",
@@ -66,31 +68,18 @@ class AuditRecord:
         }
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(f"audit payload holds a non-finite number {value!r}; JSON cannot carry it")
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return _jsonable(value.item())
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise InputError(f"audit payload holds a {type(value).__name__}, which is not JSON: {value!r}")
+def _canonical(obj: Any) -> str:
+    """The chain's canonical JSON: :func:`engine.canonical.canonical_json`, compact, NaN refused.
 
-
-def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys and fixed separators: the same object always gives the same text."""
-    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    Sorted keys, separators ``(",", ":")``, ``ensure_ascii=False``: the format every stored hash
+    was computed with, so it must never change.
+    """
+    return canonical_json(obj, nonfinite="error")
 
 
 def record_hash(*, seq: int, event_type: str, timestamp: str, payload: Any, prev_hash: str) -> str:
     """SHA-256 (hex) of the canonical JSON of the record's fields other than ``hash``."""
-    body = canonical_json({"seq": seq, "event_type": event_type, "timestamp": timestamp,
+    body = _canonical({"seq": seq, "event_type": event_type, "timestamp": timestamp,
                            "payload": payload, "prev_hash": prev_hash})
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
@@ -135,8 +124,8 @@ def append(
     if not event_type or not isinstance(event_type, str):
         raise InputError("audit event_type must be a non-empty string")
     ts = _timestamp_text(timestamp)
-    payload_obj = json.loads(canonical_json(dict(payload)))
-    payload_text = canonical_json(payload_obj)
+    payload_obj = json.loads(_canonical(dict(payload)))
+    payload_text = _canonical(payload_obj)
 
     def _write() -> AuditRecord:
         row = con.execute(
@@ -217,6 +206,11 @@ def verify(con: duckdb.DuckDBPyConnection) -> int | None:
     return None
 
 
+def count(con: duckdb.DuckDBPyConnection) -> int:
+    """The number of records stored in the chain."""
+    return int(con.execute("SELECT count(*) FROM audit_chain").fetchone()[0])
+
+
 def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
     """The chain's head as stored: (last seq, its hash), or None for an empty chain."""
     row = con.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
@@ -228,7 +222,7 @@ def export_jsonl(con: duckdb.DuckDBPyConnection, out: str | Path | IO[str] | Non
 
     Writes to ``out`` (a path or an open text file) when given; always returns the text.
     """
-    text = "".join(canonical_json(r.as_dict()) + "\n" for r in iter_records(con))
+    text = "".join(_canonical(r.as_dict()) + "\n" for r in iter_records(con))
     if isinstance(out, (str, Path)):
         Path(out).write_text(text, encoding="utf-8")
     elif out is not None:

@@ -1,5 +1,10 @@
 """Market risk: VaR and ES, backtests, stress replay, limits, enforcement and its audit trail.
 
+The user's actions (record a VaR report, backtest, evaluate the limits, switch the mode, mark a
+false positive, read the stored state and metrics) are the functions of
+:mod:`engine.market.workflow`, called alike by the CLI and the page; :mod:`engine.market._store`
+holds the market tables' SQL.
+
 Conventions (ARCHITECTURE.md, "Market risk conventions"): simple returns, loss positive,
 historical VaR = the ``ceil(c * n)``-th smallest loss, ES = mean of the losses at or beyond VaR.
 Names are imported lazily on first use (PEP 562), so that ``stresslab --help`` (which imports
@@ -53,6 +58,7 @@ _LAZY: dict[str, str] = {
     "replay_all": "engine.market.stress",
     "rolling_var": "engine.market.backtest",
     "sensor_status": "engine.market.sensors",
+    "sensor_statuses": "engine.market.sensors",
     "simple_returns": "engine.market.data_io",
     "traffic_light": "engine.market.backtest",
     "validate_positions": "engine.market.data_io",
@@ -68,8 +74,8 @@ __all__ = [
     "load_bundled_prices", "load_default_limits", "load_default_positions", "load_limits",
     "monte_carlo_losses", "parametric_es", "parametric_var", "parse_limits", "portfolio_losses",
     "position_values", "read_positions_csv", "read_prices_csv", "replay", "replay_all",
-    "rolling_var", "sensor_status", "simple_returns", "traffic_light", "validate_positions",
-    "validate_prices",
+    "rolling_var", "sensor_status", "sensor_statuses", "simple_returns", "traffic_light",
+    "validate_positions", "validate_prices",
 ]
 
 

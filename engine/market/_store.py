@@ -1,15 +1,18 @@
-"""Store limit evaluations, breaches, false positives and mode changes, each in the audit trail.
+"""The market-risk tables: limit evaluations, breaches, false positives and mode changes.
 
-Every write runs in one transaction together with its audit-chain records
-(:mod:`engine.audit.chain`): either the row and its audit records are stored, or nothing is.
-Timestamps are supplied by the caller.
+Every write goes into the audit trail (:mod:`engine.audit.chain`) in the caller's transaction:
+the workflow (:mod:`engine.market.workflow`) opens one write session and one
+:func:`~engine.store.transaction` around an evaluation, its breaches, its audit records and its
+``runs`` row, so that either all of them are stored or none is. Timestamps are supplied by the
+caller. Reads return plain values (:class:`SensorHistory`, :class:`StoredFigures`, frames);
+computing from them happens outside the store session.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import duckdb
 import pandas as pd
@@ -17,28 +20,21 @@ import pandas as pd
 from engine.audit import chain
 from engine.errors import InputError, NotFoundError
 from engine.market.enforcement import Evaluation
-from engine.market.limits import MODES, LimitsConfig
-from engine.market.sensors import SENSORS, RiskSnapshot, SensorStatus, sensor_status
-from engine.store import transaction
+from engine.market.limits import MODES
+from engine.market.sensors import RiskSnapshot
 
 __all__ = [
+    "SensorHistory",
+    "StoredFigures",
     "breaches_frame",
     "current_mode",
     "evaluations_frame",
-    "record_evaluation",
-    "record_false_positive",
-    "sensor_statuses",
-    "set_mode",
-    "utc_now",
+    "insert_evaluation",
+    "insert_false_positive",
+    "insert_mode_change",
+    "sensor_history",
+    "stored_figures",
 ]
-
-
-def utc_now() -> datetime:
-    """The wall clock as naive UTC: what the CLI and the page pass as the audit timestamp.
-
-    Engine calculations never call it; only the callers at the edge (CLI handlers, pages) do.
-    """
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def current_mode(con: duckdb.DuckDBPyConnection, *, default: str = "monitoring") -> str:
@@ -48,9 +44,13 @@ def current_mode(con: duckdb.DuckDBPyConnection, *, default: str = "monitoring")
     return str(row[0]) if row else default
 
 
-def set_mode(con: duckdb.DuckDBPyConnection, *, mode: str, reason: str, timestamp: datetime,
-             default: str = "monitoring") -> int:
-    """Switch the enforcement mode; returns the audit sequence number of the change.
+def insert_mode_change(con: duckdb.DuckDBPyConnection, *, mode: str, reason: str,
+                       timestamp: datetime, default: str = "monitoring") -> tuple[str, int]:
+    """Record a switch of the enforcement mode (in the caller's transaction).
+
+    Returns
+    -------
+    (previous mode, audit sequence number of the change)
 
     Raises
     ------
@@ -62,59 +62,66 @@ def set_mode(con: duckdb.DuckDBPyConnection, *, mode: str, reason: str, timestam
     if not reason or not reason.strip():
         raise InputError("state a reason for the mode change")
     old = current_mode(con, default=default)
-    with transaction(con):
-        rec = chain.append(con, event_type="mode_change",
-                           payload={"old_mode": old, "new_mode": mode, "reason": reason.strip()},
-                           timestamp=timestamp)
-        con.execute("INSERT INTO market_mode_changes VALUES (?, ?, ?, ?, ?)",
-                    [timestamp, old, mode, reason.strip(), rec.seq])
+    rec = chain.append(con, event_type="mode_change",
+                       payload={"old_mode": old, "new_mode": mode, "reason": reason.strip()},
+                       timestamp=timestamp)
+    con.execute("INSERT INTO market_mode_changes VALUES (?, ?, ?, ?, ?)",
+                [timestamp, old, mode, reason.strip(), rec.seq])
+    return old, rec.seq
+
+
+def insert_evaluation(con: duckdb.DuckDBPyConnection, *, evaluation_id: str,
+                      evaluation: Evaluation, snapshot: RiskSnapshot,
+                      timestamp: datetime) -> int:
+    """Store an evaluation, its breaches and actions, and their audit records.
+
+    Runs in the caller's transaction. Audit events: one ``evaluation``; one ``breach`` per
+    breached rule; one ``action`` per decision whose action is not ``none``.
+
+    Returns
+    -------
+    int
+        The audit sequence number of the ``evaluation`` record.
+    """
+    decisions = [d.model_dump() for d in evaluation.decisions]
+    rec = chain.append(con, event_type="evaluation", timestamp=timestamp, payload={
+        "evaluation_id": evaluation_id, "as_of": evaluation.as_of, "mode": evaluation.mode,
+        "action": evaluation.action, "sensor": evaluation.sensor, "reason": evaluation.reason,
+        "snapshot": snapshot.model_dump(), "latency_us": evaluation.latency_us})
+    con.execute("INSERT INTO market_evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [evaluation_id, timestamp, evaluation.mode, evaluation.action,
+                 snapshot.model_dump_json(), json.dumps(decisions), evaluation.latency_us,
+                 rec.seq])
+    for d in evaluation.decisions:
+        if d.breached:
+            breach_id = f"{evaluation_id[:12]}-{d.rule}"
+            chain.append(con, event_type="breach", timestamp=timestamp,
+                         payload={"breach_id": breach_id, "evaluation_id": evaluation_id,
+                                  **d.model_dump()})
+            con.execute("INSERT INTO market_breaches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [breach_id, evaluation_id, timestamp, d.sensor, d.rule, d.metric,
+                         d.threshold, d.configured_action, d.action, d.enforced, d.mode,
+                         d.reason])
+        if d.action != "none":
+            chain.append(con, event_type="action", timestamp=timestamp,
+                         payload={"evaluation_id": evaluation_id, "sensor": d.sensor,
+                                  "rule": d.rule, "action": d.action, "enforced": d.enforced,
+                                  "mode": d.mode, "reason": d.reason})
     return rec.seq
 
 
-def record_evaluation(con: duckdb.DuckDBPyConnection, evaluation: Evaluation,
-                      snapshot: RiskSnapshot, *, timestamp: datetime) -> str:
-    """Store an evaluation, its breaches and actions, and their audit records; returns its id.
-
-    Audit events: one ``evaluation``; one ``breach`` per breached rule; one ``action`` per
-    decision whose action is not ``none``.
-    """
-    eval_id = uuid.uuid4().hex
-    decisions = [d.model_dump() for d in evaluation.decisions]
-    with transaction(con):
-        rec = chain.append(con, event_type="evaluation", timestamp=timestamp, payload={
-            "evaluation_id": eval_id, "as_of": evaluation.as_of, "mode": evaluation.mode,
-            "action": evaluation.action, "sensor": evaluation.sensor, "reason": evaluation.reason,
-            "snapshot": snapshot.model_dump(), "latency_us": evaluation.latency_us})
-        con.execute("INSERT INTO market_evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [eval_id, timestamp, evaluation.mode, evaluation.action,
-                     snapshot.model_dump_json(), json.dumps(decisions), evaluation.latency_us,
-                     rec.seq])
-        for d in evaluation.decisions:
-            if d.breached:
-                breach_id = f"{eval_id[:12]}-{d.rule}"
-                chain.append(con, event_type="breach", timestamp=timestamp,
-                             payload={"breach_id": breach_id, "evaluation_id": eval_id,
-                                      **d.model_dump()})
-                con.execute("INSERT INTO market_breaches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [breach_id, eval_id, timestamp, d.sensor, d.rule, d.metric,
-                             d.threshold, d.configured_action, d.action, d.enforced, d.mode,
-                             d.reason])
-            if d.action != "none":
-                chain.append(con, event_type="action", timestamp=timestamp,
-                             payload={"evaluation_id": eval_id, "sensor": d.sensor,
-                                      "rule": d.rule, "action": d.action, "enforced": d.enforced,
-                                      "mode": d.mode, "reason": d.reason})
-    return eval_id
-
-
-def record_false_positive(con: duckdb.DuckDBPyConnection, *, breach_id: str, reason: str,
-                          confidence: float, timestamp: datetime) -> str:
-    """Record that a past breach was a false positive; returns the record's id.
+def insert_false_positive(con: duckdb.DuckDBPyConnection, *, fp_id: str, breach_id: str,
+                          reason: str, confidence: float, timestamp: datetime) -> tuple[str, int]:
+    """Record that a past breach was a false positive (in the caller's transaction).
 
     Parameters
     ----------
     confidence : float
         How sure the reviewer is that it was a false positive, in [0, 1].
+
+    Returns
+    -------
+    (sensor of the breach, audit sequence number of the record)
 
     Raises
     ------
@@ -138,35 +145,91 @@ def record_false_positive(con: duckdb.DuckDBPyConnection, *, breach_id: str, rea
     if con.execute("SELECT 1 FROM market_false_positives WHERE breach_id = ?", [breach_id]
                    ).fetchone():
         raise InputError(f"breach {breach_id!r} is already marked as a false positive")
-    fp_id = uuid.uuid4().hex
-    with transaction(con):
-        chain.append(con, event_type="false_positive", timestamp=timestamp,
-                     payload={"fp_id": fp_id, "breach_id": breach_id, "sensor": row[0],
-                              "reason": reason.strip(), "confidence": conf})
-        con.execute("INSERT INTO market_false_positives VALUES (?, ?, ?, ?, ?, ?)",
-                    [fp_id, breach_id, row[0], timestamp, reason.strip(), conf])
-    return fp_id
+    sensor = str(row[0])
+    rec = chain.append(con, event_type="false_positive", timestamp=timestamp,
+                       payload={"fp_id": fp_id, "breach_id": breach_id, "sensor": sensor,
+                                "reason": reason.strip(), "confidence": conf})
+    con.execute("INSERT INTO market_false_positives VALUES (?, ?, ?, ?, ?, ?)",
+                [fp_id, breach_id, sensor, timestamp, reason.strip(), conf])
+    return sensor, rec.seq
 
 
-def sensor_statuses(con: duckdb.DuckDBPyConnection, config: LimitsConfig, *,
-                    as_of: datetime) -> list[SensorStatus]:
-    """Every sensor's false-positive rate per week and status on ``as_of``, from the store."""
-    # Every evaluation covers every sensor, so each was first seen at the first evaluation.
+@dataclass(frozen=True)
+class SensorHistory:
+    """What the store says about the sensors up to a date: the inputs of their readiness.
+
+    Every evaluation covers every sensor, so each sensor was first seen at the first evaluation.
+    """
+
+    as_of: datetime
+    first_seen: datetime | None
+    breaches: dict[str, int] = field(default_factory=dict)
+    false_positive_times: dict[str, list[datetime]] = field(default_factory=dict)
+
+
+def sensor_history(con: duckdb.DuckDBPyConnection, *, as_of: datetime) -> SensorHistory:
+    """First evaluation, breach counts and false-positive times per sensor, up to ``as_of``."""
     first_seen = con.execute("SELECT min(evaluated_at) FROM market_evaluations"
                              " WHERE evaluated_at <= ?", [as_of]).fetchone()[0]
-    n_breaches = dict(con.execute(
+    n_breaches = {str(s): int(n) for s, n in con.execute(
         "SELECT sensor, count(*) FROM market_breaches WHERE evaluated_at <= ? GROUP BY sensor",
-        [as_of]).fetchall())
+        [as_of]).fetchall()}
     fps: dict[str, list[datetime]] = {}
     for sensor, t in con.execute("SELECT sensor, recorded_at FROM market_false_positives"
                                  " WHERE recorded_at <= ?", [as_of]).fetchall():
-        fps.setdefault(sensor, []).append(t)
-    return [sensor_status(s, as_of=as_of, first_seen=first_seen,
-                          false_positive_times=fps.get(s, []), breaches=int(n_breaches.get(s, 0)),
-                          threshold_per_week=config.false_positive_threshold_per_week,
-                          window_days=config.false_positive_window_days,
-                          min_observation_days=config.min_observation_days)
-            for s in SENSORS]
+        fps.setdefault(str(sensor), []).append(t)
+    return SensorHistory(as_of=as_of, first_seen=first_seen, breaches=n_breaches,
+                         false_positive_times=fps)
+
+
+@dataclass(frozen=True)
+class StoredFigures:
+    """The stored values the Prometheus figures are built from (:mod:`engine.market.metrics`).
+
+    Attributes
+    ----------
+    latest_snapshot : dict or None
+        The risk snapshot of the latest evaluation (``RiskSnapshot`` as JSON), None if none.
+    latest_decisions : list of dict
+        That evaluation's decisions.
+    breaches_by_sensor : tuple of (sensor, count)
+        Stored breaches per sensor, in sensor name order.
+    actions : tuple of (action, count)
+        Stored breaches whose action is not ``none``, per action.
+    evaluations : int
+        Stored evaluations.
+    latencies_us : tuple of float
+        Every stored evaluation's latency, microseconds.
+    sensors : SensorHistory
+        The inputs of the sensors' readiness.
+    """
+
+    latest_snapshot: dict | None
+    latest_decisions: list[dict]
+    breaches_by_sensor: tuple[tuple[str, int], ...]
+    actions: tuple[tuple[str, int], ...]
+    evaluations: int
+    latencies_us: tuple[float, ...]
+    sensors: SensorHistory
+
+
+def stored_figures(con: duckdb.DuckDBPyConnection, *, as_of: datetime) -> StoredFigures:
+    """Read everything the exposition needs in one go (one read session)."""
+    row = con.execute("SELECT snapshot, decisions FROM market_evaluations"
+                      " ORDER BY evaluated_at DESC, audit_seq DESC LIMIT 1").fetchone()
+    snap, decisions = (None, []) if row is None else (json.loads(row[0]), json.loads(row[1]))
+    by_sensor = tuple((str(s), int(n)) for s, n in con.execute(
+        "SELECT sensor, count(*) FROM market_breaches GROUP BY sensor ORDER BY sensor"
+    ).fetchall())
+    actions = tuple((str(a), int(n)) for a, n in con.execute(
+        "SELECT action, count(*) FROM market_breaches WHERE action <> 'none'"
+        " GROUP BY action ORDER BY action").fetchall())
+    latencies = tuple(float(r[0]) for r in con.execute(
+        "SELECT latency_us FROM market_evaluations").fetchall())
+    return StoredFigures(latest_snapshot=snap, latest_decisions=decisions,
+                         breaches_by_sensor=by_sensor, actions=actions,
+                         evaluations=len(latencies), latencies_us=latencies,
+                         sensors=sensor_history(con, as_of=as_of))
 
 
 def breaches_frame(con: duckdb.DuckDBPyConnection, *, limit: int = 500) -> pd.DataFrame:
@@ -177,7 +240,7 @@ def breaches_frame(con: duckdb.DuckDBPyConnection, *, limit: int = 500) -> pd.Da
         " f.fp_id IS NOT NULL AS false_positive, f.reason AS fp_reason,"
         " f.confidence AS fp_confidence"
         " FROM market_breaches b LEFT JOIN market_false_positives f USING (breach_id)"
-        " ORDER BY b.evaluated_at DESC, b.breach_id LIMIT ?", [limit]).df()
+        " ORDER BY b.evaluated_at DESC, b.breach_id LIMIT ?", [int(limit)]).df()
 
 
 def evaluations_frame(con: duckdb.DuckDBPyConnection, *, limit: int = 200) -> pd.DataFrame:
@@ -185,4 +248,4 @@ def evaluations_frame(con: duckdb.DuckDBPyConnection, *, limit: int = 200) -> pd
     return con.execute(
         "SELECT evaluation_id, evaluated_at, mode, action, latency_us, audit_seq"
         " FROM market_evaluations ORDER BY evaluated_at DESC, audit_seq DESC LIMIT ?",
-        [limit]).df()
+        [int(limit)]).df()

@@ -54,7 +54,7 @@ def _exception_counts(confidence: float, observations: int,
     return c, n, x, 1.0 - c
 
 
-def kupiec_pof(exceptions: int, observations: int, confidence: float) -> tuple[float, float]:
+def kupiec_pof(exceptions: int, *, observations: int, confidence: float) -> tuple[float, float]:
     """Kupiec's proportion-of-failures likelihood-ratio test.
 
     ``LR_POF = -2 ln[(1-p)^(n-x) p^x] + 2 ln[(1-x/n)^(n-x) (x/n)^x]`` with ``p = 1 - c``,
@@ -135,7 +135,7 @@ def christoffersen(hits: np.ndarray, confidence: float) -> ChristoffersenResult:
     ll0 = _xlogy(n00 + n10, 1 - pi) + _xlogy(n01 + n11, pi)
     ll1 = (_xlogy(n00, 1 - pi0) + _xlogy(n01, pi0) + _xlogy(n10, 1 - pi1) + _xlogy(n11, pi1))
     lr_ind = max(0.0, -2.0 * (ll0 - ll1))
-    lr_pof, _ = kupiec_pof(int(h.sum()), h.size, confidence)
+    lr_pof, _ = kupiec_pof(int(h.sum()), observations=h.size, confidence=confidence)
     lr_cc = lr_pof + lr_ind
     return ChristoffersenResult(n00, n01, n10, n11, lr_ind, float(chi2.sf(lr_ind, 1)), lr_cc,
                                 float(chi2.sf(lr_cc, 2)))
@@ -167,7 +167,7 @@ def _zone_bounds(n: int, p: float) -> tuple[int, int]:
     return green_max, yellow_max
 
 
-def traffic_light(exceptions: int, observations: int, confidence: float = 0.99) -> TrafficLight:
+def traffic_light(exceptions: int, *, observations: int, confidence: float = 0.99) -> TrafficLight:
     """The Basel traffic-light zone of ``x`` exceptions in ``n`` days at confidence ``c``.
 
     With ``F`` the binomial CDF of the exception count (``n`` days, probability ``1 - c``):
@@ -273,7 +273,8 @@ def rolling_var(
             kurt = np.mean(d2 * d2, axis=1) / (m2 * m2) - 3.0
         skew = np.where(np.isfinite(skew), skew, 0.0)
         kurt = np.where(np.isfinite(kurt), kurt, 0.0)
-        return mu + sigma * cornish_fisher_z(float(norm.ppf(c)), skew, kurt)
+        z_cf = cornish_fisher_z(float(norm.ppf(c)), skewness=skew, excess_kurtosis=kurt)
+        return mu + sigma * z_cf
     z = np.random.default_rng(seed).standard_normal(n_sims)
     k = quantile_rank(c, n_sims)
     q = float(np.partition(z, k - 1)[k - 1])
@@ -367,9 +368,9 @@ def backtest(
                          "history before them; widen the dates or shorten the window")
     hits = realised > var
     n, xcount = len(days), int(hits.sum())
-    lr, pv = kupiec_pof(xcount, n, c)
+    lr, pv = kupiec_pof(xcount, observations=n, confidence=c)
     ch = christoffersen(hits, c)
-    tl = traffic_light(xcount, n, c)
+    tl = traffic_light(xcount, observations=n, confidence=c)
     result = BacktestResult(
         method=method, confidence=c, window=window, start=str(days[0].date()),
         end=str(days[-1].date()), observations=n, exceptions=xcount,

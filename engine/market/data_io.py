@@ -9,16 +9,18 @@ quantity or weight). Every problem in a file is collected into one
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 import pandas as pd
 
+from engine.bundled import data_file
 from engine.errors import InputError, Issue, ValidationError
 
 __all__ = [
-    "DATA_DIR",
+    "BUNDLED_PRICES",
     "DEFAULT_POSITIONS",
     "load_bundled_prices",
     "load_default_positions",
@@ -31,9 +33,9 @@ __all__ = [
     "position_values",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-#: The bundled skfolio S&P 500 data (see its PROVENANCE.md).
-DATA_DIR = ROOT / "data" / "market_equities_skfolio"
+#: The bundled skfolio S&P 500 data (folder under :func:`engine.bundled.data_dir`; see its
+#: PROVENANCE.md).
+BUNDLED_PRICES = "market_equities_skfolio"
 #: The default positions file shipped with the engine.
 DEFAULT_POSITIONS = Path(__file__).resolve().parent / "data" / "positions.csv"
 
@@ -58,9 +60,17 @@ def load_bundled_prices(*, include_index: bool = True) -> pd.DataFrame:
     -------
     DataFrame of shape (8313, 21) (or (8313, 20) without the index), price units, indexed by date.
     """
-    stocks = pd.read_csv(DATA_DIR / "sp500_dataset.csv.gz", parse_dates=["Date"], index_col="Date")
+    return _bundled_prices(include_index).copy()
+
+
+@lru_cache(maxsize=2)
+def _bundled_prices(include_index: bool) -> pd.DataFrame:
+    """The bundled prices read once per process (callers get a copy)."""
+    stocks = pd.read_csv(data_file(BUNDLED_PRICES, "sp500_dataset.csv.gz"), parse_dates=["Date"],
+                         index_col="Date")
     if include_index:
-        index = pd.read_csv(DATA_DIR / "sp500_index.csv.gz", parse_dates=["Date"], index_col="Date")
+        index = pd.read_csv(data_file(BUNDLED_PRICES, "sp500_index.csv.gz"), parse_dates=["Date"],
+                            index_col="Date")
         stocks = stocks.join(index, how="inner")
     stocks.index.name = "date"
     return stocks.astype(float)
@@ -205,7 +215,7 @@ def load_default_positions() -> pd.DataFrame:
     return read_positions_csv(DEFAULT_POSITIONS, subject="default positions")
 
 
-def position_values(positions: pd.DataFrame, prices: pd.DataFrame, *,
+def position_values(positions: pd.DataFrame, *, prices: pd.DataFrame,
                     notional: float | None = None) -> pd.Series:
     """Market value per instrument (currency), summed over accounts, at the last price.
 

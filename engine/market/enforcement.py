@@ -131,8 +131,8 @@ class Evaluation(BaseModel):
 
 def evaluate(
     snapshot: RiskSnapshot,
-    config: LimitsConfig,
     *,
+    config: LimitsConfig,
     mode: str | None = None,
     statuses: Mapping[str, str] | None = None,
 ) -> Evaluation:

@@ -1,6 +1,6 @@
 """Prometheus exposition of the market-risk figures held in the store (prometheus-client).
 
-Metrics (all read from the store at scrape time):
+Metrics (built from the values the store holds at scrape time, :class:`MarketFigures`):
 
 - ``stresslab_market_var{confidence}``: VaR of the latest evaluation, currency (gauge)
 - ``stresslab_market_es{confidence}``: ES of the latest evaluation, currency (gauge)
@@ -10,22 +10,28 @@ Metrics (all read from the store at scrape time):
 - ``stresslab_market_false_positive_rate_per_week{sensor}`` (gauge), ``..._sensor_ready{sensor}``
 - ``stresslab_market_evaluations_total`` (counter) and
   ``stresslab_market_evaluation_latency_seconds`` (histogram of stored evaluation latencies)
+
+This module reads nothing: :func:`engine.market.workflow.market_metrics` reads the store in one
+short read session and :func:`figures` builds the samples from the values read.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from typing import TYPE_CHECKING
 
-import duckdb
+import pandas as pd
 
-from engine.market.limits import LimitsConfig
+from engine.market.sensors import SensorStatus
 
-__all__ = ["LATENCY_BUCKETS", "MetricSample", "build_registry", "exposition", "metric_samples",
-           "serve"]
+if TYPE_CHECKING:
+    from engine.market._store import StoredFigures
 
+__all__ = ["LATENCY_BUCKETS", "MarketFigures", "MetricSample", "build_registry", "exposition",
+           "figures", "latency_histogram", "serve"]
+
+#: Upper bounds (seconds) of the evaluation-latency histogram's buckets.
 LATENCY_BUCKETS = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2)
 
 
@@ -40,63 +46,91 @@ class MetricSample:
     value: float
 
 
-def metric_samples(con: duckdb.DuckDBPyConnection, config: LimitsConfig, *,
-                   as_of: datetime) -> list[MetricSample]:
-    """The exposed figures (except the latency histogram) as rows, for the page and the collector."""
-    from engine.market.records import sensor_statuses
+@dataclass(frozen=True)
+class MarketFigures:
+    """Every exposed figure: the samples and the evaluation-latency histogram.
 
+    Attributes
+    ----------
+    samples : tuple of MetricSample
+        Gauges and counters.
+    latency_buckets : tuple of (upper bound text, cumulative count)
+        The histogram, ``+Inf`` last.
+    latency_sum : float
+        Sum of the stored latencies, seconds.
+    """
+
+    samples: tuple[MetricSample, ...]
+    latency_buckets: tuple[tuple[str, float], ...]
+    latency_sum: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per sample: metric, labels (``k=v, ...``), value."""
+        return pd.DataFrame([{"metric": s.name,
+                              "labels": ", ".join(f"{k}={v}" for k, v in s.labels.items()),
+                              "value": s.value} for s in self.samples],
+                            columns=["metric", "labels", "value"])
+
+    def exposition(self) -> str:
+        """The Prometheus text exposition (as ``stresslab metrics serve`` serves it)."""
+        return exposition(self)
+
+
+def latency_histogram(latencies_us: Sequence[float]) -> tuple[tuple[tuple[str, float], ...], float]:
+    """Cumulative bucket counts of latencies (microseconds) over :data:`LATENCY_BUCKETS`.
+
+    Returns
+    -------
+    (buckets, sum)
+        ``buckets`` as (upper bound in seconds as text, count at or below it), ``+Inf`` last;
+        ``sum`` in seconds.
+    """
+    lat = [x / 1e6 for x in latencies_us]
+    buckets = [(f"{b:g}", float(sum(1 for x in lat if x <= b))) for b in LATENCY_BUCKETS]
+    buckets.append(("+Inf", float(len(lat))))
+    return tuple(buckets), float(sum(lat))
+
+
+def figures(stored: StoredFigures, *, statuses: Sequence[SensorStatus]) -> MarketFigures:
+    """The exposed figures from the stored values and the sensors' current readiness."""
     out: list[MetricSample] = []
-    row = con.execute("SELECT snapshot, decisions FROM market_evaluations"
-                      " ORDER BY evaluated_at DESC, audit_seq DESC LIMIT 1").fetchone()
-    if row is not None:
-        snap, decisions = json.loads(row[0]), json.loads(row[1])
+    snap = stored.latest_snapshot
+    if snap is not None:
         for conf, v in snap["var"].items():
             out.append(MetricSample("stresslab_market_var", "gauge", "VaR of the latest "
                                     "evaluation, currency", {"confidence": conf}, float(v)))
         out.append(MetricSample("stresslab_market_es", "gauge", "ES of the latest evaluation, "
                                 "currency", {"confidence": f"{snap['es_confidence']:g}"},
                                 float(snap["es"])))
-        for d in decisions:
+        for d in stored.latest_decisions:
             out.append(MetricSample("stresslab_market_limit_utilisation", "gauge",
                                     "metric / limit of the latest evaluation",
                                     {"sensor": d["sensor"], "rule": d["rule"]},
                                     float(d["utilisation"])))
-    for sensor, n in con.execute("SELECT sensor, count(*) FROM market_breaches GROUP BY sensor"
-                                 " ORDER BY sensor").fetchall():
+    for sensor, n in stored.breaches_by_sensor:
         out.append(MetricSample("stresslab_market_breaches", "counter", "stored limit breaches",
                                 {"sensor": sensor}, float(n)))
-    for action, n in con.execute("SELECT action, count(*) FROM market_breaches"
-                                 " WHERE action <> 'none' GROUP BY action ORDER BY action"
-                                 ).fetchall():
+    for action, n in stored.actions:
         out.append(MetricSample("stresslab_market_actions", "counter",
                                 "actions taken on breaches", {"action": action}, float(n)))
-    for s in sensor_statuses(con, config, as_of=as_of):
+    for s in statuses:
         out.append(MetricSample("stresslab_market_false_positive_rate_per_week", "gauge",
                                 "false positives per week", {"sensor": s.sensor},
                                 s.false_positive_rate_per_week))
         out.append(MetricSample("stresslab_market_sensor_ready", "gauge",
                                 "1 when the sensor is READY for enforcement",
                                 {"sensor": s.sensor}, 1.0 if s.ready else 0.0))
-    n_eval = con.execute("SELECT count(*) FROM market_evaluations").fetchone()[0]
     out.append(MetricSample("stresslab_market_evaluations", "counter", "stored evaluations", {},
-                            float(n_eval)))
-    return out
-
-
-def _latency_buckets(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[str, float]], float]:
-    lat = [r[0] / 1e6 for r in con.execute("SELECT latency_us FROM market_evaluations").fetchall()]
-    buckets = [(f"{b:g}", float(sum(1 for x in lat if x <= b))) for b in LATENCY_BUCKETS]
-    buckets.append(("+Inf", float(len(lat))))
-    return buckets, float(sum(lat))
+                            float(stored.evaluations)))
+    buckets, total = latency_histogram(stored.latencies_us)
+    return MarketFigures(samples=tuple(out), latency_buckets=buckets, latency_sum=total)
 
 
 class MarketCollector:
-    """A prometheus-client collector reading the store on each scrape."""
+    """A prometheus-client collector asking ``collect_figures`` for the figures on each scrape."""
 
-    def __init__(self, connect: Callable[[], duckdb.DuckDBPyConnection], config: LimitsConfig,
-                 clock: Callable[[], datetime] = datetime.now, *, close_after: bool = False) -> None:
-        self._connect, self._config, self._clock = connect, config, clock
-        self._close_after = close_after
+    def __init__(self, collect_figures: Callable[[], MarketFigures]) -> None:
+        self._collect_figures = collect_figures
 
     def collect(self) -> Iterator[object]:
         from prometheus_client.core import (
@@ -105,15 +139,9 @@ class MarketCollector:
             HistogramMetricFamily,
         )
 
-        con = self._connect()
-        try:
-            samples = metric_samples(con, self._config, as_of=self._clock())
-            buckets, total = _latency_buckets(con)
-        finally:
-            if self._close_after:
-                con.close()
+        figs = self._collect_figures()
         families: dict[str, object] = {}
-        for s in samples:
+        for s in figs.samples:
             fam = families.get(s.name)
             if fam is None:
                 cls = CounterMetricFamily if s.kind == "counter" else GaugeMetricFamily
@@ -123,35 +151,32 @@ class MarketCollector:
         yield from families.values()
         hist = HistogramMetricFamily("stresslab_market_evaluation_latency_seconds",
                                      "wall time of limit evaluations")
-        hist.add_metric([], buckets, total)
+        hist.add_metric([], list(figs.latency_buckets), figs.latency_sum)
         yield hist
 
 
-def build_registry(connect: Callable[[], duckdb.DuckDBPyConnection], config: LimitsConfig,
-                   clock: Callable[[], datetime] = datetime.now, *, close_after: bool = False):
-    """A fresh ``CollectorRegistry`` holding a :class:`MarketCollector`.
-
-    ``close_after``: close the connection ``connect`` returns after each scrape (the server opens
-    the store read-only per scrape so that it never holds the file).
-    """
+def build_registry(collect_figures: Callable[[], MarketFigures]):
+    """A fresh ``CollectorRegistry`` holding a :class:`MarketCollector` over ``collect_figures``."""
     from prometheus_client import CollectorRegistry
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(MarketCollector(connect, config, clock, close_after=close_after))
+    registry.register(MarketCollector(collect_figures))
     return registry
 
 
-def exposition(con: duckdb.DuckDBPyConnection, config: LimitsConfig, *, as_of: datetime) -> str:
-    """The Prometheus text exposition of the store's figures on ``as_of``."""
+def exposition(figs: MarketFigures) -> str:
+    """The Prometheus text exposition of ``figs``."""
     from prometheus_client import generate_latest
 
-    return generate_latest(build_registry(lambda: con, config, lambda: as_of)).decode("utf-8")
+    return generate_latest(build_registry(lambda: figs)).decode("utf-8")
 
 
-def serve(connect: Callable[[], duckdb.DuckDBPyConnection], config: LimitsConfig, *,
-          port: int, addr: str = "127.0.0.1"):
-    """Start the exposition HTTP server on ``addr:port`` (127.0.0.1 by default); returns it."""
+def serve(collect_figures: Callable[[], MarketFigures], *, port: int, addr: str = "127.0.0.1"):
+    """Start the exposition HTTP server on ``addr:port`` (127.0.0.1 by default); returns it.
+
+    ``collect_figures`` is called on every scrape (the workflow opens one short read session per
+    call, so the server never holds the store while idle).
+    """
     from prometheus_client import start_http_server
 
-    return start_http_server(port, addr=addr,
-                             registry=build_registry(connect, config, close_after=True))
+    return start_http_server(port, addr=addr, registry=build_registry(collect_figures))

@@ -51,6 +51,7 @@ __all__ = [
     "conf_key",
     "sensor_rules",
     "sensor_status",
+    "sensor_statuses",
 ]
 
 Status = Literal["READY", "HIGH_FP", "MONITORING"]
@@ -119,9 +120,9 @@ def _mean_corr(r: np.ndarray) -> float:
 
 def compute_snapshot(
     prices: pd.DataFrame,
+    *,
     positions: pd.DataFrame,
     config: LimitsConfig,
-    *,
     as_of: str | pd.Timestamp | None = None,
     previous_positions: pd.DataFrame | None = None,
     stress_windows: Sequence[StressWindow] = PREDEFINED_WINDOWS,
@@ -153,14 +154,14 @@ def compute_snapshot(
     if len(prices) < need:
         raise InputError(f"need at least {need} prices up to the evaluation date for the "
                          f"configured windows; found {len(prices)}")
-    values = position_values(positions, prices, notional=notional)
+    values = position_values(positions, prices=prices, notional=notional)
     v = values.to_numpy(dtype=float)
     gross = float(np.abs(v).sum())
     rets = simple_returns(prices[list(values.index)])
     r = rets.to_numpy(dtype=float)
     hist = r[-config.var_window:]
     losses = portfolio_losses(hist, v)
-    sims = (monte_carlo_losses(hist, v, n_sims=n_sims, seed=seed)
+    sims = (monte_carlo_losses(hist, values=v, n_sims=n_sims, seed=seed)
             if config.var_method == "monte_carlo" else None)
     var = {}
     for lim in config.limits.var:
@@ -168,7 +169,7 @@ def compute_snapshot(
                                                   confidence=lim.confidence, simulated=sims)
     var_ec, es = var_es(losses, method=config.var_method, confidence=config.es_confidence,
                         simulated=sims)
-    stress = {s.name: s.loss for s in replay_all(prices, values, stress_windows)}
+    stress = {s.name: s.loss for s in replay_all(prices, values=values, windows=stress_windows)}
     if "adv" in positions:
         adv = positions.groupby("instrument")["adv"].max().reindex(values.index).fillna(
             config.default_adv).to_numpy()
@@ -186,7 +187,7 @@ def compute_snapshot(
     drawdown = float((peak - pv[-1]) / peak) if peak > 0 else 0.0
     turnover = 0.0
     if previous_positions is not None:
-        prev = position_values(previous_positions, prices, notional=notional)
+        prev = position_values(previous_positions, prices=prices, notional=notional)
         both = values.index.union(prev.index)
         turnover = float(np.abs(values.reindex(both).fillna(0.0)
                                 - prev.reindex(both).fillna(0.0)).sum() / gross) if gross else 0.0
@@ -286,3 +287,33 @@ def sensor_status(
 
 def statuses_by_sensor(statuses: Sequence[SensorStatus]) -> Mapping[str, SensorStatus]:
     return {s.sensor: s for s in statuses}
+
+
+def sensor_statuses(
+    *,
+    as_of: datetime,
+    first_seen: datetime | None,
+    breaches: Mapping[str, int],
+    false_positive_times: Mapping[str, Sequence[datetime]],
+    config: LimitsConfig,
+) -> list[SensorStatus]:
+    """Every sensor's readiness on ``as_of`` (:func:`sensor_status` in sensor order).
+
+    Parameters
+    ----------
+    first_seen : datetime or None
+        The first stored evaluation (every evaluation covers every sensor).
+    breaches : mapping sensor -> int
+        Stored breaches per sensor.
+    false_positive_times : mapping sensor -> sequence of datetime
+        When each false positive against the sensor's breaches was recorded.
+    config : LimitsConfig
+        The false-positive threshold, window and minimum observation.
+    """
+    return [sensor_status(s, as_of=as_of, first_seen=first_seen,
+                          false_positive_times=false_positive_times.get(s, []),
+                          breaches=int(breaches.get(s, 0)),
+                          threshold_per_week=config.false_positive_threshold_per_week,
+                          window_days=config.false_positive_window_days,
+                          min_observation_days=config.min_observation_days)
+            for s in SENSORS]

@@ -60,7 +60,7 @@ class StressResult(BaseModel):
     worst_day_loss: float  #: largest one-day loss in currency
 
 
-def replay(prices: pd.DataFrame, values: pd.Series, window: StressWindow) -> StressResult:
+def replay(prices: pd.DataFrame, *, values: pd.Series, window: StressWindow) -> StressResult:
     """Replay ``window`` on buy-and-hold positions worth ``values`` at the window's base date.
 
     The base is the last close before ``window.start`` (the first close in the window if there is
@@ -108,16 +108,16 @@ def replay(prices: pd.DataFrame, values: pd.Series, window: StressWindow) -> Str
 
 def replay_all(
     prices: pd.DataFrame,
+    *,
     values: pd.Series,
     windows: Sequence[StressWindow] = PREDEFINED_WINDOWS,
-    *,
     skip_uncovered: bool = True,
 ) -> list[StressResult]:
     """Replay every window; predefined windows outside the history are skipped when asked."""
     out = []
     for w in windows:
         try:
-            out.append(replay(prices, values, w))
+            out.append(replay(prices, values=values, window=w))
         except InputError:
             if not skip_uncovered:
                 raise

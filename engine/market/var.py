@@ -169,7 +169,7 @@ def _cf_shape(losses: np.ndarray) -> tuple[float, float, float, float]:
     return mu, sigma, s, k
 
 
-def cornish_fisher_z(z: np.ndarray | float, skewness: float, excess_kurtosis: float):
+def cornish_fisher_z(z: np.ndarray | float, *, skewness: float, excess_kurtosis: float):
     """Cornish-Fisher expansion of a standard normal quantile ``z``.
 
     ``z + (z**2 - 1) S / 6 + (z**3 - 3 z) K / 24 - (2 z**3 - 5 z) S**2 / 36`` with ``S`` the
@@ -195,7 +195,7 @@ def cornish_fisher_var(losses: np.ndarray, confidence: float) -> float:
 
     c = check_confidence(confidence)
     mu, sigma, s, k = _cf_shape(losses)
-    return mu + sigma * float(cornish_fisher_z(float(norm.ppf(c)), s, k))
+    return mu + sigma * float(cornish_fisher_z(float(norm.ppf(c)), skewness=s, excess_kurtosis=k))
 
 
 def cornish_fisher_es(losses: np.ndarray, confidence: float) -> float:
@@ -240,8 +240,8 @@ def portfolio_losses(returns: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def monte_carlo_losses(
     returns: np.ndarray,
-    values: np.ndarray,
     *,
+    values: np.ndarray,
     n_sims: int = 10_000,
     seed: int = 0,
     kind: Literal["normal", "bootstrap"] = "normal",
@@ -338,7 +338,14 @@ class VaRReport(BaseModel):
         frame.index.name = "method"
         return frame
 
-    def value(self, method: str, measure: str, confidence: float) -> float:
+    def value(self, method: str, *, measure: str, confidence: float) -> float:
+        """The figure of ``method``, ``measure`` ("VaR" or "ES") at ``confidence``.
+
+        Raises
+        ------
+        KeyError
+            If the report holds no such figure.
+        """
         for f in self.figures:
             if f.method == method and f.measure == measure and abs(f.confidence - confidence) < 1e-12:
                 return f.value
@@ -347,8 +354,8 @@ class VaRReport(BaseModel):
 
 def compare_methods(
     returns: pd.DataFrame,
-    values: pd.Series,
     *,
+    values: pd.Series,
     confidences: Sequence[float] = (0.95, 0.99, 0.999),
     es_confidence: float = 0.975,
     horizon_days: int = 1,
@@ -389,7 +396,7 @@ def compare_methods(
     r = returns[list(values.index)].to_numpy(dtype=float)
     v = values.to_numpy(dtype=float)
     losses = portfolio_losses(r, v)
-    sims = (monte_carlo_losses(r, v, n_sims=n_sims, seed=seed, kind=mc_kind)
+    sims = (monte_carlo_losses(r, values=v, n_sims=n_sims, seed=seed, kind=mc_kind)
             if "monte_carlo" in methods else None)
     gross = float(np.abs(v).sum())
     scale = math.sqrt(horizon_days)

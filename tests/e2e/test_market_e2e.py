@@ -1,16 +1,17 @@
-"""Browser test: the VaR and limits page renders its VaR table and backtest chart, evaluates the
-limits, switches the enforcement mode and shows the breach."""
+"""Browser test: the VaR and limits page renders its VaR table and backtest chart, records a VaR
+report, evaluates the limits, switches the enforcement mode and shows the breach."""
 
 from __future__ import annotations
 
 import pytest
 
+from engine.store import Store
 from tests.e2e.conftest import SCREENSHOTS, wait_for_app
 
 
 @pytest.mark.e2e
 @pytest.mark.xdist_group("e2e")
-def test_var_table_backtest_chart_and_mode_switch(app_server, page):
+def test_var_table_backtest_chart_and_mode_switch(app_server, app_store, page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.goto(f"{app_server}/market_risk")
     wait_for_app(page, timeout=60_000)
@@ -20,6 +21,9 @@ def test_var_table_backtest_chart_and_mode_switch(app_server, page):
     var_table.wait_for()
     assert var_table.is_visible()
     page.screenshot(path=str(SCREENSHOTS / "market_var.png"), full_page=True)
+    page.get_by_role("button", name="Record this VaR report").click()
+    page.get_by_text("VaR report recorded as run", exact=False).wait_for(timeout=60_000)
+    wait_for_app(page)
 
     page.get_by_role("tab", name="Backtest").click()
     chart = page.locator(".js-plotly-plot").first
@@ -42,3 +46,10 @@ def test_var_table_backtest_chart_and_mode_switch(app_server, page):
     page.get_by_role("tab", name="Breaches").click()
     page.get_by_text("Mark a breach as a false positive").wait_for()
     page.screenshot(path=str(SCREENSHOTS / "market_breaches.png"), full_page=True)
+
+    with Store(app_store).read() as con:  # the app holds the store only while it works
+        summaries = sorted(r[0] for r in con.execute(
+            "SELECT summary FROM runs WHERE kind = 'market'").fetchall())
+    assert len(summaries) == 2
+    assert summaries[0].startswith("VaR 99 % (historical) ")
+    assert summaries[1].startswith("limit evaluation (monitoring mode): ")

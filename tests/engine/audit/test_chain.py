@@ -11,11 +11,12 @@ import pytest
 from engine.audit.chain import (
     GENESIS_HASH,
     append,
-    canonical_json,
+    count,
     export_jsonl,
     record_hash,
     verify,
 )
+from engine.canonical import canonical_json
 from engine.errors import InputError
 from engine.store import connect, transaction
 
@@ -41,6 +42,36 @@ def test_canonical_json_is_sorted_and_compact():
     assert canonical_json({"b": 1, "a": [1.5, "x"]}) == '{"a":[1.5,"x"],"b":1}'
 
 
+def _old_record_hash(*, seq, event_type, timestamp, payload, prev_hash):
+    """The chain's hash as every stored record was computed before engine.canonical existed."""
+    body = json.dumps({"seq": seq, "event_type": event_type, "timestamp": timestamp,
+                       "payload": payload, "prev_hash": prev_hash},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+SAMPLE_PAYLOAD = {
+    "evaluation_id": "3f2a9c", "action": "reduce_position", "mode": "gradual",
+    "reason": "drawdown 0.31 above 0.2; gradual mode, sensor drawdown READY: reduce_position",
+    "latency_us": 48.25, "enforced": True, "sensor": None, "count": 3,
+    "snapshot": {"var": {"0.99": 111633.64609603754, "0.95": 69329.44}, "es": 1e-07},
+    "note": "Zürich – 5 % ≥ limit", "list": [1, 2.5, "x", False, None],
+}
+
+
+def test_record_hash_is_unchanged_from_the_old_formula(con):
+    """Existing chains must still verify: the canonical helper gives the same text."""
+    kwargs = {"seq": 7, "event_type": "evaluation", "timestamp": "2024-01-02T09:30:00",
+              "payload": SAMPLE_PAYLOAD, "prev_hash": "ab" * 32}
+    assert record_hash(**kwargs) == _old_record_hash(**kwargs)
+    rec = append(con, event_type="breach", payload=SAMPLE_PAYLOAD, timestamp=T0)
+    assert rec.hash == _old_record_hash(seq=1, event_type="breach", timestamp=T0.isoformat(),
+                                        payload=SAMPLE_PAYLOAD, prev_hash=GENESIS_HASH)
+    stored = con.execute("SELECT payload FROM audit_chain").fetchone()[0]
+    assert stored == json.dumps(SAMPLE_PAYLOAD, sort_keys=True, separators=(",", ":"),
+                                ensure_ascii=False)
+
+
 def test_first_record_links_to_genesis_and_hash_is_sha256_of_canonical_json(con):
     rec = append(con, event_type="mode_change", payload={"new_mode": "full"}, timestamp=T0)
     assert rec.seq == 1 and rec.prev_hash == GENESIS_HASH
@@ -60,6 +91,7 @@ def test_records_link_to_the_one_before(chain):
 
 def test_intact_chain_verifies(chain):
     assert verify(chain) is None
+    assert count(chain) == 5
 
 
 def test_empty_chain_verifies(con):

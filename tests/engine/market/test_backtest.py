@@ -21,7 +21,7 @@ from engine.market.var import cornish_fisher_var, historical_var, parametric_var
 
 
 def test_kupiec_five_exceptions_in_250_days_at_99():
-    lr, p = kupiec_pof(5, 250, 0.99)
+    lr, p = kupiec_pof(5, observations=250, confidence=0.99)
     hand = -2 * (245 * log(0.99) + 5 * log(0.01)) + 2 * (245 * log(0.98) + 5 * log(0.02))
     assert lr == pytest.approx(hand)
     assert lr == pytest.approx(1.95681, abs=1e-5)
@@ -30,13 +30,13 @@ def test_kupiec_five_exceptions_in_250_days_at_99():
 
 
 def test_kupiec_zero_exceptions_uses_zero_log_zero():
-    lr, _ = kupiec_pof(0, 250, 0.99)
+    lr, _ = kupiec_pof(0, observations=250, confidence=0.99)
     assert lr == pytest.approx(-2 * 250 * log(0.99))  # 5.0252
     assert lr == pytest.approx(5.02517, abs=1e-5)
 
 
 def test_kupiec_at_expected_rate_is_zero():
-    lr, p = kupiec_pof(10, 1000, 0.99)
+    lr, p = kupiec_pof(10, observations=1000, confidence=0.99)
     assert lr == pytest.approx(0.0, abs=1e-12) and p == pytest.approx(1.0)
 
 
@@ -72,35 +72,36 @@ BASEL_TABLE = [(x, "green", 0.0) for x in range(5)] + [
 
 @pytest.mark.parametrize(("x", "zone", "plus"), BASEL_TABLE)
 def test_traffic_light_basel_table_at_99_and_250_days(x, zone, plus):
-    tl = traffic_light(x, 250, 0.99)
+    tl = traffic_light(x, observations=250, confidence=0.99)
     assert (tl.zone, tl.plus_factor, tl.multiplier) == (zone, plus, 3.0 + plus)
     assert (tl.green_max, tl.yellow_max) == (4, 9)
 
 
 def test_traffic_light_cumulative_probabilities_match_basel():
     # Basel 1996 Table 1/2 cumulative probabilities: 4 -> 89.22 %, 5 -> 95.88 %, 9 -> 99.97 %
-    assert traffic_light(4, 250, 0.99).cumulative_probability == pytest.approx(0.8922, abs=1e-4)
-    assert traffic_light(5, 250, 0.99).cumulative_probability == pytest.approx(0.9588, abs=1e-4)
-    assert traffic_light(9, 250, 0.99).cumulative_probability == pytest.approx(0.9997, abs=1e-4)
+    for x, cp in ((4, 0.8922), (5, 0.9588), (9, 0.9997)):
+        tl = traffic_light(x, observations=250, confidence=0.99)
+        assert tl.cumulative_probability == pytest.approx(cp, abs=1e-4)
 
 
 def test_traffic_light_other_confidence_and_days_by_the_binomial_rule():
-    tl = traffic_light(0, 500, 0.95)
+    tl = traffic_light(0, observations=500, confidence=0.95)
     xs = np.arange(501)
     cdf = binom.cdf(xs, 500, 0.05)
     assert tl.green_max == xs[cdf <= 0.95].max()
     assert tl.yellow_max == xs[cdf <= 0.9999].max()
-    assert traffic_light(tl.green_max, 500, 0.95).zone == "green"
-    assert traffic_light(tl.green_max + 1, 500, 0.95).zone == "yellow"
-    assert traffic_light(tl.yellow_max + 1, 500, 0.95).zone == "red"
+    assert traffic_light(tl.green_max, observations=500, confidence=0.95).zone == "green"
+    assert traffic_light(tl.green_max + 1, observations=500, confidence=0.95).zone == "yellow"
+    assert traffic_light(tl.yellow_max + 1, observations=500, confidence=0.95).zone == "red"
     # A yellow count maps onto the Basel plus-factors by equal cumulative probability.
-    assert 0.40 <= traffic_light(tl.green_max + 1, 500, 0.95).plus_factor <= 0.85
+    yellow = traffic_light(tl.green_max + 1, observations=500, confidence=0.95)
+    assert 0.40 <= yellow.plus_factor <= 0.85
 
 
 @pytest.mark.parametrize(("x", "n"), [(-1, 250), (251, 250), (0, 0)])
 def test_traffic_light_refuses_impossible_counts(x, n):
     with pytest.raises(InputError):
-        traffic_light(x, n, 0.99)
+        traffic_light(x, observations=n, confidence=0.99)
 
 
 def test_rolling_historical_var_hand_example():

@@ -28,7 +28,7 @@ def test_bundled_prices_shape_and_dates():
 def test_default_positions_value_at_the_last_price():
     prices = load_bundled_prices()
     pos = load_default_positions()
-    v = position_values(pos, prices)
+    v = position_values(pos, prices=prices)
     assert v["AAPL"] == pytest.approx(3000 * prices["AAPL"].iloc[-1])
     assert len(v) == 17
 
@@ -94,5 +94,5 @@ def test_weights_need_a_notional():
     pos = read_positions_csv(b"instrument,weight\nA,1.0\n")
     assert pos["account"].tolist() == ["portfolio"]
     with pytest.raises(InputError, match="notional"):
-        position_values(pos, prices)
-    assert position_values(pos, prices, notional=500.0)["A"] == 500.0
+        position_values(pos, prices=prices)
+    assert position_values(pos, prices=prices, notional=500.0)["A"] == 500.0

@@ -58,21 +58,21 @@ def test_unknown_mode_or_action_is_refused(mode, action):
 
 def test_evaluate_covers_every_sensor_and_picks_the_most_severe(small_prices, small_positions,
                                                                 small_config):
-    snap = compute_snapshot(small_prices, small_positions, small_config)
-    assert {d.sensor for d in evaluate(snap, small_config).decisions} == set(SENSORS)
+    snap = compute_snapshot(small_prices, positions=small_positions, config=small_config)
+    assert {d.sensor for d in evaluate(snap, config=small_config).decisions} == set(SENSORS)
     # Force two breaches: a tiny VaR limit (throttle) and a tiny drawdown limit (reduce_position).
     lim = small_config.limits.model_copy(update={"var": [
         small_config.limits.var[1].model_copy(update={"max": 1e-9})]})
     sen = small_config.sensors.model_copy(update={"drawdown": small_config.sensors.drawdown
                                                   .model_copy(update={"max": 0.0})})
     cfg = small_config.model_copy(update={"limits": lim, "sensors": sen})
-    snap = compute_snapshot(small_prices, small_positions, cfg)
+    snap = compute_snapshot(small_prices, positions=small_positions, config=cfg)
     assert snap.drawdown > 0
-    full = evaluate(snap, cfg, mode="full")
+    full = evaluate(snap, config=cfg, mode="full")
     assert full.action == "reduce_position" and full.sensor == "drawdown"
-    mon = evaluate(snap, cfg, mode="monitoring")
+    mon = evaluate(snap, config=cfg, mode="monitoring")
     assert mon.action == "warn" and not any(d.enforced for d in mon.decisions)
-    grad = evaluate(snap, cfg, mode="gradual", statuses={"var_breach": "READY"})
+    grad = evaluate(snap, config=cfg, mode="gradual", statuses={"var_breach": "READY"})
     assert grad.action == "throttle" and grad.sensor == "var_breach"
 
 

@@ -19,7 +19,8 @@ def path():
 
 def test_replay_loss_and_drawdown(path):
     values = pd.Series({"A": 1000.0, "B": 1000.0})
-    res = replay(path, values, StressWindow(name="w", start="2024-01-02", end="2024-01-05"))
+    res = replay(path, values=values,
+                 window=StressWindow(name="w", start="2024-01-02", end="2024-01-05"))
     # base 2024-01-01 (the close before the window); A worth 1000, 1100, 880, 990, 900; B 1000
     assert res.days == 4 and res.start == "2024-01-02" and res.end == "2024-01-05"
     assert res.loss == pytest.approx(100.0)  # 2000 - 1900
@@ -31,8 +32,8 @@ def test_replay_loss_and_drawdown(path):
 
 def test_user_window_outside_the_history_is_refused(path):
     with pytest.raises(InputError, match="has no prices"):
-        replay(path, pd.Series({"A": 1.0}), StressWindow(name="w", start="2030-01-01",
-                                                         end="2030-02-01"))
+        replay(path, values=pd.Series({"A": 1.0}),
+               window=StressWindow(name="w", start="2030-01-01", end="2030-02-01"))
 
 
 def test_window_with_end_before_start_is_refused():
@@ -42,11 +43,12 @@ def test_window_with_end_before_start_is_refused():
 
 def test_predefined_windows_on_the_index_match_provenance():
     prices = load_bundled_prices()[["SP500"]]
-    res = {r.name: r for r in replay_all(prices, pd.Series({"SP500": 1.0}), PREDEFINED_WINDOWS)}
+    res = {r.name: r for r in replay_all(prices, values=pd.Series({"SP500": 1.0}),
+                                                  windows=PREDEFINED_WINDOWS)}
     # data/market_equities_skfolio/PROVENANCE.md: max drawdown -47.0 % and -33.9 %
     assert res["2008 crisis"].max_drawdown == pytest.approx(0.470, abs=0.005)
     assert res["2020 crash"].max_drawdown == pytest.approx(0.339, abs=0.005)
 
 
 def test_uncovered_predefined_windows_are_skipped(path):
-    assert replay_all(path, pd.Series({"A": 1.0})) == []
+    assert replay_all(path, values=pd.Series({"A": 1.0})) == []

@@ -94,7 +94,7 @@ def test_cornish_fisher_es_is_the_tail_mean_of_the_cornish_fisher_quantile():
     s, k = skew(losses), kurtosis(losses)
     c = 0.975
     u = c + (1 - c) * (np.arange(200_000) + 0.5) / 200_000  # midpoint rule over (c, 1)
-    numeric = mu + sd * np.mean(cornish_fisher_z(norm.ppf(u), s, k))
+    numeric = mu + sd * np.mean(cornish_fisher_z(norm.ppf(u), skewness=s, excess_kurtosis=k))
     assert cornish_fisher_es(losses, c) == pytest.approx(numeric, rel=1e-3)
 
 
@@ -106,17 +106,17 @@ def test_portfolio_losses_are_minus_value_weighted_returns():
 def test_monte_carlo_is_seeded_and_bootstrap_draws_history():
     r = np.random.default_rng(0).normal(0, 0.01, (300, 2))
     v = np.array([1.0, 1.0])
-    a = monte_carlo_losses(r, v, n_sims=1000, seed=5)
-    b = monte_carlo_losses(r, v, n_sims=1000, seed=5)
+    a = monte_carlo_losses(r, values=v, n_sims=1000, seed=5)
+    b = monte_carlo_losses(r, values=v, n_sims=1000, seed=5)
     np.testing.assert_array_equal(a, b)
-    boot = monte_carlo_losses(r, v, n_sims=500, seed=1, kind="bootstrap")
+    boot = monte_carlo_losses(r, values=v, n_sims=500, seed=1, kind="bootstrap")
     assert set(np.round(boot, 12)) <= set(np.round(portfolio_losses(r, v), 12))
 
 
 def test_monte_carlo_normal_close_to_parametric_for_normal_data():
     r = np.random.default_rng(2).normal(0, 0.01, (5000, 1))
     v = np.array([1.0])
-    sims = monte_carlo_losses(r, v, n_sims=200_000, seed=0)
+    sims = monte_carlo_losses(r, values=v, n_sims=200_000, seed=0)
     assert historical_var(sims, 0.99) == pytest.approx(parametric_var(-r[:, 0], 0.99), rel=0.02)
 
 
@@ -125,15 +125,16 @@ def test_compare_methods_scales_by_square_root_of_time(small_prices):
 
     rets = simple_returns(small_prices)
     values = pd.Series([1000.0, 2000.0], index=["A", "B"])
-    one = compare_methods(rets, values, horizon_days=1)
-    ten = compare_methods(rets, values, horizon_days=10)
+    one = compare_methods(rets, values=values, horizon_days=1)
+    ten = compare_methods(rets, values=values, horizon_days=10)
     for m in ("historical", "parametric", "cornish_fisher", "monte_carlo"):
-        assert ten.value(m, "VaR", 0.99) == pytest.approx(one.value(m, "VaR", 0.99) * math.sqrt(10))
+        assert ten.value(m, measure="VaR", confidence=0.99) == pytest.approx(
+            one.value(m, measure="VaR", confidence=0.99) * math.sqrt(10))
     frame = one.to_frame()
     assert list(frame.columns) == ["VaR 95%", "VaR 99%", "VaR 99.9%", "ES 97.5%"]
     assert list(frame.index) == ["historical", "parametric", "cornish_fisher", "monte_carlo"]
     losses = -(rets[["A", "B"]].to_numpy() @ values.to_numpy())
-    assert one.value("historical", "VaR", 0.99) == historical_var(losses, 0.99)
+    assert one.value("historical", measure="VaR", confidence=0.99) == historical_var(losses, 0.99)
 
 
 @pytest.mark.parametrize("c", [0.0, 1.0, -0.5, 1.2, float("nan")])

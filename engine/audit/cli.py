@@ -1,0 +1,85 @@
+"""``stresslab audit verify|export`` and ``stresslab runs list``.
+
+Heavy libraries are imported inside the handlers so that ``stresslab --help`` stays fast.
+``audit verify`` exits 1 with the first bad sequence number when the chain is broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["register"]
+
+#: The capabilities whose runs ``runs list --kind`` filters on (``engine.audit.runs.KINDS``).
+KIND_CHOICES = ("credit", "mlrisk", "market", "live")
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from engine.audit.workflow import verify_audit
+
+    result = verify_audit()
+    if args.json:
+        print(json.dumps(result.model_dump(), indent=2))
+    else:
+        print(result.to_text())
+    return 0 if result.ok else 1
+
+
+def _cmd_audit_export(args: argparse.Namespace) -> int:
+    from engine.audit.workflow import export_audit
+
+    text = export_audit(out=args.out)
+    n = text.count("\n")
+    if args.out:
+        if args.json:
+            print(json.dumps({"records": n, "path": args.out}, indent=2))
+        else:
+            print(f"wrote {n} records to {args.out}")
+    elif args.json:
+        print(json.dumps({"records": n, "jsonl": text.splitlines()}, indent=2))
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_runs_list(args: argparse.Namespace) -> int:
+    from engine.audit.workflow import RunsQuery, list_runs
+
+    runs = list_runs(RunsQuery.build(kind=args.kind, limit=args.limit))
+    if args.json:
+        print(json.dumps(runs.to_json_rows(), indent=2, ensure_ascii=False))
+        return 0
+    if not runs.rows:
+        print("no runs stored" + (f" of kind {args.kind}" if args.kind else ""))
+        return 0
+    header = ("run_id", "kind", "started_at (UTC)", "status", "summary")
+    table = [header] + [(r.run_id, r.kind, f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.status,
+                         r.summary) for r in runs.rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        print("  ".join([*(c.ljust(w) for c, w in zip(row, widths)), row[-1]]))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``audit verify|export`` and ``runs list`` to the ``stresslab`` parser."""
+    p = subparsers.add_parser("audit", help="verify or export the hash-chained audit trail")
+    sub = p.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", required=True)
+    q = sub.add_parser("verify", help="exit 1 with the first bad sequence number if tampered")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_cmd_audit_verify)
+    q = sub.add_parser("export", help="the audit trail as JSON Lines")
+    q.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_cmd_audit_export)
+
+    p = subparsers.add_parser("runs", help="list the recorded runs of every capability")
+    sub = p.add_subparsers(dest="runs_command", metavar="SUBCOMMAND", required=True)
+    q = sub.add_parser("list", help="recorded runs, newest first")
+    q.add_argument("--kind", choices=KIND_CHOICES, help="only this capability's runs")
+    q.add_argument("--limit", type=int, default=200, help="at most N runs (default 200)")
+    q.add_argument("--json", action="store_true",
+                   help="print a JSON list of {run_id, kind, started_at, status, summary}")
+    q.set_defaults(func=_cmd_runs_list)
