@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "engine.credit.cli",
     "engine.mlrisk.cli",
     "engine.market.cli",
+    "engine.audit.cli",
 )
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2

@@ -32,6 +32,7 @@ session the first time a process uses a store.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import json
@@ -203,6 +204,16 @@ def _base() -> duckdb.DuckDBPyConnection:
         if _BASE is None:
             _BASE = duckdb.connect(":memory:")
         return _BASE
+
+
+@atexit.register
+def _close_base() -> None:
+    """Close the process's in-memory DuckDB before the interpreter tears down its objects."""
+    global _BASE
+    with _BASE_LOCK:
+        if _BASE is not None:
+            _BASE.close()
+            _BASE = None
 
 
 def _command() -> str:
