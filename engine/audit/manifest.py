@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.canonical import canonical_json
 from engine.errors import InputError
 
 __all__ = [
@@ -65,14 +66,10 @@ class EvidenceManifest(BaseModel):
     artifacts: list[str] = Field(default_factory=list)
 
     def to_json(self) -> str:
-        """evidence_manifest.json: sorted keys, two-space indent, a final newline, ASCII only.
-
-        Not :func:`engine.canonical.canonical_json`: that writes non-ASCII characters as they
-        are, while manifests have always escaped them (``"Zo\\u00eb"``); a validator or file name
-        outside ASCII would then give different manifest bytes for the same run. For ASCII
-        content the two texts are identical.
-        """
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=2) + "\n"
+        """evidence_manifest.json: :func:`engine.canonical.canonical_json` with a two-space
+        indent and a final newline (sorted keys; UTF-8 text as it is, so a validator named
+        "Zoë" reads as such; manifests written before 0.1.0's redesign escaped it as ``\\u00eb``)."""
+        return canonical_json(self.model_dump(mode="json"), indent=2)
 
 
 def build_manifest(

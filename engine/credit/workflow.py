@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -29,17 +29,10 @@ from pydantic import ValidationError as PydanticValidationError
 from engine.audit.runs import new_run_id, stored_request, utc_now
 from engine.credit import _store
 from engine.credit._cache import PrefetchedCache
-from engine.credit._runner import (
-    Progress,
-    execute_run,
-    packaged_delinquent_cdr,
-    prepare_run,
-)
 from engine.credit._scenarios import Scenario, builtin_scenarios, make_scenario
 from engine.credit._seed import LENDING_CLUB_FILE, LENDING_CLUB_FOLDER, SEED_POOL_ID, seed_pool
 from engine.credit._summary import pool_breakdown as _pool_breakdown
 from engine.credit._summary import pool_summary as _pool_summary
-from engine.credit._views import assumption_changes, loan_path_frame, scenarios_from_json
 from engine.credit.models import (
     AnalysisRequest,
     PoolData,
@@ -52,6 +45,12 @@ from engine.ingest import VALUE_FIELDS, AssumptionTable, load_assumptions, read_
 from engine.ingest import detect_format as _detect_columns
 from engine.ingest import read_pool as _read_tape
 from engine.store import Store, transaction
+
+if TYPE_CHECKING:
+    from engine.credit._runner import Progress
+
+# The runner and the loan views load numba's kernels (about 0.3 s): they are imported by the
+# functions that project, so that listing or importing pools stays quick.
 
 __all__ = [
     "TAPE_FORMATS",
@@ -196,6 +195,7 @@ def _assumptions(path: Path | None, edits: list[dict[str, Any]] | None = None) -
                              "grade rows)")
         if "grade" not in edited.columns:
             edited["grade"] = None
+        from engine.credit._views import assumption_changes
         changes = assumption_changes(table.to_frame(), edited=edited, fields=VALUE_FIELDS)
         if len(changes):
             table = table.override(changes, source=EDITED_SOURCE)
@@ -437,6 +437,7 @@ def import_scenarios(content: bytes, *, store: Store | None = None) -> list[str]
     ScenarioError
         Naming every scenario with an unknown factor or a factor out of range; nothing is stored.
     """
+    from engine.credit._views import scenarios_from_json
     parsed = scenarios_from_json(content)
     builtin = builtin_scenarios()
     taken = [k for k in parsed if not k.strip() or k.strip() in builtin or k.strip() == "all"]
@@ -548,6 +549,7 @@ class StressRun(BaseModel):
 
 
 def _delinquent_cdr(table: AssumptionTable | None) -> dict[str, float]:
+    from engine.credit._runner import packaged_delinquent_cdr
     return table.delinquent_cdr() if table is not None else packaged_delinquent_cdr()
 
 
@@ -632,6 +634,7 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
         raise from_pydantic(exc, subject="stress run") from None
     run_id = new_run_id("credit")
     try:
+        from engine.credit._runner import execute_run, prepare_run
         prepared = prepare_run(test, pool=pool, library=library,
                                delinquent_cdr=_delinquent_cdr(table))
     except InputError:
@@ -763,6 +766,7 @@ def loan_path(run_id: str, *, asset_id: str, scenario_key: str,
     table = None
     if run.request.assumptions_file is not None:
         table = load_assumptions(run.request.assumptions_file)
+    from engine.credit._views import loan_path_frame
     return loan_path_frame(pool, asset_id=asset_id,
                            scenario=run.result.scenarios[scenario_key].scenario,
                            horizon=run.result.projection_periods,

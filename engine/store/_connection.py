@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -101,7 +102,8 @@ def lock_timeout(timeout: float | None = None) -> float:
 
 # --------------------------------------------------------------------------- migrations
 
-def _migrations() -> list[tuple[int, str, str]]:
+@functools.lru_cache(maxsize=1)
+def _migrations() -> tuple[tuple[int, str, str], ...]:
     """Every migration shipped with the package as (version, name, sql), in version order."""
     found = []
     for entry in resources.files("engine.store").joinpath("migrations").iterdir():
@@ -112,7 +114,7 @@ def _migrations() -> list[tuple[int, str, str]]:
     versions = [v for v, _, _ in found]
     if len(versions) != len(set(versions)):
         raise StoreError(f"two migrations share a number: {versions}")
-    return found
+    return tuple(found)
 
 
 def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -378,6 +380,19 @@ def _release_file(st: _FileState) -> None:
             st.lock_fd = None
 
 
+@contextmanager
+def _cursor(st: _FileState, mode: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor of this thread on the attached store, registered as its session of ``mode``."""
+    cur = _base().cursor()
+    try:
+        cur.execute(f"USE {st.alias}")
+        _sessions()[st.alias] = (mode, cur)
+        yield cur
+    finally:
+        _sessions().pop(st.alias, None)
+        cur.close()
+
+
 def _sessions() -> dict[str, tuple[str, duckdb.DuckDBPyConnection]]:
     sessions = getattr(_LOCAL, "sessions", None)
     if sessions is None:
@@ -438,12 +453,12 @@ class Store:
                 pass
         elif key not in _MIGRATED:
             with self._read_session() as con:
-                current = _schema_version(con) >= _migrations()[-1][0]
-            if current:
-                _MIGRATED.add(key)
-            else:
-                with self.write():  # bring the schema up to date, once per process
-                    pass
+                if _schema_version(con) >= _migrations()[-1][0]:
+                    _MIGRATED.add(key)
+                    yield con
+                    return
+            with self.write():  # bring the schema up to date, once per process
+                pass
         with self._read_session() as con:
             yield con
 
@@ -469,16 +484,10 @@ class Store:
                            started=started)
             st.readers += 1
             st.reader_threads[tid] = st.reader_threads.get(tid, 0) + 1
-        cur = None
         try:
-            cur = _base().cursor()
-            cur.execute(f"USE {st.alias}")
-            _sessions()[st.alias] = ("read", cur)
-            yield cur
+            with _cursor(st, "read") as cur:
+                yield cur
         finally:
-            _sessions().pop(st.alias, None)
-            if cur is not None:
-                cur.close()
             with st.cond:
                 st.readers -= 1
                 st.reader_threads[tid] -= 1
@@ -527,20 +536,14 @@ class Store:
                 st.writer = tid
             finally:
                 st.writers_waiting -= 1
-        cur = None
         try:
-            cur = _base().cursor()
-            cur.execute(f"USE {st.alias}")
-            key = self._key()
-            if key not in _MIGRATED:
-                _migrate(cur)
-                _MIGRATED.add(self._key())
-            _sessions()[st.alias] = ("write", cur)
-            yield cur
+            with _cursor(st, "write") as cur:
+                key = self._key()
+                if key not in _MIGRATED:
+                    _migrate(cur)
+                    _MIGRATED.add(key)
+                yield cur
         finally:
-            _sessions().pop(st.alias, None)
-            if cur is not None:
-                cur.close()
             with st.cond:
                 st.writer = None
                 _release_file(st)

@@ -244,7 +244,7 @@ def test_a_run_that_fails_as_a_whole_is_recorded_as_error_then_raised(tape, stor
     def broken(*a, **k):
         raise MemoryError("out of memory")
 
-    monkeypatch.setattr(wf, "execute_run", broken)
+    monkeypatch.setattr("engine.credit._runner.execute_run", broken)
     request = StressRunRequest(pool_id=pool_id, scenario_names=["base"])
     with pytest.raises(MemoryError, match="out of memory"):
         wf.run_stress(request, store=store)
