@@ -16,7 +16,6 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-import pydantic
 import streamlit as st
 
 from dashboard import state
@@ -44,7 +43,6 @@ from engine.credit.workflow import (
     save_pool,
 )
 from engine.credit.workflow import loan_path as _loan_path
-from engine.errors import from_pydantic
 from engine.export import to_safe_csv
 from engine.ingest import VALUE_FIELDS
 
@@ -112,14 +110,6 @@ def _edits(edited: pd.DataFrame | None) -> list[dict[str, Any]] | None:
     return rows.where(rows.notna(), None).to_dict("records")
 
 
-def _request(model: type[pydantic.BaseModel], *, subject: str, **fields: Any) -> Any:
-    """Build a workflow request; a value pydantic refuses becomes the engine's ValidationError."""
-    try:
-        return model(**fields)
-    except pydantic.ValidationError as exc:
-        raise from_pydantic(exc, subject=subject) from None
-
-
 @st.cache_data(max_entries=4, show_spinner=False)
 def read_upload(content: bytes, filename: str, *, fmt: str, pool_id: str | None,
                 pool_name: str | None, cutoff_date: date | None,
@@ -146,9 +136,8 @@ def read_upload(content: bytes, filename: str, *, fmt: str, pool_id: str | None,
         As :func:`engine.credit.workflow.read_pool`, an edited assumption out of range, or a
         setting the request refuses.
     """
-    request = _request(
-        ImportPoolRequest, subject=f"upload {filename}", content=content, filename=filename,
-        format=fmt, pool_id=pool_id or None, pool_name=pool_name or None, cutoff_date=cutoff_date,
+    request = ImportPoolRequest.build(
+        content=content, filename=filename, format=fmt, pool_id=pool_id or None, pool_name=pool_name or None, cutoff_date=cutoff_date,
         assumption_edits=_edits(edited_assumptions))
     return read_pool(request)
 
@@ -199,7 +188,7 @@ def stress_request(**fields: Any) -> StressRunRequest:
         If a setting is outside what the request accepts (every offending field listed).
     """
     fields.setdefault("source", "app")
-    return _request(StressRunRequest, subject="stress run settings", **fields)
+    return StressRunRequest.build(**fields)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -74,24 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.set_defaults(func=_stress)
 
 
-def _build(model: Any, subject: str, **fields: Any) -> Any:
-    """``model(**fields)``, a pydantic error becoming the engine's ValidationError."""
-    from pydantic import ValidationError as PydanticValidationError
-
-    from engine.errors import from_pydantic
-
-    try:
-        return model(**fields)
-    except PydanticValidationError as exc:
-        raise from_pydantic(exc, subject=subject) from None
-
-
 def _pools_import(args: argparse.Namespace) -> int:
     from engine.credit.workflow import ImportPoolRequest, import_pool
 
-    request = _build(ImportPoolRequest, "pools import", path=args.file, format=args.format,
-                     pool_name=args.name, cutoff_date=args.cutoff_date,
-                     assumptions_path=args.assumptions)
+    request = ImportPoolRequest.build(path=args.file, format=args.format, pool_name=args.name,
+                                      cutoff_date=args.cutoff_date,
+                                      assumptions_path=args.assumptions)
     done = import_pool(request)
     if args.json:
         summary = {"pool_id": done.pool_id, "pool_name": done.pool_name,
@@ -204,8 +192,8 @@ def _stress(args: argparse.Namespace) -> int:
                          ".parquet")
     src = Path(args.pool)
     pool = {"pool_file": src} if src.is_file() else {"pool_id": args.pool}
-    request = _build(
-        StressRunRequest, "stress", **pool, pool_format=args.format,
+    request = StressRunRequest.build(
+        **pool, pool_format=args.format,
         assumptions_file=args.assumptions, scenario_names=args.scenarios or ["all"],
         custom_scenarios=_load_customs(args.custom), analysis_date=args.analysis_date,
         discount_rate=args.discount_rate, projection_periods=args.periods,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -44,6 +44,7 @@ from engine.errors import InputError, NotFoundError, StoreError, from_pydantic
 from engine.ingest import VALUE_FIELDS, AssumptionTable, load_assumptions, read_table
 from engine.ingest import detect_format as _detect_columns
 from engine.ingest import read_pool as _read_tape
+from engine.requests import Request
 from engine.store import Store, transaction
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def _store_or_default(store: Store | None) -> Store:
 
 # --------------------------------------------------------------------------- pools
 
-class ImportPoolRequest(BaseModel):
+class ImportPoolRequest(Request):
     """A loan tape to read (and store): a file, or uploaded bytes with their file name.
 
     Attributes
@@ -122,7 +123,7 @@ class ImportPoolRequest(BaseModel):
         "edited in the app".
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    subject: ClassVar[str] = "pool import"
 
     path: Path | None = None
     content: bytes | None = None
@@ -450,7 +451,7 @@ def import_scenarios(content: bytes, *, store: Store | None = None) -> list[str]
 
 # --------------------------------------------------------------------------- stress runs
 
-class StressRunRequest(BaseModel):
+class StressRunRequest(Request):
     """The configuration of a credit stress run, as stored with it.
 
     Attributes
@@ -489,7 +490,7 @@ class StressRunRequest(BaseModel):
         The front end that asked.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    subject: ClassVar[str] = "stress run"
 
     pool_id: str | None = Field(default=None, min_length=1)
     pool_file: Path | None = None

@@ -30,15 +30,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal
 
 import pandas as pd
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from engine.audit.runs import RunRow, insert_run, new_run_id, utc_now
 from engine.canonical import canonical_bytes
-from engine.errors import InputError, from_pydantic
+from engine.errors import InputError
 from engine.market import _store
 from engine.market.backtest import BacktestResult
 from engine.market.backtest import backtest as _backtest
@@ -58,6 +57,7 @@ from engine.market.sensors import RiskSnapshot, SensorStatus, compute_snapshot
 from engine.market.sensors import sensor_statuses as _readiness
 from engine.market.stress import PREDEFINED_WINDOWS, StressResult, StressWindow, replay_all
 from engine.market.var import METHODS, Method, VaRReport, compare_methods
+from engine.requests import Request
 from engine.store import Store, transaction
 
 __all__ = [
@@ -104,31 +104,10 @@ BUNDLED_INDEX = "SP500"
 
 # --------------------------------------------------------------------------- requests
 
-class _Request(BaseModel):
-    """A frozen request that refuses unknown fields; ``build`` gives engine errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    _subject: ClassVar[str] = "request"
-
-    @classmethod
-    def build(cls, **fields: Any) -> Self:
-        """The request from its fields.
-
-        Raises
-        ------
-        ValidationError
-            Every missing, unknown or out-of-range field (the engine's error, not pydantic's).
-        """
-        try:
-            return cls(**fields)
-        except pydantic.ValidationError as exc:
-            raise from_pydantic(exc, subject=cls._subject) from None
-
-
-class DataFile(_Request):
+class DataFile(Request):
     """An uploaded or named file: its name (for messages) and its text."""
 
-    _subject: ClassVar[str] = "file"
+    subject: ClassVar[str] = "file"
 
     name: str = Field(min_length=1)
     content: str
@@ -174,7 +153,7 @@ def _one_source(**given: object) -> None:
         raise ValueError(f"give at most one of {', '.join(given)}; got {', '.join(named)}")
 
 
-class VaRRequest(_Request):
+class VaRRequest(Request):
     """VaR and ES of a portfolio over a window of history, by every method asked for.
 
     Attributes
@@ -204,7 +183,7 @@ class VaRRequest(_Request):
         Store the report as a run of kind ``market``.
     """
 
-    _subject: ClassVar[str] = "VaR request"
+    subject: ClassVar[str] = "VaR request"
 
     prices: DataFile | None = None
     positions: DataFile | None = None
@@ -229,7 +208,7 @@ class VaRRequest(_Request):
         return self
 
 
-class BacktestRequest(_Request):
+class BacktestRequest(Request):
     """A rolling one-day VaR backtest of one series.
 
     Attributes
@@ -255,7 +234,7 @@ class BacktestRequest(_Request):
         Store the backtest as a run of kind ``market``.
     """
 
-    _subject: ClassVar[str] = "backtest request"
+    subject: ClassVar[str] = "backtest request"
 
     prices: DataFile | None = None
     column: str | None = None
@@ -279,7 +258,7 @@ class BacktestRequest(_Request):
         return self
 
 
-class StressRequest(_Request):
+class StressRequest(Request):
     """Today's positions held through past windows (buy and hold).
 
     Attributes
@@ -293,7 +272,7 @@ class StressRequest(_Request):
         (2008 crisis, 2020 crash; skipped when outside the prices).
     """
 
-    _subject: ClassVar[str] = "stress replay request"
+    subject: ClassVar[str] = "stress replay request"
 
     prices: DataFile | None = None
     positions: DataFile | None = None
@@ -301,17 +280,17 @@ class StressRequest(_Request):
     windows: tuple[StressWindow, ...] = ()
 
 
-class InputsRequest(_Request):
+class InputsRequest(Request):
     """The page's inputs: prices, positions and limits (each default: the shipped one)."""
 
-    _subject: ClassVar[str] = "inputs"
+    subject: ClassVar[str] = "inputs"
 
     prices: DataFile | None = None
     positions: DataFile | None = None
     limits: DataFile | None = None
 
 
-class LimitsRequest(_Request):
+class LimitsRequest(Request):
     """Evaluate every limit and sensor now and record it in the audit trail.
 
     Attributes
@@ -330,7 +309,7 @@ class LimitsRequest(_Request):
         Portfolio value for weight positions.
     """
 
-    _subject: ClassVar[str] = "limits evaluation request"
+    subject: ClassVar[str] = "limits evaluation request"
 
     limits: DataFile | None = None
     prices: DataFile | None = None
@@ -341,20 +320,20 @@ class LimitsRequest(_Request):
     notional: Notional | None = None
 
 
-class ModeRequest(_Request):
+class ModeRequest(Request):
     """Switch the enforcement mode; ``default_mode`` is the mode in force when none is stored."""
 
-    _subject: ClassVar[str] = "mode change"
+    subject: ClassVar[str] = "mode change"
 
     mode: Mode
     reason: Reason
     default_mode: Mode = "monitoring"
 
 
-class FalsePositiveRequest(_Request):
+class FalsePositiveRequest(Request):
     """Mark a stored breach as a false positive; ``confidence`` in [0, 1]."""
 
-    _subject: ClassVar[str] = "false positive"
+    subject: ClassVar[str] = "false positive"
 
     breach_id: str = Field(min_length=1)
     reason: Reason

@@ -40,15 +40,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import pandas as pd
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.audit import manifest as _manifest
 from engine.audit.runs import new_run_id, stored_request, utc_now
-from engine.errors import InputError, StoreError, from_pydantic
+from engine.errors import InputError, StoreError
 from engine.mlrisk import _store
 from engine.mlrisk._artifacts import artifacts_zip
 from engine.mlrisk._data import (
@@ -60,6 +59,7 @@ from engine.mlrisk._data import (
     read_table,
 )
 from engine.mlrisk._models import Handbook, ValidationConfig, parse_handbook
+from engine.requests import Request
 from engine.store import Store
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ Source = Literal["cli", "app", "api"]
 
 # --------------------------------------------------------------------------- request
 
-class ValidateRequest(BaseModel):
+class ValidateRequest(Request):
     """One model validation: the configuration and where its data, model and handbook come from.
 
     Attributes
@@ -127,6 +127,7 @@ class ValidateRequest(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, val_json_bytes="base64", ser_json_bytes="base64")
+    subject: ClassVar[str] = "validation settings"
 
     config: ValidationConfig
     base_dir: Path | None = None
@@ -140,21 +141,6 @@ class ValidateRequest(BaseModel):
     user: str = Field(default="unknown", min_length=1)
     record: bool = True
     source: Source = "api"
-
-    @classmethod
-    def build(cls, **fields: Any) -> Self:
-        """The request from its fields; ``config`` may be a mapping (thresholds as a mapping too).
-
-        Raises
-        ------
-        ValidationError
-            Every missing, unknown or out-of-range field (the engine's error, not pydantic's),
-            e.g. ``config.test_size`` above 0.9 or ``config.thresholds.AUC`` below 0.
-        """
-        try:
-            return cls.model_validate(fields)
-        except pydantic.ValidationError as exc:
-            raise from_pydantic(exc, subject="validation settings") from None
 
 
 # --------------------------------------------------------------------------- results
