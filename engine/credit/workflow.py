@@ -636,42 +636,29 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
     run_id = new_run_id("credit")
     try:
         from engine.credit._runner import execute_run, prepare_run
+
         prepared = prepare_run(test, pool=pool, library=library,
                                delinquent_cdr=_delinquent_cdr(table))
-    except InputError:
-        raise
-    except Exception as exc:
-        if request.record:
-            _record_failure(store, run_id=run_id, request=request, exc=exc, pool=pool,
-                            started_at=started)
-        raise
-
-    cache = None
-    if request.use_cache and not request.include_loan_level:
-        cache = PrefetchedCache()
-        if uses_store:
-            with store.read() as con:
-                cache.preload(_store.cache_entries(con, list(prepared.cache_keys.values())))
-    try:
+        cache = None
+        if request.use_cache and not request.include_loan_level:
+            cache = PrefetchedCache()
+            if uses_store:
+                with store.read() as con:
+                    cache.preload(_store.cache_entries(con, list(prepared.cache_keys.values())))
         result = execute_run(prepared, cache=cache, progress=progress, cancel=cancel)
-    except Exception as exc:
-        if request.record:
-            _record_failure(store, run_id=run_id, request=request, exc=exc, pool=pool,
-                            started_at=started)
-        raise
-    if not request.record:
-        return StressRun(run_id=None, request=request, result=result)
-    try:
+        if not request.record:
+            return StressRun(run_id=None, request=request, result=result)
         with store.write() as con, transaction(con):
             _store.record_run(con, run_id=run_id, request=request, result=result,
                               started_at=started)
             if cache is not None and cache.fresh():
                 _store.save_cache_entries(con, cache.fresh())
-    except StoreError:
+    except (InputError, StoreError):  # a bad request or a busy store: nothing to record
         raise
-    except Exception as exc:
-        _record_failure(store, run_id=run_id, request=request, exc=exc, pool=pool,
-                        started_at=started)
+    except Exception as exc:  # the run failed as a whole: record it, then report it
+        if request.record:
+            _record_failure(store, run_id=run_id, request=request, exc=exc, pool=pool,
+                            started_at=started)
         raise
     return StressRun(run_id=run_id, request=request, result=result)
 
@@ -711,8 +698,6 @@ def load_run(run_id: str, *, store: Store | None = None) -> StressRun:
         result = _store.load_result(con, run_id)
         try:
             request = stored_request(con, run_id=run_id, model=StressRunRequest, kind="credit")
-        except NotFoundError:
-            raise
         except StoreError:  # a run stored by an older version, before requests were typed
             request = _legacy_request(_store.stored_configuration(con, run_id))
     return StressRun(run_id=run_id, request=request, result=result)

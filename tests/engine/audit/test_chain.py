@@ -18,16 +18,9 @@ from engine.audit.chain import (
 )
 from engine.canonical import canonical_json
 from engine.errors import InputError
-from engine.store import connect, transaction
+from engine.store import transaction
 
 T0 = datetime(2024, 1, 2, 9, 30)
-
-
-@pytest.fixture()
-def con():
-    c = connect(":memory:")
-    yield c
-    c.close()
 
 
 @pytest.fixture()

@@ -22,16 +22,9 @@ from engine.market._store import (
 from engine.market.enforcement import evaluate
 from engine.market.metrics import exposition, figures
 from engine.market.sensors import compute_snapshot, sensor_statuses
-from engine.store import connect, transaction
+from engine.store import transaction
 
 T0 = datetime(2024, 1, 1, 9, 0)
-
-
-@pytest.fixture()
-def con():
-    c = connect(":memory:")
-    yield c
-    c.close()
 
 
 @pytest.fixture()
