@@ -1,6 +1,8 @@
 """Pool ingest: loan tapes (CSV, Parquet, JSON, Excel) → validated columnar pools.
 
-``read_pool`` reads a file or upload, recognises its layout (native, Lending Club, loan-record),
+``read_pool`` reads a file or upload within the input limits of :mod:`engine.limits` (size,
+rows, columns, cell length, decompression ratio, JSON depth; text in UTF-8, UTF-16, cp1252 or
+latin-1), recognises its layout (native, Lending Club, loan-record),
 maps it to the canonical columns of :data:`engine.ingest.models.ASSET_COLUMNS`, validates every
 column at once (one :class:`engine.errors.ValidationError` lists every bad cell) and fills missing
 behavioural values from a sourced assumption table, reporting every fill.
@@ -30,11 +32,14 @@ from ._mappings import (
     detect_format,
 )
 from ._pool import read_pool
-from ._readers import read_table
+from ._readers import TableRead, read_csv_bytes, read_source, read_table
 
 __all__ = [
     "read_pool",
     "read_table",
+    "read_source",
+    "read_csv_bytes",
+    "TableRead",
     "detect_format",
     "load_assumptions",
     "AssumptionTable",

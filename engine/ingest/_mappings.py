@@ -27,6 +27,7 @@ import pandas as pd
 
 from engine.ingest.models import ASSET_COLUMNS, REQUIRED_COLUMNS, AssetClass, AssetStatus
 from engine.errors import InputError
+from engine.limits import shorten
 
 from ._issues import IssueLog
 
@@ -346,8 +347,39 @@ _MAPPERS: dict[str, Callable[[pd.DataFrame, dt.date | None, IssueLog], Mapped]] 
 }
 
 
+def _blank_nested(frame: pd.DataFrame, log: IssueLog) -> pd.DataFrame:
+    """Log every cell holding a list or an object (JSON, Parquet) and blank it for the checks."""
+    changed = {}
+    for position, column in enumerate(frame.columns):
+        raw = frame.iloc[:, position]
+        if raw.dtype != object:
+            continue
+        nested = raw.map(lambda v: isinstance(v, (list, dict, tuple, set, np.ndarray))).to_numpy(dtype=bool)
+        if nested.any():
+            log.add_mask(nested, column=str(column), values=raw.map(lambda v: shorten(v, 80)),
+                         rule="must be one value (text or a number), not a list or an object")
+            changed[column] = raw.mask(nested)
+    return frame.assign(**changed) if changed else frame
+
+
 def map_tape(frame: pd.DataFrame, *, fmt: str, cutoff_date: dt.date | None, log: IssueLog) -> Mapped:
-    """Map a tape to canonical columns; ``fmt`` is a key of :data:`FORMATS` or ``"auto"``."""
+    """Map a tape to canonical columns; ``fmt`` is a key of :data:`FORMATS` or ``"auto"``.
+
+    Two columns whose names differ only in case or surrounding spaces are logged as an issue:
+    columns are matched that way, so which one is meant cannot be told. So is every cell that
+    holds a list or an object (JSON, Parquet) instead of one value; it is blanked for the
+    checks that follow.
+    """
+    first: dict[str, str] = {}
+    for column in map(str, frame.columns):
+        key = _norm(column)
+        if key in first:
+            log.add(None, column=shorten(column), value=None,
+                    rule=f"same column as {shorten(first[key])!r} once case and surrounding spaces "
+                         "are ignored (columns are matched that way); keep one")
+        else:
+            first[key] = column
+    frame = _blank_nested(frame, log)
     if fmt == "auto":
         fmt = detect_format(frame.columns)
     mapper = _MAPPERS.get(fmt)

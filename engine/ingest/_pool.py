@@ -19,6 +19,13 @@ from ._validate import validate_frame
 __all__ = ["read_pool"]
 
 _FORMATS = ("auto", *FORMATS)
+#: How each text encoding the readers accept is named to a user.
+_ENCODINGS = {
+    "utf-8-sig": "UTF-8 text (with a byte-order mark)",
+    "utf-16": "UTF-16 text",
+    "cp1252": "cp1252 (Windows Western European) text, not UTF-8; check that accented names came through",
+    "latin-1": "latin-1 (ISO 8859-1) text, not UTF-8; check that accented names came through",
+}
 
 
 def _as_date(value: Any, what: str) -> dt.date | None:
@@ -69,18 +76,24 @@ def read_pool(
         every behavioural field filled; rates are annual decimals, term and age in months,
         balances in currency units. ``assumptions`` lists every filled value aggregated as
         {field, asset_class, grade, value, source, n_assets, basis}; ``warnings`` lists every
-        conversion; ``metadata`` records the source file, format and mapping notes.
+        conversion, and first the text encoding when it was not plain UTF-8; ``metadata``
+        records the source file, its kind and encoding (``source_encoding``; None for Parquet
+        and Excel), the format and mapping notes.
 
     Raises
     ------
     InputError
         Unreadable or unsupported file, unrecognised format, unknown ``format``, a loan-record
-        tape without ``cutoff_date``.
+        tape without ``cutoff_date``, undecodable text, a file beyond an input limit of
+        :mod:`engine.limits` (size, rows, columns, cell length, JSON depth; the message names
+        the setting that raises it).
     ValidationError
         Every bad row and field at once (1-based data row, column as named in the tape, value,
         rule): missing required columns, non-numeric or missing values, rates outside [0, 1],
         non-positive balances (unless paid_off), term not above age, unknown asset_class /
-        rate_type / status, duplicate asset_id, recovery_rate + loss_severity ≠ 1, an empty file.
+        rate_type / status, duplicate asset_id, recovery_rate + loss_severity ≠ 1, an empty file;
+        implausible values (term over 600 months, balance over 1e10); column names over 256
+        characters, given twice, or differing only in case.
     """
     if format not in _FORMATS:
         raise InputError(f"Unknown tape format {format!r}; valid: {', '.join(_FORMATS)}.")
@@ -91,6 +104,8 @@ def read_pool(
     log = IssueLog()
     mapped = map_tape(read.frame, fmt=format, cutoff_date=cutoff, log=log)
     warnings = list(mapped.warnings)
+    if read.encoding not in (None, "utf-8"):
+        warnings.insert(0, f"{read.name} was read as {_ENCODINGS.get(read.encoding, read.encoding)}.")
     frame = validate_frame(mapped.frame, log=log, warnings=warnings)
     if log:
         raise ValidationError(log.sorted(), subject=subject)
@@ -108,6 +123,7 @@ def read_pool(
     metadata.update({
         "source_file": read.name,
         "source_kind": read.kind,
+        "source_encoding": read.encoding,
         "source_format": mapped.format,
         "n_rows_read": int(len(read.frame)),
         "assumption_table": table.name,

@@ -4,6 +4,10 @@ Every check is a vectorized mask over a whole column; every offending cell is lo
 issue per cell, the first rule it breaks), and nothing stops at the first problem, so a user
 fixes the whole file in one pass. Behavioural values left missing are filled afterwards from
 the assumption table; everything else missing is an error.
+
+Plausibility bounds (:mod:`engine.ingest.models`): ``term`` at most ``MAX_TERM_MONTHS`` (600
+months), ``balance`` and ``original_balance`` at most ``MAX_BALANCE`` (1e10 currency units per
+loan). A JSON ``true``/``false`` in a numeric column is refused, not read as 1.0/0.0.
 """
 
 from __future__ import annotations
@@ -11,7 +15,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.ingest.models import ASSET_COLUMNS, AssetClass, AssetStatus, RateType
+from engine.ingest.models import (
+    ASSET_COLUMNS,
+    MAX_BALANCE,
+    MAX_TERM_MONTHS,
+    AssetClass,
+    AssetStatus,
+    RateType,
+)
 
 from ._issues import IssueLog
 
@@ -129,6 +140,10 @@ def validate_frame(frame: pd.DataFrame, *, log: IssueLog, warnings: list[str]) -
             log.add_mask(np.ones(n, dtype=bool), column=column, values=raw, rule="must be a number")
         else:
             num = pd.to_numeric(raw, errors="coerce").astype("float64")
+            if raw.dtype == object:  # JSON true/false beside numbers: pandas would read 1.0/0.0
+                flags = raw.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+                num = num.mask(flags)
+                log.add_mask(flags, column=column, values=raw, rule="must be a number, not true/false")
             log.add_mask((num.isna() & raw.notna()).to_numpy(),
                          column=column, values=raw, rule="must be a number")
         inf = np.isinf(num.to_numpy())
@@ -180,6 +195,10 @@ def validate_frame(frame: pd.DataFrame, *, log: IssueLog, warnings: list[str]) -
     if "term" in numeric:
         log.add_mask((numeric["term"] <= 0).to_numpy(),
                      column="term", values=raw_of["term"], rule="must be positive (months)")
+        log.add_mask((numeric["term"] > MAX_TERM_MONTHS).to_numpy(), column="term",
+                     values=raw_of["term"],
+                     rule=f"must be at most {MAX_TERM_MONTHS} months (50 years); "
+                          "check the unit (months, not days)")
     if "age" in numeric:
         log.add_mask((numeric["age"] < 0).to_numpy(),
                      column="age", values=raw_of["age"], rule="must be 0 or more (months)")
@@ -199,6 +218,9 @@ def validate_frame(frame: pd.DataFrame, *, log: IssueLog, warnings: list[str]) -
     if "original_balance" in numeric:
         log.add_mask((numeric["original_balance"] <= 0).to_numpy(), column="original_balance",
                      values=raw_of["original_balance"], rule="must be positive (or left blank)")
+        log.add_mask((numeric["original_balance"] > MAX_BALANCE).to_numpy(), column="original_balance",
+                     values=raw_of["original_balance"],
+                     rule=f"must be at most {MAX_BALANCE:.0e} per loan (currency units)")
 
     # balance: positive unless paid off (then 0 allowed).
     if "balance" in numeric:
@@ -207,6 +229,8 @@ def validate_frame(frame: pd.DataFrame, *, log: IssueLog, warnings: list[str]) -
         bad = (b < 0) | ((b == 0) & ~paid_off)
         log.add_mask(bad.to_numpy(), column="balance", values=raw_of["balance"],
                      rule="balance must be positive unless status is paid_off (then 0 is allowed)")
+        log.add_mask((b > MAX_BALANCE).to_numpy(), column="balance", values=raw_of["balance"],
+                     rule=f"must be at most {MAX_BALANCE:.0e} per loan (currency units)")
 
     if "grade" in frame:
         g = _by_unique(frame["grade"], lambda s: s.str.strip().str.upper())

@@ -32,6 +32,8 @@ __all__ = [
     "ASSET_COLUMNS",
     "REQUIRED_COLUMNS",
     "BEHAVIOURAL_COLUMNS",
+    "MAX_TERM_MONTHS",
+    "MAX_BALANCE",
 ]
 
 
@@ -87,21 +89,34 @@ BEHAVIOURAL_COLUMNS: tuple[str, ...] = (
     "recovery_lag",
 )
 
+#: Plausibility bound on a loan's original term, months. 600 months (50 years) is above the
+#: longest amortising loans written (40- and 50-year mortgages); a larger term is a unit error
+#: (days or a date typed as a number) and would make the projection run for centuries.
+MAX_TERM_MONTHS = 600
+#: Plausibility bound on a loan's balance and original balance, currency units. 1e10 (ten
+#: billion) is above any single loan in a securitised pool, yet far below the float range, so a
+#: typo such as 1e300 cannot overflow the pool's sums to infinity.
+MAX_BALANCE = 1e10
+
 _unit = Field(ge=0.0, le=1.0)
 
 
 class Asset(BaseModel):
-    """One loan, as in the request JSON. Rates are annual decimals; term and age in months."""
+    """One loan, as in the request JSON. Rates are annual decimals; term and age in months.
+
+    Plausibility bounds: ``term`` at most :data:`MAX_TERM_MONTHS` (600); ``balance`` and
+    ``original_balance`` at most :data:`MAX_BALANCE` (1e10 currency units).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
 
     asset_id: str = Field(min_length=1)
     asset_class: AssetClass
-    balance: float = Field(ge=0.0, allow_inf_nan=False)
+    balance: float = Field(ge=0.0, le=MAX_BALANCE, allow_inf_nan=False)
     rate: float = _unit
-    term: int = Field(gt=0)
+    term: int = Field(gt=0, le=MAX_TERM_MONTHS)
     age: int = Field(default=0, ge=0)
-    original_balance: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    original_balance: float | None = Field(default=None, gt=0.0, le=MAX_BALANCE, allow_inf_nan=False)
     rate_type: RateType = RateType.FIXED
     prepayment_speed: float | None = Field(default=None, ge=0.0, le=1.0)
     default_probability: float | None = Field(default=None, ge=0.0, le=1.0)

@@ -8,7 +8,6 @@ quantity or weight). Every problem in a file is collected into one
 
 from __future__ import annotations
 
-import io
 from functools import lru_cache
 from pathlib import Path
 from typing import IO
@@ -43,14 +42,15 @@ Source = str | Path | IO[bytes] | IO[str] | bytes
 
 
 def _read_csv(source: Source, what: str) -> pd.DataFrame:
-    try:
-        if isinstance(source, bytes):
-            return pd.read_csv(io.BytesIO(source))
-        return pd.read_csv(source)
-    except FileNotFoundError as exc:
-        raise InputError(f"{what}: file not found: {source}") from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{what}: not a readable CSV file ({exc})") from exc
+    """A CSV file or upload as a DataFrame, read within the input limits of :mod:`engine.limits`
+    (size, rows, columns, cell length; a gzip stream is inflated under a cap) and in any text
+    encoding the pool readers accept (UTF-8 with or without BOM, UTF-16, cp1252, latin-1)."""
+    from engine.ingest import read_source
+
+    if isinstance(source, (str, Path)) and not Path(source).is_file():
+        raise InputError(f"{what}: file not found: {source}")
+    filename = Path(source).name if isinstance(source, (str, Path)) else None
+    return read_source(source, filename=filename, subject=what, kinds=("csv", "csv.gz")).frame
 
 
 def load_bundled_prices(*, include_index: bool = True) -> pd.DataFrame:

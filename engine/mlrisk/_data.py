@@ -11,7 +11,6 @@ non-tabular type, or a categorical with more than :data:`MAX_CATEGORY_LEVELS` le
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pandas as pd
 
 from engine.bundled import data_file
 from engine.errors import InputError, Issue, ValidationError
+from engine.ingest import read_source
 
 __all__ = [
     "DEFAULT_DATASET_FOLDER",
@@ -103,39 +103,45 @@ def _limit(frame: pd.DataFrame, row_limit: int | None, seed: int) -> pd.DataFram
 
 
 def read_table(content: bytes, *, filename: str, row_limit: int | None = None, seed: int = 42) -> pd.DataFrame:
-    """Read an uploaded CSV or Parquet table.
+    """Read an uploaded CSV or Parquet table within the input limits.
+
+    The bytes go through the pool readers of :mod:`engine.ingest` (:func:`read_source`), so an
+    upload meets the same limits (:mod:`engine.limits`: size, rows, columns, cell length, gzip
+    ratio) and the same text encodings (UTF-8 with or without BOM, UTF-16, cp1252, latin-1).
 
     Parameters
     ----------
     content : bytes
         The file's bytes.
     filename : str
-        Its name; the extension chooses the reader (``.csv``, ``.csv.gz``, ``.parquet``, ``.pq``).
+        Its name; the extension chooses the reader (``.csv``, ``.csv.gz``, ``.txt``,
+        ``.parquet``, ``.pq``).
+    row_limit : int, optional
+        Keep a seeded random sample of this many rows.
+    seed : int, default 42
+        Seed of the sample.
+
+    Returns
+    -------
+    DataFrame of shape (n_rows, n_columns)
 
     Raises
     ------
     InputError
-        If the extension is not supported, or the file is not a table with a header, at least
-        two columns and one data row.
+        If the extension is not supported, the file is not a table with a header, at least
+        two columns and one data row, its text cannot be decoded, or it exceeds an input limit
+        (the message names the setting that raises it).
+    ValidationError
+        An empty file, a header without rows, column names over 256 characters or given twice.
     """
-    name = filename.lower()
-    try:
-        if name.endswith((".parquet", ".pq")):
-            frame = pd.read_parquet(io.BytesIO(content))
-        elif name.endswith((".csv", ".csv.gz", ".txt")):
-            frame = pd.read_csv(io.BytesIO(content), compression="infer" if not name.endswith(".csv.gz") else "gzip")
-        else:
-            raise InputError(f"{filename}: unsupported file type; upload a CSV (.csv, .csv.gz) or Parquet (.parquet) table.")
-    except InputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any reader failure means "not a table"
-        raise InputError(f"{filename} is not a readable table ({type(exc).__name__}: {exc}). "
-                         "Upload a CSV with a header row, or a Parquet file.") from exc
-    if frame.shape[1] < 2 or len(frame) == 0:
+    if not filename.lower().endswith((".parquet", ".pq", ".csv", ".csv.gz", ".txt")):
+        raise InputError(f"{filename}: unsupported file type; upload a CSV (.csv, .csv.gz) or Parquet (.parquet) table.")
+    frame = read_source(content, filename=filename, subject="data file",
+                        kinds=("csv", "csv.gz", "parquet")).frame
+    if frame.shape[1] < 2:
         raise InputError(f"{filename} is not a table with a target and features: found "
                          f"{frame.shape[1]} column(s) and {len(frame)} row(s). Upload a CSV with a "
                          "header row, or a Parquet file.")
-    frame.columns = [str(c) for c in frame.columns]
     return _limit(frame, row_limit, seed)
 
 

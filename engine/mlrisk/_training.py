@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import numpy as np
 
 from engine.errors import InputError
+from engine.limits import check_zip, limits, too_large
 from engine.mlrisk._data import PreparedData
 
-__all__ = ["MODEL_KINDS", "TRUSTED_EXTRA_TYPES", "build_model", "train_model", "load_skops_model",
+__all__ = ["MODEL_KINDS", "TRUSTED_EXTRA_TYPES", "build_model", "train_model", "check_skops_archive", "load_skops_model",
            "predict_scores", "model_description"]
 
 MODEL_KINDS = ("logistic_regression", "random_forest", "gradient_boosting")
@@ -92,16 +96,49 @@ def train_model(kind: str, *, data: PreparedData, seed: int, n_jobs: int = 2):
     return model
 
 
+def check_skops_archive(content: bytes, filename: str) -> None:
+    """Bound a skops file before skops reads it (raises InputError naming the limit and its
+    setting): it is a zip whose ``schema.json`` skops turns
+    into Python objects, so its directory is checked (members, total uncompressed size, each
+    member's compression ratio) and ``schema.json`` gets its own, smaller bound. :mod:`zipfile`
+    (which skops uses) never inflates a member past the size its directory declares."""
+    lim = limits()
+    if len(content) > lim.max_model_bytes:
+        raise too_large(filename, what="the model file", field="max_model_bytes", value=len(content), lim=lim)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise InputError(f"{filename} is not a model saved with skops.io.dump (not a zip archive: {exc}). "
+                         "Pickle files are never loaded.") from exc
+    with archive:
+        check_zip(archive, name=filename, limit_field="max_model_bytes")
+        try:
+            schema = archive.getinfo("schema.json")
+        except KeyError as exc:
+            raise InputError(f"{filename} is not a model saved with skops.io.dump (no schema.json). "
+                             "Pickle files are never loaded.") from exc
+        if schema.file_size > lim.max_model_schema_bytes:
+            raise too_large(filename, what="its schema.json (the object graph skops rebuilds)",
+                            field="max_model_schema_bytes", value=schema.file_size, lim=lim)
+
+
 def load_skops_model(content: bytes, *, filename: str = "model.skops"):
     """Load a model saved with ``skops.io.dump``; never unpickles.
+
+    The file is bounded before skops touches it (:mod:`engine.limits`: ``max_model_bytes`` for
+    the whole archive, ``max_model_schema_bytes`` for its ``schema.json``, ``max_ratio`` for
+    each member, ``max_zip_members``), so a decompression bomb is refused at once.
 
     Raises
     ------
     InputError
-        If the file is not a skops file, or holds types that are neither trusted by skops nor in
+        If the file exceeds one of those limits (the message names its setting), is not a skops
+        file, or holds types that are neither trusted by skops nor in
         :data:`TRUSTED_EXTRA_TYPES` (they are named), or the object has no ``predict``.
     """
     import skops.io as sio
+
+    check_skops_archive(content, filename)
 
     try:
         untrusted = sio.get_untrusted_types(data=content)

@@ -102,7 +102,7 @@ def test_unreadable_files_are_input_errors(tmp_path):
         read_pool(b"anything", filename="old.xls")
     with pytest.raises(InputError, match="not a pool"):
         read_pool(json.dumps({"hello": 1}).encode(), filename="x.json")
-    with pytest.raises(InputError, match="could not be read as JSON"):
+    with pytest.raises(InputError, match="not valid JSON at line 1, column 2"):
         read_pool(b"{not json", filename="x.json")
     assert not issubclass(InputError, ValidationError)
 

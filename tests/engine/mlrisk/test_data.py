@@ -92,10 +92,10 @@ def test_unknown_feature_and_subgroup_columns():
 
 
 @pytest.mark.parametrize(("content", "name", "match"), [
-    (b"\x89PNG\r\n\x1a\n\x00\x00binary", "picture.csv", "not a"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00binary", "picture.csv", "byte 0x89 at offset 0 is not valid UTF-8"),
     (b"just one column\n1\n2\n", "one.csv", "not a table"),
-    (b"a,b\n", "header_only.csv", "not a table"),
-    (b"PAR1 not really", "fake.parquet", "not a readable table"),
+    (b"a,b\n", "header_only.csv", "header but no data rows"),
+    (b"PAR1 not really", "fake.parquet", "could not be read as PARQUET"),
     (b"a,b\n1,2\n", "data.xlsx", "unsupported file type"),
 ])
 def test_files_that_are_not_tables(content, name, match):
