@@ -4,12 +4,18 @@ Each capability registers its own sub-commands from ``engine.<package>.cli.regis
 modules import their heavy dependencies inside the handlers, so ``stresslab --help`` and a credit
 stress run start fast. Exit status: 0 success, 2 bad input, 1 internal failure. No traceback
 unless ``--debug``.
+
+When the reader of standard output goes away (``stresslab pools list | head -1``) the command
+stops quietly with status 141 (128 + SIGPIPE), as a Unix tool killed by SIGPIPE does; see the
+Python documentation, "Note on SIGPIPE",
+https://docs.python.org/3/library/signal.html#note-on-sigpipe.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +34,20 @@ _COMMAND_MODULES: tuple[str, ...] = (
 )
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+#: Status of a command whose output pipe was closed: 128 + SIGPIPE (13), as a shell reports it.
+EXIT_BROKEN_PIPE = 141
+
+
+def _silence_stdout() -> None:
+    """Point standard output at devnull, so the interpreter's final flush of a closed pipe
+    raises nothing (the Python documentation's recipe for SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a non-file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except InputError as exc:
         if args.debug:
             raise
@@ -62,6 +87,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except RecursionError:
+        # Readers turn deep nesting into InputError before parsing (engine.limits); this is the
+        # last line of defence, for input that still reached a recursive parser.
+        if args.debug:
+            raise
+        print("error: the input is nested too deeply to process (RecursionError); flatten the "
+              "file or split it, and try again.", file=sys.stderr)
+        return EXIT_INPUT
+    except MemoryError as exc:
+        # Inputs are bounded before they are read (engine.limits); a computation can still run
+        # out of memory. Say so plainly: this is no bug to report.
+        if args.debug:
+            raise
+        print(f"error: ran out of memory ({exc or 'MemoryError'}); try a smaller input, fewer "
+              "scenarios or fewer --workers.", file=sys.stderr)
+        return EXIT_INTERNAL
     except Exception as exc:  # noqa: BLE001 - the last line of defence before a user sees a traceback
         if args.debug:
             raise

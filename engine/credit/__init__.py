@@ -59,6 +59,10 @@ _LAZY: dict[str, str] = {
     "fed_scenarios": "engine.credit._scenarios",
     "fed_translations": "engine.credit._scenarios",
     "make_scenario": "engine.credit._scenarios",
+    "CustomScenario": "engine.credit._scenarios",
+    "RESERVED_KEYS": "engine.credit._scenarios",
+    "check_custom_key": "engine.credit._scenarios",
+    "parse_custom_scenarios": "engine.credit._scenarios",
     # summaries of an in-memory pool (the workflow's pool_summary / pool_breakdown take an id)
     "pool_summary": "engine.credit._summary",
     "pool_breakdown": "engine.credit._summary",

@@ -44,7 +44,9 @@ from engine.credit._cashflows import (
     project,
 )
 from engine.credit._metrics import pool_cashflow, pool_metrics
-from engine.credit._scenarios import MarketFactors, Scenario, builtin_scenarios, make_scenario
+from engine.credit._scenarios import (
+    MarketFactors, Scenario, builtin_scenarios, check_custom_key, make_scenario,
+)
 from engine.credit.models import (
     PoolData,
     ScenarioResult,
@@ -124,14 +126,15 @@ def resolve_scenarios(
     Raises
     ------
     ScenarioError
-        For a name that is neither in the library nor among the request's custom scenarios, or
-        a custom factor out of range.
+        For a name that is neither in the library nor among the request's custom scenarios, a
+        custom key that shadows a built-in one (``base`` included), or a custom factor that is
+        not a number or is out of range.
     """
     wanted = list(dict.fromkeys(names or ["base"]))
     if "all" in wanted:
         wanted = [k for k in library if k != "all"] + [w for w in wanted if w != "all"]
-    customs = {k: make_scenario(spec.name or k, description=spec.description,
-                                market_factors=spec.market_factors)
+    customs = {check_custom_key(k): make_scenario(spec.name or k, description=spec.description,
+                                                 market_factors=spec.market_factors)
                for k, spec in custom.items()}
     out: dict[str, Scenario] = {"base": library.get("base") or builtin_scenarios()["base"]}
     unknown = []

@@ -4,20 +4,28 @@ A scenario moves six market factors; a factor not named is neutral (0 for shocks
 1 for multipliers). The predefined scenarios and the valid ranges of custom factors are those of
 ARCHITECTURE.md ("Credit stress test"). The two Federal Reserve scenarios are derived from the
 Board's 2025 supervisory tables by :func:`translate_fed_scenario`, whose rule is stated there.
+
+Custom scenarios written as JSON (a file, a request) are read strictly by
+:func:`parse_custom_scenarios`: every factor is a JSON number (an integer such as ``2`` is read
+as ``2.0``; ``true``, ``"2"`` and ``null`` are refused), every unknown field or factor is
+refused by name, and a key may not shadow a built-in scenario (:func:`custom_key_problem`).
 """
 
 from __future__ import annotations
 
 import csv
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 from pydantic import field_validator
+from pydantic_core import PydanticCustomError
 
 from engine.bundled import data_file
-from engine.errors import ScenarioError
+from engine.errors import InputError, Issue, ScenarioError, ValidationError
 
 __all__ = [
     "FACTOR_RANGES",
@@ -32,6 +40,14 @@ __all__ = [
     "FED_RULE",
     "builtin_scenarios",
     "make_scenario",
+    "SCENARIO_FIELDS",
+    "RESERVED_KEYS",
+    "MAX_KEY_CHARS",
+    "custom_key_problem",
+    "check_custom_key",
+    "CustomKey",
+    "CustomScenario",
+    "parse_custom_scenarios",
 ]
 
 #: Valid range of each factor, inclusive (ARCHITECTURE.md).
@@ -71,8 +87,28 @@ def _bounded(name: str) -> Any:
                  allow_inf_nan=False)
 
 
+def _json_kind(value: Any) -> str:
+    """What a non-number is, in the words of JSON ("true/false", "text", …)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return "text"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
 class MarketFactors(BaseModel):
-    """The six market factors of a scenario, each within :data:`FACTOR_RANGES`."""
+    """The six market factors of a scenario, each within :data:`FACTOR_RANGES`.
+
+    A factor is a strict number: an ``int`` or a ``float`` (an integer such as ``2`` is read as
+    ``2.0``); ``True``/``False``, text such as ``"2"`` and ``None`` are refused, as is NaN or
+    an infinity (outside every range).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,9 +119,25 @@ class MarketFactors(BaseModel):
     prepayment_multiplier: float = _bounded("prepayment_multiplier")
     spread_widening: float = _bounded("spread_widening")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_number_in_range(cls, value: Any, info: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PydanticCustomError("factor_type", "must be a number such as 2 or 0.03, not {kind}",
+                                      {"kind": _json_kind(value)})
+        lo, hi = FACTOR_RANGES[info.field_name]
+        if not lo <= value <= hi:  # NaN fails too; a huge int is compared without overflow
+            raise PydanticCustomError("factor_range", "outside its valid range {lo} … {hi}",
+                                      {"lo": f"{lo:g}", "hi": f"{hi:g}"})
+        return float(value)
+
     def named(self) -> dict[str, float]:
         """Only the factors that differ from neutral (how scenarios are written)."""
         return {k: v for k, v in self.model_dump().items() if v != _NEUTRAL[k]}
+
+
+#: Longest scenario name, characters.
+MAX_NAME_CHARS = 120
 
 
 class Scenario(BaseModel):
@@ -93,8 +145,8 @@ class Scenario(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=120)
-    description: str = ""
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS, strict=True)
+    description: str = Field(default="", strict=True)
     market_factors: MarketFactors = Field(default_factory=MarketFactors)
     source: Literal["predefined", "federal_reserve", "custom"] = "custom"
 
@@ -112,35 +164,77 @@ class Scenario(BaseModel):
                 "market_factors": self.market_factors.model_dump()}
 
 
+#: The fields of a custom scenario written as JSON.
+SCENARIO_FIELDS: tuple[str, ...] = ("name", "description", "market_factors")
+
+
+def _rule(err: Any) -> str:
+    """A pydantic error about a scenario as a rule that says what to fix."""
+    loc, kind = err["loc"], err["type"]
+    if kind == "extra_forbidden":
+        if len(loc) >= 2 and loc[-2] == "market_factors":
+            return f"unknown market factor {loc[-1]!r}; valid factors: {', '.join(FACTOR_RANGES)}"
+        return f"unknown field {loc[-1]!r}; a scenario has only {', '.join(SCENARIO_FIELDS)}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        if loc and loc[-1] == "market_factors":
+            return ("must be an object of factor → number, e.g. "
+                    '{"default_multiplier": 2.0}')
+        return "must be an object {name, description, market_factors}"
+    if kind == "string_type":
+        return "must be text"
+    return str(err["msg"])
+
+
+def _shown(value: Any, keep: int = 80) -> Any:
+    """A value short enough to echo in a message (text, or the value itself when short)."""
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > keep:
+        return text[:keep] + "…"
+    return value if isinstance(value, (str, int)) else text
+
+
+def _issues(exc: PydanticValidationError) -> list[Issue]:
+    """Each pydantic error as an :class:`Issue`: the dotted field path, the value, the rule."""
+    out = []
+    for err in exc.errors(include_url=False):
+        path = [str(p) for p in err["loc"] if p != "[key]"]
+        out.append(Issue(row=None, column=".".join(path) or None, value=_shown(err.get("input")),
+                         rule=_rule(err)))
+    return out
+
+
 def make_scenario(
     name: str, *, description: str = "", market_factors: dict[str, Any] | None = None,
     source: str = "custom",
 ) -> Scenario:
-    """Build a scenario, turning any out-of-range or unknown factor into a clear error.
+    """Build a scenario, turning any out-of-range, non-numeric or unknown factor into a clear
+    error.
+
+    Parameters
+    ----------
+    name : str
+        1 … 120 characters once stripped.
+    description : str
+    market_factors : dict of str to number, optional
+        Factor → value (see :data:`FACTOR_RANGES`); a factor not named is neutral. Values are
+        strict numbers (an ``int`` is read as a ``float``; ``bool`` and text are refused).
+    source : {"custom", "predefined", "federal_reserve"}
 
     Raises
     ------
     ScenarioError
-        Naming each bad factor, its value and its valid range, or the unknown factor and the
-        valid names.
+        Naming each bad field or factor, its value and the rule: the factor's valid range, "must
+        be a number", or the unknown factor and the valid names.
     """
+    data = {"name": name, "description": description, "source": source,
+            "market_factors": {} if market_factors is None else market_factors}
     try:
-        return Scenario(name=name, description=description,
-                        market_factors=MarketFactors(**(market_factors or {})), source=source)
+        return Scenario.model_validate(data)
     except PydanticValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = err["loc"][-1] if err["loc"] else "scenario"
-            if loc in FACTOR_RANGES:
-                lo, hi = FACTOR_RANGES[loc]
-                problems.append(f"{loc} = {err.get('input')!r} is outside its valid range "
-                                f"{lo:g} … {hi:g}")
-            elif err["type"] == "extra_forbidden":
-                problems.append(f"unknown market factor {loc!r}; valid factors: "
-                                f"{', '.join(FACTOR_RANGES)}")
-            else:
-                problems.append(f"{loc}: {err['msg']}")
-        raise ScenarioError(f"scenario {name!r}: " + "; ".join(problems)) from None
+        problems = [f"{i.column or 'scenario'} = {i.value!r}: {i.rule}" for i in _issues(exc)]
+        raise ScenarioError(f"scenario {_shown(name)!r}: " + "; ".join(problems)) from None
 
 
 #: The seven predefined scenarios of ARCHITECTURE.md, by key.
@@ -331,3 +425,148 @@ def fed_scenarios() -> dict[str, Scenario]:
 def builtin_scenarios() -> dict[str, Scenario]:
     """The seven predefined scenarios then the two Federal Reserve ones, by key."""
     return {**PREDEFINED_SCENARIOS, **fed_scenarios()}
+
+
+# --------------------------------------------------------------------------- custom scenarios
+
+#: Keys no custom scenario may take: every predefined and Federal Reserve key, and ``all``
+#: (which stands for the whole library).
+RESERVED_KEYS: frozenset[str] = frozenset({*PREDEFINED_SCENARIOS, *_FED_FILES, "all"})
+#: Longest custom scenario key, characters.
+MAX_KEY_CHARS = 120
+#: Longest description of a custom scenario read from JSON, characters.
+MAX_DESCRIPTION_CHARS = 2_000
+
+
+def _key_form(key: str) -> str:
+    """``key`` as a reader would take it: NFKC, case folded, blanks and hyphens as ``_``."""
+    return "_".join(unicodedata.normalize("NFKC", key).casefold().replace("-", " ").split())
+
+
+_RESERVED_FORMS = {_key_form(k): k for k in RESERVED_KEYS}
+
+
+def custom_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot name a custom scenario, or None when it can.
+
+    A key is refused when it is empty, longer than :data:`MAX_KEY_CHARS`, has blanks around it,
+    holds a control or invisible character, or reads as a key of :data:`RESERVED_KEYS` once
+    case, width (NFKC), blanks and hyphens are set aside (``Base``, ``" base "``,
+    ``credit-crisis``), so a custom scenario can never stand in for a built-in one.
+
+    Parameters
+    ----------
+    key : str
+
+    Returns
+    -------
+    str or None
+        The rule broken, worded for the user.
+    """
+    if not key.strip():
+        return "a custom scenario needs a key (a short id such as 'my_recession')"
+    if len(key) > MAX_KEY_CHARS:
+        return f"a key holds at most {MAX_KEY_CHARS} characters; this one holds {len(key):,}"
+    if key != key.strip():
+        return "remove the blanks around the key"
+    if any(unicodedata.category(c).startswith("C") for c in key):
+        return "a key may not hold control or invisible characters; use letters, digits and _"
+    taken = _RESERVED_FORMS.get(_key_form(key))
+    if taken is not None:
+        what = ("'all' stands for every library scenario" if taken == "all"
+                else f"{taken!r} is a built-in scenario")
+        same = "" if key == taken else f" reads as {taken!r} and"
+        return (f"the key {key!r}{same} would shadow a built-in key: {what}. Custom scenarios may "
+                f"not reuse a predefined or Federal Reserve key; rename it, e.g. "
+                f"'my_{_key_form(key)}'")
+    return None
+
+
+def check_custom_key(key: str) -> str:
+    """``key`` stripped of surrounding blanks, if it may name a custom scenario.
+
+    Used where a key is typed (the app's form) and where one is stored; a key inside a file or
+    request is checked as written by :data:`CustomKey`.
+
+    Raises
+    ------
+    ScenarioError
+        If the stripped key breaks a rule of :func:`custom_key_problem`; the message names it.
+    """
+    stripped = key.strip() if isinstance(key, str) else key
+    problem = custom_key_problem(stripped) if isinstance(stripped, str) else "a key must be text"
+    if problem is not None:
+        raise ScenarioError(f"custom scenario key {_shown(key)!r}: {problem}")
+    return stripped
+
+
+def _valid_key(key: str) -> str:
+    problem = custom_key_problem(key)
+    if problem is not None:
+        raise PydanticCustomError("scenario_key", problem)
+    return key
+
+
+#: A custom scenario's key in a file or request: checked as written (:func:`custom_key_problem`).
+CustomKey = Annotated[str, AfterValidator(_valid_key)]
+
+
+class CustomScenario(BaseModel):
+    """One custom scenario as a user writes it in JSON: ``{name, description, market_factors}``.
+
+    Every field is optional: ``name`` defaults to the key, ``description`` to empty and each
+    factor to neutral. Unknown fields and unknown factors are refused by name; ``name`` and
+    ``description`` must be text; factors are strict numbers (see :class:`MarketFactors`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(default=None, max_length=MAX_NAME_CHARS, strict=True)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS, strict=True)
+    market_factors: MarketFactors = Field(default_factory=MarketFactors)
+
+    def to_scenario(self, key: str) -> Scenario:
+        """The scenario, named after ``key`` when it has no name of its own."""
+        return Scenario(name=(self.name or "").strip() or key, description=self.description,
+                        market_factors=self.market_factors, source="custom")
+
+
+_CUSTOM_SCENARIOS = TypeAdapter(dict[CustomKey, CustomScenario])
+
+
+def parse_custom_scenarios(data: Any, *, subject: str) -> dict[str, Scenario]:
+    """Custom scenarios from parsed JSON: key → ``{name, description, market_factors}``.
+
+    Parameters
+    ----------
+    data : any
+        What :func:`engine.limits.parse_json` returned.
+    subject : str
+        Where the scenarios come from, for messages ("scenario file 'mine.json'").
+
+    Returns
+    -------
+    dict of key to Scenario
+        In the order given; ``source`` is ``custom``.
+
+    Raises
+    ------
+    InputError
+        If ``data`` is not a JSON object, or holds no scenario.
+    ValidationError
+        Every problem at once, each naming the key and field (``x.market_factors.
+        default_multiplier``), the value and the rule: a key that shadows a built-in scenario or
+        is blank, an entry that is not an object, an unknown field or factor, a name or
+        description that is not text, a factor that is not a number or is out of its range.
+    """
+    if not isinstance(data, dict):
+        raise InputError(f"{subject} must be a JSON object of key → {{name, description, "
+                         f"market_factors}}; it holds {_json_kind(data)}")
+    if not data:
+        raise InputError(f"{subject} holds no scenario; write key → {{name, description, "
+                         "market_factors}")
+    try:
+        entries = _CUSTOM_SCENARIOS.validate_python(data)
+    except PydanticValidationError as exc:
+        raise ValidationError(_issues(exc), subject=subject) from None
+    return {key: entry.to_scenario(key) for key, entry in entries.items()}

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from engine import __version__
 from engine.audit.runs import RunRow, insert_run, utc_now
 from engine.canonical import canonical_json
-from engine.credit._scenarios import Scenario, builtin_scenarios, make_scenario
+from engine.credit._scenarios import Scenario, builtin_scenarios, check_custom_key, make_scenario
 from engine.credit.models import (
     ASSET_COLUMNS,
     CASHFLOW_COLUMNS,
@@ -190,14 +190,11 @@ def save_scenario(con: duckdb.DuckDBPyConnection, *, key: str, scenario: Scenari
 
     Raises
     ------
-    InputError
-        If ``key`` is empty or names a built-in scenario (or ``all``).
+    ScenarioError
+        If ``key`` breaks a rule of :func:`engine.credit._scenarios.custom_key_problem`: empty,
+        or reads as a built-in key or ``all`` (``Base``, ``credit-crisis``).
     """
-    key = key.strip()
-    if not key:
-        raise InputError("a scenario needs a key")
-    if key in builtin_scenarios() or key == "all":
-        raise InputError(f"{key!r} is a built-in scenario; choose another key")
+    key = check_custom_key(key)
     now = utc_now()
     created = con.execute("SELECT created_at FROM scenarios WHERE scenario_key = ?",
                           [key]).fetchone()

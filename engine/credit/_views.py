@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from engine.credit._cashflows import LoanArrays, loan_paths
-from engine.credit._scenarios import FACTOR_RANGES, Scenario, make_scenario
+from engine.credit._scenarios import FACTOR_RANGES, Scenario, parse_custom_scenarios
 from engine.credit.models import PoolData
-from engine.errors import InputError, NotFoundError, ScenarioError
+from engine.errors import NotFoundError
+from engine.limits import parse_json
 
 __all__ = [
     "COMPARED_METRICS",
@@ -276,9 +277,18 @@ def scenarios_to_json(scenarios: Mapping[str, Scenario]) -> str:
     return json.dumps({k: s.response_dict() for k, s in scenarios.items()}, indent=2)
 
 
-def scenarios_from_json(text: str | bytes) -> dict[str, Scenario]:
+def scenarios_from_json(text: str | bytes, *, name: str = "the scenario file") -> dict[str, Scenario]:
     """Parse scenarios written by :func:`scenarios_to_json` (or the request's
-    ``custom_scenarios``), validating every factor.
+    ``custom_scenarios``), validating every key, field and factor.
+
+    Parameters
+    ----------
+    text : str or bytes
+        JSON: key → {name, description, market_factors}. Bytes are decoded by
+        :func:`engine.limits.parse_json` (UTF-8, or UTF-16 with a byte-order mark); its size and
+        nesting depth are bounded.
+    name : str
+        The file as the user knows it, for messages.
 
     Returns
     -------
@@ -288,33 +298,12 @@ def scenarios_from_json(text: str | bytes) -> dict[str, Scenario]:
     Raises
     ------
     InputError
-        If the text is not JSON or not an object of scenario objects.
-    ScenarioError
-        Naming every scenario with an unknown factor or a factor out of its valid range.
+        If the text is not JSON, too large or too deeply nested, not an object, or holds no
+        scenario.
+    ValidationError
+        Every problem at once (see :func:`engine.credit._scenarios.parse_custom_scenarios`): a key that
+        shadows a built-in scenario, an unknown field or factor, a factor that is not a number
+        (``true`` included) or out of its valid range.
     """
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"the scenario file is not valid JSON ({exc}); export one from this "
-                         "page to see the expected shape") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise InputError("the scenario file must be a JSON object: key → {name, description, "
-                         "market_factors}")
-    out: dict[str, Scenario] = {}
-    problems: list[str] = []
-    for key, entry in data.items():
-        factors = entry.get("market_factors") or {}
-        if not isinstance(factors, dict):
-            problems.append(f"{key!r}: market_factors must be an object of factor → number")
-            continue
-        try:
-            out[str(key)] = make_scenario(str(entry.get("name") or key),
-                                          description=str(entry.get("description") or ""),
-                                          market_factors=factors)
-        except ScenarioError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise ScenarioError("nothing was imported; fix these scenarios: " + "; ".join(problems))
-    if not out:
-        raise InputError("the scenario file holds no scenario")
-    return out
+    data = parse_json(text, name=name)
+    return parse_custom_scenarios(data, subject=name)

@@ -129,21 +129,37 @@ def _scenarios_list(args: argparse.Namespace) -> int:
 
 
 def _load_customs(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """The ``--custom`` files as the request's ``custom_scenarios``, each file checked on its own.
+
+    A file holds one scenario ``{name, description, market_factors}`` (its key is the name in
+    lower case with ``_`` for blanks, else the file's stem) or several, ``{key: {...}, ...}``.
+    Keys, fields and factors are checked by
+    :func:`~engine.credit._scenarios.parse_custom_scenarios`, so an error names the file.
+    """
+    from engine.credit._scenarios import SCENARIO_FIELDS, parse_custom_scenarios
+    from engine.limits import parse_json
+
     out: dict[str, dict[str, Any]] = {}
+    origin: dict[str, Path] = {}
     for p in paths:
         try:
-            obj = json.loads(p.read_text(encoding="utf-8"))
+            data = p.read_bytes()
         except FileNotFoundError:
             raise InputError(f"custom scenario file {str(p)!r} does not exist") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"custom scenario file {str(p)!r} is not valid JSON: {exc}") from None
-        if not isinstance(obj, dict):
-            raise InputError(f"{p}: expected a JSON object")
-        if "market_factors" in obj or "name" in obj:
-            key = str(obj.get("name") or p.stem).strip().lower().replace(" ", "_")
-            out[key] = obj
-        else:
-            out.update(obj)
+        except OSError as exc:
+            raise InputError(f"custom scenario file {str(p)!r} cannot be read: "
+                             f"{exc.strerror or exc}") from None
+        obj = parse_json(data, name=f"custom scenario file {str(p)!r}")
+        if isinstance(obj, dict) and any(k in SCENARIO_FIELDS for k in obj):
+            name = obj.get("name")
+            stem = name if isinstance(name, str) and name.strip() else p.stem
+            obj = {stem.strip().lower().replace(" ", "_"): obj}
+        parsed = parse_custom_scenarios(obj, subject=f"custom scenario file {str(p)!r}")
+        for key, scenario in parsed.items():
+            if key in out:
+                raise InputError(f"custom scenario {key!r} is in both {str(origin[key])!r} and "
+                                 f"{str(p)!r}; keep one or rename it")
+            out[key], origin[key] = scenario.response_dict(), p
     return out
 
 

@@ -86,13 +86,19 @@ class AnalysisRequest(BaseModel):
 
 
 class ScenarioSpec(BaseModel):
-    """A custom scenario in a request: ``{name, description, market_factors}``."""
+    """A custom scenario in a request: ``{name, description, market_factors}``.
+
+    Factors are kept as given (``Any``) and checked strictly when the run resolves its
+    scenarios (:func:`engine.credit._scenarios.make_scenario`): ``true`` or ``"2"`` is refused
+    there, not read as a number here. The key is checked there too
+    (:func:`engine.credit._scenarios.check_custom_key`): it may not shadow a built-in key.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     description: str = ""
-    market_factors: dict[str, float] = Field(default_factory=dict)
+    market_factors: dict[str, Any] = Field(default_factory=dict)
 
 
 class StressTestRequest(BaseModel):

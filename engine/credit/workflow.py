@@ -29,18 +29,20 @@ from pydantic import ValidationError as PydanticValidationError
 from engine.audit.runs import new_run_id, stored_request, utc_now
 from engine.credit import _store
 from engine.credit._cache import PrefetchedCache
-from engine.credit._scenarios import Scenario, builtin_scenarios, make_scenario
+from engine.credit._scenarios import (
+    RESERVED_KEYS,
+    CustomKey,
+    CustomScenario,
+    Scenario,
+    builtin_scenarios,
+    check_custom_key,
+    make_scenario,
+)
 from engine.credit._seed import LENDING_CLUB_FILE, LENDING_CLUB_FOLDER, SEED_POOL_ID, seed_pool
 from engine.credit._summary import pool_breakdown as _pool_breakdown
 from engine.credit._summary import pool_summary as _pool_summary
-from engine.credit.models import (
-    AnalysisRequest,
-    PoolData,
-    ScenarioSpec,
-    StressTestRequest,
-    StressTestResult,
-)
-from engine.errors import InputError, NotFoundError, StoreError, from_pydantic
+from engine.credit.models import AnalysisRequest, PoolData, StressTestRequest, StressTestResult
+from engine.errors import InputError, NotFoundError, ScenarioError, StoreError, from_pydantic
 from engine.ingest import VALUE_FIELDS, AssumptionTable, load_assumptions, read_table
 from engine.ingest import detect_format as _detect_columns
 from engine.ingest import read_pool as _read_tape
@@ -372,13 +374,16 @@ def custom_scenarios(*, store: Store | None = None) -> dict[str, Scenario]:
 
 
 def save_scenario(key: str, *, scenario: Scenario, store: Store | None = None) -> None:
-    """Insert or update the custom scenario ``key``.
+    """Insert or update the custom scenario ``key`` (stripped of surrounding blanks).
 
     Raises
     ------
-    InputError
-        If ``key`` is empty or names a built-in scenario.
+    ScenarioError
+        If ``key`` is empty, too long, holds invisible characters, or shadows a built-in key in
+        any case or spacing (``Base``, ``credit-crisis``, ``all``; see
+        :func:`~engine.credit._scenarios.custom_key_problem`).
     """
+    key = check_custom_key(key)
     with _store_or_default(store).write() as con, transaction(con):
         _store.save_scenario(con, key=key, scenario=scenario)
 
@@ -401,8 +406,9 @@ def duplicate_scenario(key: str, *, store: Store | None = None) -> str:
         if key not in library:
             raise NotFoundError(f"no scenario {key!r} to duplicate")
         src = library[key]
-        new_key = next(k for k in (f"{key}_copy{'' if n == 1 else n}" for n in range(1, 10_000))
-                       if k not in library)
+        new_key = check_custom_key(next(
+            k for k in (f"{key}_copy{'' if n == 1 else n}" for n in range(1, 10_000))
+            if k not in library))
         copy = make_scenario(f"{src.name} (copy)"[:120], description=src.description,
                              market_factors=src.market_factors.model_dump())
         _store.save_scenario(con, key=new_key, scenario=copy)
@@ -421,8 +427,17 @@ def delete_scenario(key: str, *, store: Store | None = None) -> None:
         _store.delete_scenario(con, key)
 
 
-def import_scenarios(content: bytes, *, store: Store | None = None) -> list[str]:
+def import_scenarios(content: bytes, *, name: str = "the scenario file",
+                     store: Store | None = None) -> list[str]:
     """Store every scenario of a JSON file (key → {name, description, market_factors}), or none.
+
+    Parameters
+    ----------
+    content : bytes
+        The file's bytes (see :func:`engine.credit._views.scenarios_from_json`).
+    name : str
+        The file as the user knows it, for messages.
+    store : Store, optional
 
     Returns
     -------
@@ -433,18 +448,15 @@ def import_scenarios(content: bytes, *, store: Store | None = None) -> list[str]
     Raises
     ------
     InputError
-        Not JSON, not an object of scenarios, no scenario, or a key that names a built-in
-        scenario; nothing is stored.
-    ScenarioError
-        Naming every scenario with an unknown factor or a factor out of range; nothing is stored.
+        Not JSON, too large or too deeply nested, not an object of scenarios, or no scenario;
+        nothing is stored.
+    ValidationError
+        Every bad key (blank, or shadowing a built-in key such as ``base`` in any case or
+        spacing), unknown field or factor, and factor that is not a number or out of range, at
+        once; nothing is stored.
     """
     from engine.credit._views import scenarios_from_json
-    parsed = scenarios_from_json(content)
-    builtin = builtin_scenarios()
-    taken = [k for k in parsed if not k.strip() or k.strip() in builtin or k.strip() == "all"]
-    if taken:
-        raise InputError("nothing was imported: these keys are empty or name built-in "
-                         f"scenarios: {', '.join(map(repr, taken))}; rename them")
+    parsed = scenarios_from_json(content, name=name)
     with _store_or_default(store).write() as con, transaction(con):
         return [_store.save_scenario(con, key=k, scenario=sc) for k, sc in parsed.items()]
 
@@ -468,8 +480,11 @@ class StressRunRequest(Request):
     scenario_names : list of str
         Scenario keys; ``"all"`` runs the whole library (predefined, Federal Reserve, custom).
         Base always runs.
-    custom_scenarios : dict of key to ScenarioSpec
-        Scenarios given with the request (each is run).
+    custom_scenarios : dict of key to CustomScenario
+        Scenarios given with the request (each is run). A key may not shadow a predefined or
+        Federal Reserve key, nor ``all``, in any case or spacing; factors are strict numbers
+        (``true`` and ``"2"`` are refused; ``2`` reads as ``2.0``). See
+        :class:`~engine.credit._scenarios.CustomScenario`.
     analysis_date : date, optional
         Default: the pool's cutoff date, else today.
     discount_rate : float
@@ -497,7 +512,7 @@ class StressRunRequest(Request):
     pool_format: TapeFormat = "auto"
     assumptions_file: Path | None = None
     scenario_names: list[str] = Field(default_factory=lambda: ["all"])
-    custom_scenarios: dict[str, ScenarioSpec] = Field(default_factory=dict)
+    custom_scenarios: dict[CustomKey, CustomScenario] = Field(default_factory=dict)
     analysis_date: date | None = None
     discount_rate: float = Field(default=0.05, ge=-0.05, le=1.0, allow_inf_nan=False)
     projection_periods: int | None = Field(default=None, ge=1, le=600)
@@ -567,6 +582,21 @@ def _record_failure(store: Store, *, run_id: str, request: StressRunRequest, exc
         exc.add_note(f"the failed run could not be recorded either: {inner}")
 
 
+def _refuse_shadowed(library: dict[str, Scenario]) -> None:
+    """Refuse a library in which a stored custom scenario took a built-in key.
+
+    Every way in refuses such a key; a store written by an older version or edited by hand may
+    still hold one, and a run must never value the base case under a stand-in.
+    """
+    shadowed = [k for k, sc in library.items() if k in RESERVED_KEYS and sc.source == "custom"]
+    if shadowed:
+        raise ScenarioError(
+            f"the store holds custom scenario{'s' if len(shadowed) > 1 else ''} under the "
+            f"built-in key{'s' if len(shadowed) > 1 else ''} {', '.join(map(repr, shadowed))} "
+            "(written by an older version or by hand); nothing was run. Delete "
+            f"{'them' if len(shadowed) > 1 else 'it'} on the Scenarios page and run again.")
+
+
 def run_stress(request: StressRunRequest, *, store: Store | None = None,
                progress: Progress | None = None,
                cancel: threading.Event | None = None) -> StressRun:
@@ -600,7 +630,8 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
     ------
     InputError
         A bad request, unknown pool or scenario, a factor out of range, a bad tape or assumption
-        file (:class:`ValidationError` lists every problem); nothing is recorded.
+        file (:class:`ValidationError` lists every problem), or a store whose custom scenarios
+        took a built-in key (:class:`ScenarioError`); nothing is recorded.
     StoreBusyError
         If the store stayed busy for longer than its wait.
     Exception
@@ -618,6 +649,7 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
             if request.pool_id is not None:
                 pool = _store.load_pool(con, request.pool_id)
             library = _store.scenario_library(con)
+        _refuse_shadowed(library)
     else:
         library = builtin_scenarios()
     if pool is None:  # the model requires one of pool_id / pool_file
@@ -628,7 +660,9 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
                 analysis_date=request.analysis_date or pool.cutoff_date or date.today(),
                 discount_rate=request.discount_rate, projection_periods=request.projection_periods,
                 include_cashflows=request.include_cashflows),
-            scenario_names=request.scenario_names, custom_scenarios=request.custom_scenarios,
+            scenario_names=request.scenario_names,
+            custom_scenarios={k: sc.to_scenario(k).response_dict()
+                              for k, sc in request.custom_scenarios.items()},
             max_workers=request.max_workers, include_cashflows=request.include_cashflows,
             include_loan_level=request.include_loan_level)
     except PydanticValidationError as exc:

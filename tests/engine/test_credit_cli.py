@@ -158,3 +158,84 @@ def test_bad_options_exit_2_without_a_traceback(tape, capsys):
     assert "discount_rate" in err and "Traceback" not in err
     assert main(["stress", str(tape), "--loan-level", "out.csv"]) == 2
     assert ".parquet" in capsys.readouterr().err
+
+
+def _count_runs() -> int:
+    from engine.credit.workflow import count_runs
+    return count_runs()
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ({"base": {"name": "Evil", "market_factors": {"default_multiplier": 0.5}}},
+     "the key 'base' would shadow a built-in key"),
+    ({"name": "Base", "market_factors": {"default_multiplier": 0.5}},  # one scenario: key 'base'
+     "the key 'base' would shadow a built-in key"),
+    ({"BASE": {"name": "Evil"}}, "the key 'BASE' reads as 'base' and would shadow"),
+    ({" base ": {"name": "Evil"}}, "remove the blanks around the key"),
+])
+def test_a_custom_base_is_refused_and_no_run_is_stored(content, fragment, tmp_path, capsys):
+    """Issue 9, finding 5: a custom 'base' replaced the base case (Credit Crisis +10.28 %
+    instead of −18.18 % on the Lending Club pool) and the run was stored."""
+    assert main(["pools", "list"]) == 0  # creates the store
+    before = _count_runs()
+    evil = tmp_path / "evil.json"
+    evil.write_text(json.dumps(content))
+    assert main(["stress", str(LC), "--custom", str(evil), "--scenario", "credit_crisis"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err
+    assert "Traceback" not in err and "pydantic" not in err
+    assert _count_runs() == before == 0
+
+
+def test_a_custom_scenario_beside_the_base_leaves_credit_crisis_at_minus_18_18(tmp_path, capsys):
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"my_base": {"name": "Mine", "market_factors": {
+        "default_multiplier": 0.5, "recovery_multiplier": 1.5, "prepayment_multiplier": 3}}}))
+    assert main(["stress", str(LC), "--custom", str(mine), "--scenario", "credit_crisis",
+                 "--json", "--no-store"]) == 0
+    resp = json.loads(capsys.readouterr().out)
+    assert list(resp) == ["base", "credit_crisis", "my_base"]
+    assert resp["base"]["analytics"]["scenario"]["name"] == "Base Case"
+    assert round(resp["credit_crisis"]["metrics"]["npv_change_percent"], 2) == -18.18
+
+
+def test_the_same_custom_key_in_two_files_is_refused(tape, tmp_path, capsys):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"mine": {"market_factors": {"default_multiplier": 2}}}))
+    b.write_text(json.dumps({"name": "Mine", "market_factors": {"default_multiplier": 3}}))
+    assert main(["stress", str(tape), "--custom", str(a), "--custom", str(b)]) == 2
+    assert "custom scenario 'mine' is in both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["scenarios", "list"], ["scenarios", "list", "--json"],
+                                  ["pools", "list"]])
+def test_output_closed_early_exits_quietly(argv, tmp_path):
+    """Issue 9, finding 7: `stresslab pools list | head -1` printed "internal error:
+    BrokenPipeError". The reader closes the pipe before the command writes (as `head` does once
+    it has its line); the command stops with 141 (128 + SIGPIPE) and says nothing."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "STRESSLAB_DB": str(tmp_path / "pipe.duckdb")}
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", *argv], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141
+    assert err == b""
+
+
+def test_output_to_a_shell_pipe_into_head_prints_one_line_and_no_error(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("head") is None or shutil.which("sh") is None:
+        pytest.skip("needs a POSIX shell and head")
+    env = {**os.environ, "STRESSLAB_DB": str(tmp_path / "pipe.duckdb"), "PY": sys.executable}
+    done = subprocess.run(["sh", "-c", '"$PY" -m engine.cli scenarios list | head -1'],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("base ") and done.stdout.count("\n") == 1
+    assert done.stderr == ""

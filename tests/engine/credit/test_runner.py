@@ -189,6 +189,19 @@ def test_unknown_scenario_and_bad_custom_factor_are_input_errors(pool):
         run_stress_test(request(["base"]))
 
 
+@pytest.mark.parametrize("key", ["base", "Base", " base ", "credit-crisis", "all"])
+def test_a_custom_key_never_stands_in_for_a_built_in_scenario(pool, key):
+    shadow = {key: ScenarioSpec(name="Boom", market_factors={"default_multiplier": 0.5})}
+    with pytest.raises(ScenarioError, match="would shadow a built-in key"):
+        run_stress_test(request(["base", "credit_crisis"], custom_scenarios=shadow), pool=pool)
+
+
+def test_a_custom_factor_must_be_a_number_not_true(pool):
+    spec = {"x": ScenarioSpec(name="X", market_factors={"default_multiplier": True})}
+    with pytest.raises(ScenarioError, match="default_multiplier"):
+        run_stress_test(request(["base"], custom_scenarios=spec), pool=pool)
+
+
 def test_loan_level_results_sum_to_the_pool(pool):
     result = run_stress_test(request(["base", "credit_crisis"], include_loan_level=True),
                              pool=pool, cache=None)

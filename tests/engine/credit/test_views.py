@@ -21,7 +21,7 @@ from engine.credit._views import (
     scenarios_to_json,
     top_loans,
 )
-from engine.errors import InputError, NotFoundError, ScenarioError
+from engine.errors import InputError, NotFoundError, ValidationError
 from tests.engine.credit.conftest import make_pool
 
 
@@ -166,9 +166,9 @@ def test_scenarios_json_round_trip():
     ("not json", InputError, "not valid JSON"),
     ("[1, 2]", InputError, "JSON object"),
     ("{}", InputError, "no scenario"),
-    (json.dumps({"x": {"market_factors": {"default_multiplier": 9}}}), ScenarioError,
+    (json.dumps({"x": {"market_factors": {"default_multiplier": 9}}}), ValidationError,
      "outside its valid range 0.5 … 5"),
-    (json.dumps({"x": {"market_factors": {"volatility": 1}}}), ScenarioError,
+    (json.dumps({"x": {"market_factors": {"volatility": 1}}}), ValidationError,
      "unknown market factor"),
 ])
 def test_scenarios_from_bad_json(text, error, match):

@@ -136,10 +136,11 @@ def test_import_scenarios_is_all_or_nothing(store, monkeypatch):
     good = {"a": {"name": "A", "market_factors": {"default_multiplier": 2}},
             "b": {"name": "B", "market_factors": {"spread_widening": 0.01}}}
     bad_factor = {**good, "c": {"name": "C", "market_factors": {"default_multiplier": 9}}}
-    with pytest.raises(ScenarioError, match="nothing was imported"):
+    with pytest.raises(ValidationError, match="nothing was stored") as info:
         wf.import_scenarios(json.dumps(bad_factor).encode(), store=store)
+    assert [i.column for i in info.value.issues] == ["c.market_factors.default_multiplier"]
     builtin_key = {**good, "base": {"name": "Mine", "market_factors": {}}}
-    with pytest.raises(InputError, match="nothing was imported.*'base'"):
+    with pytest.raises(ValidationError, match="nothing was stored(.|\n)*'base'"):
         wf.import_scenarios(json.dumps(builtin_key).encode(), store=store)
     assert wf.custom_scenarios(store=store) == {}
 
