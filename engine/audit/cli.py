@@ -1,7 +1,12 @@
-"""``stresslab audit verify|export`` and ``stresslab runs list``.
+"""``stresslab audit verify|export``, ``stresslab keys init|show`` and ``stresslab runs list``.
 
 Heavy libraries are imported inside the handlers so that ``stresslab --help`` stays fast.
-``audit verify`` exits 1 with the first bad sequence number when the chain is broken.
+
+``audit verify`` exits 0 when the trail checks out (signed, or UNSIGNED when there is no key:
+it says so, and how to sign it), and 1 when it does not, with one ``TAMPERED: …`` line per
+problem naming the reason (a record's hash, the order, the head, its signature or key, the
+checkpoint outside the store, the store's identity, a covered row). A tampered trail is a
+finding, not bad input: exit 2 stays for bad arguments (an unreadable ``--public-key``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ KIND_CHOICES = ("credit", "mlrisk", "market", "live")
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     from engine.audit.workflow import verify_audit
 
-    result = verify_audit()
+    result = verify_audit(public_key=args.public_key, checkpoint=args.checkpoint)
     if args.json:
         print(json.dumps(result.model_dump(), indent=2))
     else:
@@ -44,6 +49,17 @@ def _cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from engine.audit.workflow import create_keys, show_keys
+
+    info = create_keys(force=args.force) if args.keys_command == "init" else show_keys()
+    if args.json:
+        print(json.dumps(info.model_dump(), indent=2))
+    else:
+        print(info.to_text())
+    return 0
+
+
 def _cmd_runs_list(args: argparse.Namespace) -> int:
     from engine.audit.workflow import RunsQuery, list_runs
 
@@ -64,16 +80,34 @@ def _cmd_runs_list(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``audit verify|export`` and ``runs list`` to the ``stresslab`` parser."""
+    """Add ``audit verify|export``, ``keys init|show`` and ``runs list`` to the parser."""
     p = subparsers.add_parser("audit", help="verify or export the hash-chained audit trail")
     sub = p.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", required=True)
-    q = sub.add_parser("verify", help="exit 1 with the first bad sequence number if tampered")
+    q = sub.add_parser("verify", help="check records, order, head, signature, checkpoint and "
+                                      "covered rows; exit 1 with TAMPERED lines if any fails")
+    q.add_argument("--public-key", metavar="FILE",
+                   help="check against this public key (a copy kept elsewhere) instead of the "
+                        "key directory's")
+    q.add_argument("--checkpoint", metavar="FILE",
+                   help="also check against this checkpoint (a copy kept elsewhere)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_cmd_audit_verify)
     q = sub.add_parser("export", help="the audit trail as JSON Lines")
     q.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_cmd_audit_export)
+
+    p = subparsers.add_parser("keys", help="the Ed25519 key that signs the audit trail and "
+                                           "evidence ($STRESSLAB_KEYS)")
+    sub = p.add_subparsers(dest="keys_command", metavar="SUBCOMMAND", required=True)
+    q = sub.add_parser("init", help="create the key pair in the key directory (0600)")
+    q.add_argument("--force", action="store_true",
+                   help="replace an existing key (what it signed no longer verifies)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_cmd_keys)
+    q = sub.add_parser("show", help="the key directory, key id and public key file")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_cmd_keys)
 
     p = subparsers.add_parser("runs", help="list the recorded runs of every capability")
     sub = p.add_subparsers(dest="runs_command", metavar="SUBCOMMAND", required=True)

@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import stat
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ __all__ = [
     "VerifyKey",
     "init_keys",
     "keys_dir",
+    "load_checkpoint",
     "load_signing_key",
     "load_verify_key",
     "read_checkpoint",
@@ -159,8 +161,17 @@ def init_keys(directory: str | os.PathLike[str] | None = None, *, force: bool = 
     return SigningKey(public=private.public_key(), path=private_path, private=private)
 
 
+#: The signing key last loaded, keyed by its file's path, inode, size and mtime, so that every
+#: append of a process does not parse the PEM again (a replaced key file is read again).
+_SIGNING_CACHE: dict[tuple[str, int, int, int], SigningKey] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 def load_signing_key(directory: str | os.PathLike[str] | None = None) -> SigningKey | None:
     """The private key of the key directory, or ``None`` if none was created (trail unsigned).
+
+    The parsed key is cached per process by the file's path, inode, size and modification
+    time; the file's permissions are checked on every call.
 
     Raises
     ------
@@ -169,12 +180,21 @@ def load_signing_key(directory: str | os.PathLike[str] | None = None) -> Signing
         not an Ed25519 PEM private key.
     """
     path = keys_dir(directory) / PRIVATE_NAME
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    mode = stat.S_IMODE(path.stat().st_mode)
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
         raise InputError(f"the signing key {path} has permissions {mode:04o}; it must be readable "
                          f"by its owner only: chmod 600 {path}")
+    cache_key = (str(path.absolute()), st.st_ino, st.st_size, st.st_mtime_ns)
+    with _CACHE_LOCK:
+        cached = _SIGNING_CACHE.get(cache_key)
+    if cached is not None:
+        return cached
     try:
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
@@ -182,7 +202,11 @@ def load_signing_key(directory: str | os.PathLike[str] | None = None) -> Signing
                          "`stresslab keys init --force`") from exc
     if not isinstance(private, Ed25519PrivateKey):
         raise InputError(f"{path} is not an Ed25519 key; recreate it with `stresslab keys init --force`")
-    return SigningKey(public=private.public_key(), path=path, private=private)
+    key = SigningKey(public=private.public_key(), path=path, private=private)
+    with _CACHE_LOCK:
+        _SIGNING_CACHE.clear()  # one key per process: the last one loaded
+        _SIGNING_CACHE[cache_key] = key
+    return key
 
 
 def load_verify_key(source: str | os.PathLike[str] | None = None) -> VerifyKey | None:
@@ -266,6 +290,20 @@ def _parse_checkpoint(path: Path) -> Checkpoint:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"the checkpoint {path} is unreadable ({exc}); it was damaged or "
                          "edited") from exc
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """A checkpoint file kept elsewhere (a copy exported off the machine), to verify against.
+
+    Raises
+    ------
+    InputError
+        If there is no such file, or it is not a checkpoint.
+    """
+    if not Path(path).is_file():
+        raise InputError(f"no checkpoint file at {path}: pass a copy of "
+                         "checkpoints/<store_id>.json from the key directory")
+    return _parse_checkpoint(Path(path))
 
 
 def read_checkpoint(store_id: str, *, directory: str | os.PathLike[str] | None = None) -> Checkpoint | None:

@@ -1,9 +1,11 @@
 """The ``runs`` table: one row per recorded run of any capability.
 
 Every capability records its runs here, in the same transaction as its own result tables, through
-:func:`insert_run`; ``stresslab runs list`` and the pages read them with :func:`list_runs`. A
-run's ``configuration`` is the JSON of the typed request that produced it (its workflow's request
-model), so :func:`stored_request` rebuilds that request and the run can be repeated.
+:func:`insert_run`, which also appends the run's ``run`` record to the audit trail, covering the
+row (:mod:`engine.audit.chain`); ``stresslab runs list`` and the pages read them with
+:func:`list_runs`. A run's ``configuration`` is the JSON of the typed request that produced it
+(its workflow's request model), so :func:`stored_request` rebuilds that request and the run can
+be repeated.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from engine import __version__
+from engine.audit import chain
 from engine.canonical import canonical_json
 from engine.errors import NotFoundError, StoreError
 
@@ -67,7 +70,12 @@ class RunRow(BaseModel):
 
 
 def insert_run(con: duckdb.DuckDBPyConnection, row: RunRow) -> str:
-    """Insert ``row`` into ``runs`` (inside the caller's transaction); returns its run_id.
+    """Insert ``row`` into ``runs`` and its ``run`` audit record; returns its run_id.
+
+    Runs inside the caller's transaction. The audit record (event ``run``, payload
+    ``{run_id, kind, status}``, timestamped ``finished_at``) covers the row
+    (:func:`engine.audit.chain.append`), so every run of every kind is in the signed trail and
+    an edit of its stored row is found by ``stresslab audit verify``.
 
     Raises
     ------
@@ -86,6 +94,9 @@ def insert_run(con: duckdb.DuckDBPyConnection, row: RunRow) -> str:
              None if row.response is None else canonical_json(row.response), row.summary])
     except duckdb.ConstraintException as exc:
         raise StoreError(f"a run {row.run_id!r} is already stored") from exc
+    chain.append(con, event_type="run", timestamp=row.finished_at,
+                 payload={"run_id": row.run_id, "kind": row.kind, "status": row.status},
+                 covers=[("runs", {"run_id": row.run_id})])
     return row.run_id
 
 

@@ -1,7 +1,11 @@
 """The market-risk tables: limit evaluations, breaches, false positives and mode changes.
 
-Every write goes into the audit trail (:mod:`engine.audit.chain`) in the caller's transaction:
-the workflow (:mod:`engine.market.workflow`) opens one write session and one
+Every write goes into the audit trail (:mod:`engine.audit.chain`) in the caller's transaction,
+and its audit record *covers* the row it wrote (the record carries the row's hash, so
+``stresslab audit verify`` finds an edited or deleted evaluation, breach, false positive or mode
+change). Each row is inserted first, then its record appended; rows that store their record's
+``audit_seq`` take it from :func:`engine.audit.chain.next_seq`.
+The workflow (:mod:`engine.market.workflow`) opens one write session and one
 :func:`~engine.store.transaction` around an evaluation, its breaches, its audit records and its
 ``runs`` row, so that either all of them are stored or none is. Timestamps are supplied by the
 caller. Reads return plain values (:class:`SensorHistory`, :class:`StoredFigures`, frames);
@@ -62,12 +66,13 @@ def insert_mode_change(con: duckdb.DuckDBPyConnection, *, mode: str, reason: str
     if not reason or not reason.strip():
         raise InputError("state a reason for the mode change")
     old = current_mode(con, default=default)
-    rec = chain.append(con, event_type="mode_change",
-                       payload={"old_mode": old, "new_mode": mode, "reason": reason.strip()},
-                       timestamp=timestamp)
+    seq = chain.next_seq(con)
     con.execute("INSERT INTO market_mode_changes VALUES (?, ?, ?, ?, ?)",
-                [timestamp, old, mode, reason.strip(), rec.seq])
-    return old, rec.seq
+                [timestamp, old, mode, reason.strip(), seq])
+    chain.append(con, event_type="mode_change",
+                 payload={"old_mode": old, "new_mode": mode, "reason": reason.strip()},
+                 timestamp=timestamp, covers=[("market_mode_changes", {"audit_seq": seq})])
+    return old, seq
 
 
 def insert_evaluation(con: duckdb.DuckDBPyConnection, *, evaluation_id: str,
@@ -84,30 +89,32 @@ def insert_evaluation(con: duckdb.DuckDBPyConnection, *, evaluation_id: str,
         The audit sequence number of the ``evaluation`` record.
     """
     decisions = [d.model_dump() for d in evaluation.decisions]
-    rec = chain.append(con, event_type="evaluation", timestamp=timestamp, payload={
-        "evaluation_id": evaluation_id, "as_of": evaluation.as_of, "mode": evaluation.mode,
-        "action": evaluation.action, "sensor": evaluation.sensor, "reason": evaluation.reason,
-        "snapshot": snapshot.model_dump(), "latency_us": evaluation.latency_us})
+    seq = chain.next_seq(con)
     con.execute("INSERT INTO market_evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [evaluation_id, timestamp, evaluation.mode, evaluation.action,
-                 snapshot.model_dump_json(), json.dumps(decisions), evaluation.latency_us,
-                 rec.seq])
+                 snapshot.model_dump_json(), json.dumps(decisions), evaluation.latency_us, seq])
+    chain.append(con, event_type="evaluation", timestamp=timestamp, payload={
+        "evaluation_id": evaluation_id, "as_of": evaluation.as_of, "mode": evaluation.mode,
+        "action": evaluation.action, "sensor": evaluation.sensor, "reason": evaluation.reason,
+        "snapshot": snapshot.model_dump(), "latency_us": evaluation.latency_us},
+        covers=[("market_evaluations", {"evaluation_id": evaluation_id})])
     for d in evaluation.decisions:
         if d.breached:
             breach_id = f"{evaluation_id[:12]}-{d.rule}"
-            chain.append(con, event_type="breach", timestamp=timestamp,
-                         payload={"breach_id": breach_id, "evaluation_id": evaluation_id,
-                                  **d.model_dump()})
             con.execute("INSERT INTO market_breaches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [breach_id, evaluation_id, timestamp, d.sensor, d.rule, d.metric,
                          d.threshold, d.configured_action, d.action, d.enforced, d.mode,
                          d.reason])
+            chain.append(con, event_type="breach", timestamp=timestamp,
+                         payload={"breach_id": breach_id, "evaluation_id": evaluation_id,
+                                  **d.model_dump()},
+                         covers=[("market_breaches", {"breach_id": breach_id})])
         if d.action != "none":
             chain.append(con, event_type="action", timestamp=timestamp,
                          payload={"evaluation_id": evaluation_id, "sensor": d.sensor,
                                   "rule": d.rule, "action": d.action, "enforced": d.enforced,
                                   "mode": d.mode, "reason": d.reason})
-    return rec.seq
+    return seq
 
 
 def insert_false_positive(con: duckdb.DuckDBPyConnection, *, fp_id: str, breach_id: str,
@@ -146,11 +153,12 @@ def insert_false_positive(con: duckdb.DuckDBPyConnection, *, fp_id: str, breach_
                    ).fetchone():
         raise InputError(f"breach {breach_id!r} is already marked as a false positive")
     sensor = str(row[0])
-    rec = chain.append(con, event_type="false_positive", timestamp=timestamp,
-                       payload={"fp_id": fp_id, "breach_id": breach_id, "sensor": sensor,
-                                "reason": reason.strip(), "confidence": conf})
     con.execute("INSERT INTO market_false_positives VALUES (?, ?, ?, ?, ?, ?)",
                 [fp_id, breach_id, sensor, timestamp, reason.strip(), conf])
+    rec = chain.append(con, event_type="false_positive", timestamp=timestamp,
+                       payload={"fp_id": fp_id, "breach_id": breach_id, "sensor": sensor,
+                                "reason": reason.strip(), "confidence": conf},
+                       covers=[("market_false_positives", {"fp_id": fp_id})])
     return sensor, rec.seq
 
 

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from engine.audit.runs import RunRow, insert_run, new_run_id, utc_now
 from engine.canonical import canonical_bytes
 from engine.errors import InputError
+from engine.limits import decode_text, limits, too_large
 from engine.market import _store
 from engine.market.backtest import BacktestResult
 from engine.market.backtest import backtest as _backtest
@@ -114,18 +115,18 @@ class DataFile(Request):
 
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str) -> DataFile:
-        """A file's bytes (UTF-8, a byte-order mark allowed) as a :class:`DataFile`.
+        """A file's bytes as a :class:`DataFile`, decoded as :func:`engine.limits.decode_text`
+        finds (UTF-8 with or without a byte-order mark, UTF-16 with one, cp1252 or latin-1).
 
         Raises
         ------
         InputError
-            If the bytes are not UTF-8 text.
+            If the file is larger than ``STRESSLAB_MAX_INPUT_MB``, or not text in any of those
+            encodings (the message names the byte offset).
         """
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                             "save the file as UTF-8 and try again") from None
+        if len(data) > limits().max_input_bytes:
+            raise too_large(name, what="size", field="max_input_bytes", value=len(data))
+        text, _ = decode_text(bytes(data), name=name)
         return cls.build(name=name, content=text)
 
     @classmethod
@@ -135,7 +136,7 @@ class DataFile(Request):
         Raises
         ------
         InputError
-            If the file does not exist, cannot be read or is not UTF-8 text.
+            If the file does not exist, cannot be read, is too large or is not text.
         """
         try:
             with open(path, "rb") as fh:

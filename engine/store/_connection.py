@@ -42,7 +42,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_DB_PATH",
     "DEFAULT_LOCK_TIMEOUT",
     "Store",
+    "after_commit",
     "applied_migrations",
     "connect",
     "db_path",
@@ -171,17 +172,57 @@ def connect(
     return con
 
 
+_TX_LOCAL = threading.local()
+
+
+def _open_transactions() -> dict[int, dict[str, Callable[[], None]]]:
+    """This thread's open :func:`transaction` blocks: ``id(con)`` -> its post-commit hooks."""
+    open_tx = getattr(_TX_LOCAL, "open", None)
+    if open_tx is None:
+        open_tx = _TX_LOCAL.open = {}
+    return open_tx
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Run the block in one transaction: everything is stored, or nothing is."""
+    """Run the block in one transaction: everything is stored, or nothing is.
+
+    Hooks registered in the block with :func:`after_commit` run once the transaction has
+    committed (in registration order), never after a rollback.
+    """
+    hooks: dict[str, Callable[[], None]] = {}
     con.execute("BEGIN TRANSACTION")
+    _open_transactions()[id(con)] = hooks
     try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    else:
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         con.execute("COMMIT")
+    finally:
+        _open_transactions().pop(id(con), None)
+    for hook in hooks.values():
+        hook()
+
+
+def after_commit(con: duckdb.DuckDBPyConnection, *, key: str, hook: Callable[[], None]) -> bool:
+    """Run ``hook`` after the :func:`transaction` open on ``con`` in this thread commits.
+
+    A later hook with the same ``key`` replaces an earlier one (the audit chain writes one
+    checkpoint per transaction, of its last head). Nothing runs if the transaction rolls back.
+
+    Returns
+    -------
+    bool
+        False if no :func:`transaction` block is open on ``con`` in this thread (the hook is
+        not registered).
+    """
+    hooks = _open_transactions().get(id(con))
+    if hooks is None:
+        return False
+    hooks[key] = hook
+    return True
 
 
 def applied_migrations(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:

@@ -82,24 +82,32 @@ def test_records_link_to_the_one_before(chain):
         assert after[1] == before[2]
 
 
+def _first_bad(con):
+    """The seq named by the first problem :func:`verify` finds, None when the chain is intact."""
+    found = verify(con)
+    return None if found.ok else found.problems[0].seq
+
+
 def test_intact_chain_verifies(chain):
-    assert verify(chain) is None
+    found = verify(chain)
+    assert (found.ok, found.records, found.problems, found.warnings) == (True, 5, (), ())
     assert count(chain) == 5
 
 
 def test_empty_chain_verifies(con):
-    assert verify(con) is None
+    assert verify(con).ok and verify(con).records == 0
 
 
 def test_edited_payload_is_found(chain):
     chain.execute("UPDATE audit_chain SET payload = ? WHERE seq = 3",
                   ['{"action":"none","i":2}'])
-    assert verify(chain) == 3
+    assert _first_bad(chain) == 3
+    assert verify(chain).problems[0].reason == "record"
 
 
 def test_edited_timestamp_is_found(chain):
     chain.execute("UPDATE audit_chain SET timestamp = '2030-01-01T00:00:00' WHERE seq = 4")
-    assert verify(chain) == 4
+    assert _first_bad(chain) == 4
 
 
 def test_edit_with_recomputed_own_hash_is_found_at_the_next_record(chain):
@@ -110,7 +118,8 @@ def test_edit_with_recomputed_own_hash_is_found_at_the_next_record(chain):
                            prev_hash=row[2])
     chain.execute("UPDATE audit_chain SET payload = ?, hash = ? WHERE seq = 2",
                   [canonical_json(payload), new_hash])
-    assert verify(chain) == 3
+    assert _first_bad(chain) == 3
+    assert verify(chain).problems[0].reason == "order"
 
 
 def test_inserted_record_is_found(chain):
@@ -121,24 +130,27 @@ def test_inserted_record_is_found(chain):
     forged = {"i": 99}
     digest = record_hash(seq=3, event_type="evaluation", timestamp="2024-01-02T09:31:30",
                          payload=forged, prev_hash=prev)
-    chain.execute("INSERT INTO audit_chain VALUES (3, 'evaluation', '2024-01-02T09:31:30', ?, ?, ?)",
+    chain.execute("INSERT INTO audit_chain (seq, event_type, timestamp, payload, prev_hash, hash)"
+                  " VALUES (3, 'evaluation', '2024-01-02T09:31:30', ?, ?, ?)",
                   [canonical_json(forged), prev, digest])
-    assert verify(chain) == 4  # the record after the forgery no longer links to it
+    assert _first_bad(chain) == 4  # the record after the forgery no longer links to it
 
 
 def test_inserted_record_at_the_gap_of_a_bad_seq_is_found(chain):
-    chain.execute("INSERT INTO audit_chain VALUES (7, 'evaluation', 't', '{}', 'x', 'y')")
-    assert verify(chain) == 7
+    chain.execute("INSERT INTO audit_chain (seq, event_type, timestamp, payload, prev_hash, hash)"
+                  " VALUES (7, 'evaluation', 't', '{}', 'x', 'y')")
+    assert _first_bad(chain) == 7
+    assert verify(chain).problems[0].message == "record seq 7 follows seq 5: record 6 is missing"
 
 
 def test_deleted_record_is_found(chain):
     chain.execute("DELETE FROM audit_chain WHERE seq = 2")
-    assert verify(chain) == 3
+    assert _first_bad(chain) == 3
 
 
 def test_deleted_first_record_is_found(chain):
     chain.execute("DELETE FROM audit_chain WHERE seq = 1")
-    assert verify(chain) == 2
+    assert _first_bad(chain) == 2
 
 
 def test_export_jsonl_round_trips(chain, tmp_path):
@@ -168,18 +180,23 @@ def test_unserialisable_payload_is_refused_and_nothing_stored(con, payload):
 
 def test_records_deleted_from_the_end_are_found(chain):
     chain.execute("DELETE FROM audit_chain WHERE seq >= 4")
-    assert verify(chain) == 4
+    assert _first_bad(chain) == 4
+    assert verify(chain).problems[0].message == ("the head says seq 5 but the chain ends at seq "
+                                                 "3: records 4–5 are missing, deleted from the end")
 
 
 def test_a_head_that_disagrees_with_the_last_record_is_found(chain):
     chain.execute("UPDATE audit_head SET hash = 'x'")
-    assert verify(chain) == 5
+    assert _first_bad(chain) == 5
     chain.execute("DELETE FROM audit_head")
-    assert verify(chain) == 1
+    assert _first_bad(chain) == 5
+    assert verify(chain).problems[0].message.startswith("the head row (audit_head) is missing")
 
 
 def test_head_follows_every_append(chain):
     from engine.audit.chain import head
 
     last = list(chain.execute("SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1").fetchone())
-    assert head(chain) == (last[0], last[1])
+    top = head(chain)
+    assert (top.seq, top.hash) == (last[0], last[1])
+    assert (top.signature, top.key_id) == (None, None)  # no key: the trail is unsigned

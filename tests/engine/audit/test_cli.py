@@ -56,9 +56,13 @@ def test_audit_verify_json_and_text(capsys, chain):
     out = json.loads(capsys.readouterr().out)
     assert (out["ok"], out["records"], out["first_bad_seq"], out["head_seq"]) == (True, 3, None, 3)
     assert len(out["head_hash"]) == 64
+    assert (out["signed"], out["problems"]) == (False, [])
     assert main(["audit", "verify"]) == 0
-    text = capsys.readouterr().out
-    assert text.startswith("audit chain intact: 3 records\nhead: seq 3, sha256 ")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("Audit trail: UNSIGNED, 3 records, intact as far as the store can tell; "
+                        "sign it with `stresslab keys init`")
+    assert lines[1].startswith("UNSIGNED: no signing key in ")
+    assert lines[2].startswith("head: seq 3, sha256 ")
 
 
 def test_audit_verify_exits_1_at_the_first_bad_record(capsys, chain):
@@ -68,7 +72,8 @@ def test_audit_verify_exits_1_at_the_first_bad_record(capsys, chain):
     assert main(["audit", "verify", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["first_bad_seq"] == 3
     assert main(["audit", "verify"]) == 1
-    assert "first bad record is seq 3 (of 2 records)" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "TAMPERED: record seq 3 follows seq 1: record 2 is missing")
 
 
 def test_audit_export_to_stdout_file_and_json(capsys, chain, tmp_path):

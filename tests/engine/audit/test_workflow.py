@@ -37,11 +37,15 @@ def _seed_runs(store, kinds):
                                    finished_at=at))
 
 
-def test_verify_and_export_an_empty_store(store):
+def test_verify_and_export_an_empty_store(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("STRESSLAB_KEYS", str(tmp_path / "keys"))
     result = verify_audit(store=store)
-    assert result.model_dump() == {"ok": True, "records": 0, "first_bad_seq": None,
-                                   "head_seq": None, "head_hash": None}
-    assert result.to_text() == "audit chain intact: 0 records"
+    assert result.model_dump() == {
+        "ok": True, "signed": False, "key_id": None, "keys_dir": str(tmp_path / "keys"),
+        "records": 0, "head_seq": None, "head_hash": None, "checkpoint_seq": None,
+        "first_bad_seq": None, "problems": (), "warnings": ()}
+    assert result.line() == ("Audit trail: UNSIGNED, 0 records, intact as far as the store can "
+                             "tell; sign it with `stresslab keys init`")
     assert export_audit(store=store) == ""
 
 
@@ -60,7 +64,8 @@ def test_verify_finds_a_tampered_record_and_export_writes_the_file(store, tmp_pa
     con.close()
     bad = verify_audit(store=store)
     assert (bad.ok, bad.first_bad_seq) == (False, 2)
-    assert bad.to_text().startswith("audit chain broken: first bad record is seq 2 (of 3 records)")
+    assert bad.to_text().startswith("TAMPERED: record seq 2 does not match its hash: its content "
+                                    "was edited\nAudit trail: TAMPERED")
 
 
 def test_list_runs_newest_first_and_by_kind(store):

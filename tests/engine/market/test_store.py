@@ -72,7 +72,7 @@ def test_evaluation_is_stored_with_breaches_and_actions_in_the_chain(con, breach
     assert types.count("action") == n_action
     first = next(iter_records(con))
     assert first.payload["evaluation_id"] == "e" * 32 and first.timestamp == T0.isoformat()
-    assert verify(con) is None
+    assert verify(con).ok
     assert evaluations_frame(con)["evaluation_id"].tolist() == ["e" * 32]
 
 
@@ -126,7 +126,7 @@ def test_false_positives_drive_the_sensor_status(con, breaching):
     frame = breaches_frame(con)
     assert frame.set_index("breach_id").loc[breach_id, "false_positive"]
     assert [r.event_type for r in iter_records(con)].count("false_positive") == 2
-    assert verify(con) is None
+    assert verify(con).ok
 
 
 @pytest.mark.parametrize(("breach", "reason", "conf", "error"), [

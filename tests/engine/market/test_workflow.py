@@ -92,9 +92,13 @@ def test_requests_are_frozen():
         request.window = 5  # type: ignore[misc]
 
 
-def test_data_file_refuses_bytes_that_are_not_utf8(tmp_path):
-    with pytest.raises(InputError, match="not UTF-8"):
-        mw.DataFile.from_bytes(b"date,A\n2024-01-01,\xff\n", name="latin.csv")
+def test_data_file_reads_latin1_and_utf16_and_refuses_binary(tmp_path):
+    latin = mw.DataFile.from_bytes("limit,owner\nvar,Zo\u00eb\n".encode("latin-1"), name="latin.csv")
+    assert latin.content == "limit,owner\nvar,Zo\u00eb\n"
+    utf16 = mw.DataFile.from_bytes("limit,owner\nvar,Zo\u00eb\n".encode("utf-16"), name="u16.csv")
+    assert utf16.content == latin.content
+    with pytest.raises(InputError, match="offset"):
+        mw.DataFile.from_bytes(b"date,A\n2024-01-01,\x00\x01\n", name="binary.csv")
     with pytest.raises(InputError, match="file not found"):
         mw.DataFile.from_path(str(tmp_path / "missing.csv"), what="price file")
     bom = mw.DataFile.from_bytes("\ufeffdate,A\n".encode(), name="bom.csv")
@@ -191,7 +195,7 @@ def test_evaluate_limits_stores_evaluation_audit_and_one_run_together(store, lim
                      "limit evaluation (monitoring mode): warn", T0)]
     with store.read() as con:
         types = [r.event_type for r in iter_records(con)]
-        assert verify(con) is None
+        assert verify(con).ok
         assert stored_request(con, run_id=recorded.run_id, model=mw.LimitsRequest,
                               kind="market") == limits_request
     assert types[0] == "evaluation" and types.count("breach") == len(ev.breaches()) >= 1
