@@ -1,5 +1,9 @@
 """Artifact rendering: validation_decision.md and the evidence zip.
 
+The evidence zip holds a run's evidence files side by side: the five :data:`ARTIFACT_NAMES`,
+``evidence_manifest.sig`` when the run was signed, and each sign-off addendum
+(``signoff_NNN.json`` and ``.sig``); see :mod:`engine.audit.manifest`.
+
 The JSON artifacts are written by :func:`engine.canonical.canonical_bytes` with
 ``indent=2, digits=FLOAT_DIGITS``: sorted keys, two-space indent, a final newline, floats rounded
 to 12 significant digits and NaN/inf as ``null``, so the same inputs and seeds give the same bytes.
@@ -94,12 +98,15 @@ def decision_markdown(results: dict, *, rows: list[dict], run_id: str, generated
     for k, v in results["thresholds"].items():
         lines.append(f"| {k} | {v:g} |")
     lines += ["", "## Sign-off",
-              "Validator sign-offs (name, comment, time) are recorded in the StressLab store with this run_id.", ""]
+              "Each validator sign-off (name, comment, time) is recorded in the StressLab store with this run_id "
+              "and appended to this evidence as signoff_NNN.json, signed in signoff_NNN.sig when a signing key "
+              "exists; `stresslab verify-manifest` checks them.", ""]
     return "\n".join(lines)
 
 
 def artifacts_zip(artifacts: dict[str, bytes]) -> bytes:
-    """A zip of the artifacts with fixed member times, so the same artifacts give the same bytes."""
+    """A zip of the evidence files (name -> bytes) with fixed member times, so the same files give
+    the same bytes."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(artifacts):

@@ -1,6 +1,14 @@
 """The workbench's tables: validation runs (the ``runs`` row, kind='mlrisk', plus ``ml_runs``),
 their artifacts and degradation rows, validator sign-offs and saved handbooks.
 
+``ml_artifacts`` holds a run's evidence files: the five artifacts, ``evidence_manifest.sig``
+when the run was signed, and each sign-off's addendum ``signoff_NNN.json`` (with its
+``signoff_NNN.sig``). Its ``sha256`` column of ``evidence_manifest.json`` is the manifest hash
+the store records for the run. The signed audit trail (:mod:`engine.audit.chain`) gets an
+``ml_decision`` record per run (covering its ``ml_runs`` row, naming the manifest hash and key)
+and a ``signoff`` record per sign-off (covering its ``ml_signoffs`` row, naming the addendum's
+hash), written in the same transaction as the rows.
+
 Parameterized SQL only. These functions take a DuckDB connection or cursor (a :class:`~engine.store.Store`
 session, or :func:`engine.store.connect` in tests); :mod:`engine.mlrisk.workflow` opens the sessions.
 Every write is one transaction.
@@ -16,7 +24,19 @@ import duckdb
 import pandas as pd
 from pydantic import BaseModel
 
-from engine.audit.manifest import sha256_hex
+from engine.audit import chain
+from engine.audit.keys import SigningKey
+from engine.audit.manifest import (
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    RecordedEvidence,
+    SignOffAddendum,
+    sha256_hex,
+    signature_file,
+    signature_key_id,
+    signature_name,
+    signoff_name,
+)
 from engine.audit.runs import RunRow, insert_run
 from engine.canonical import canonical_bytes
 from engine.errors import InputError, NotFoundError
@@ -27,15 +47,21 @@ if TYPE_CHECKING:
     from engine.mlrisk._runner import ValidationRun
 
 __all__ = [
-    "save_run", "list_runs", "load_run_row", "load_artifacts", "load_results",
+    "save_run", "list_runs", "load_run_row", "load_artifacts", "load_results", "recorded_evidence",
     "add_signoff", "list_signoffs", "save_handbook", "load_handbook", "list_handbooks",
 ]
+
+#: Audit-trail event types written here.
+DECISION_EVENT = "ml_decision"
+SIGNOFF_EVENT = "signoff"
 
 
 def save_run(con: duckdb.DuckDBPyConnection, *, run: ValidationRun, request: BaseModel, summary: str,
              started_at: datetime, finished_at: datetime) -> None:
-    """Store a finished validation in one transaction: its ``runs`` row, ``ml_runs``, the five
-    artifacts and the degradation rows. Everything is stored, or nothing.
+    """Store a finished validation in one transaction: its ``runs`` row, ``ml_runs``, its evidence
+    files (the five artifacts and the manifest's signature), the degradation rows and an
+    ``ml_decision`` record of the audit trail covering the ``ml_runs`` row. Everything is
+    stored, or nothing.
 
     Parameters
     ----------
@@ -79,6 +105,12 @@ def save_run(con: duckdb.DuckDBPyConnection, *, run: ValidationRun, request: Bas
               x["baseline_value"], x["stressed_value"], x["degradation_pct"], x["threshold"], x["status"]]
              for x in run.rows],
         )
+        chain.append(con, event_type=DECISION_EVENT, timestamp=finished_at, payload={
+            "run_id": run.run_id, "decision": r["decision"]["decision"], "summary": summary,
+            "dataset_sha256": r["data"]["sha256"],
+            "manifest_sha256": sha256_hex(run.artifacts[MANIFEST_NAME]),
+            "key_id": signature_key_id(run.artifacts.get(SIGNATURE_NAME))},
+            covers=[("ml_runs", {"run_id": run.run_id})])
 
 
 def list_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -136,26 +168,103 @@ def load_results(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[dict, lis
     return json.loads(a["robustness_results.json"]), json.loads(a["performance_degradation_report.json"])
 
 
+def recorded_evidence(con: duckdb.DuckDBPyConnection, *, run_id: str, where: str) -> RecordedEvidence:
+    """What the store recorded about a run's evidence (``found`` False if the run is not stored).
+
+    Parameters
+    ----------
+    run_id : str
+    where : str
+        The store's path, for messages.
+
+    Returns
+    -------
+    RecordedEvidence
+        The stored manifest's SHA-256 and signing key, the stored sign-off addenda (name ->
+        SHA-256), the manifest hash the audit trail's latest ``ml_decision`` record of the run
+        names (None if the trail has none) and the addenda its ``signoff`` records name.
+    """
+    rows = con.execute("SELECT name, sha256, content FROM ml_artifacts WHERE run_id = ? AND"
+                       " (name IN (?, ?) OR name LIKE 'signoff\\_%' ESCAPE '\\')",
+                       [run_id, MANIFEST_NAME, SIGNATURE_NAME]).fetchall()
+    stored = {name: (digest, bytes(content)) for name, digest, content in rows}
+    if MANIFEST_NAME not in stored:
+        return RecordedEvidence(where=where, found=False)
+    decisions, signoffs = [], {}
+    for rec in chain.iter_records(con):
+        if rec.payload.get("run_id") != run_id:
+            continue
+        if rec.event_type == DECISION_EVENT:
+            decisions.append(rec)
+        elif rec.event_type == SIGNOFF_EVENT and isinstance(rec.payload.get("seq"), int):
+            signoffs[signoff_name(rec.payload["seq"])] = (str(rec.payload.get("addendum_sha256")), rec.seq)
+    return RecordedEvidence(
+        where=where, found=True, manifest_sha256=stored[MANIFEST_NAME][0],
+        key_id=signature_key_id(stored.get(SIGNATURE_NAME, (None, None))[1]),
+        trail_manifest_sha256=decisions[-1].payload.get("manifest_sha256") if decisions else None,
+        trail_seq=decisions[-1].seq if decisions else None,
+        addenda={n: d for n, (d, _) in stored.items() if n.startswith("signoff_")}, trail_addenda=signoffs)
+
+
 def add_signoff(con: duckdb.DuckDBPyConnection, *, run_id: str, name: str, comment: str,
-                signed_at: datetime) -> str:
-    """Record a validator's sign-off on a stored run; returns the run's decision.
+                signed_at: datetime, key: SigningKey | None) -> SignOffAddendum:
+    """Record a validator's sign-off on a stored run, in one transaction.
+
+    Stores the ``ml_signoffs`` row; the addendum ``signoff_NNN.json`` (run, manifest hash,
+    decision, validator, comment, time) and, with a key, its signature ``signoff_NNN.sig`` as
+    evidence files in ``ml_artifacts``; and a ``signoff`` record of the audit trail covering
+    the row.
+
+    Parameters
+    ----------
+    run_id, name, comment : str
+        Name and comment are stored trimmed.
+    signed_at : datetime
+        Naive UTC.
+    key : SigningKey or None
+        Signs the addendum; None leaves it unsigned.
+
+    Returns
+    -------
+    SignOffAddendum
 
     Raises
     ------
     InputError
-        If the name is blank.
+        If the name is blank, or this validator already signed off this run at this time.
     NotFoundError
         If the run is not stored.
     """
-    if not name.strip():
+    who, said = name.strip(), comment.strip()
+    if not who:
         raise InputError("a sign-off needs the validator's name")
-    row = con.execute("SELECT decision FROM ml_runs WHERE run_id = ?", [run_id]).fetchone()
+    row = con.execute("SELECT m.decision, a.sha256 FROM ml_runs m JOIN ml_artifacts a USING (run_id)"
+                      " WHERE m.run_id = ? AND a.name = ?", [run_id, MANIFEST_NAME]).fetchone()
     if row is None:
         raise NotFoundError(f"no model validation run {run_id!r} in the store")
     with transaction(con):
+        if con.execute("SELECT count(*) FROM ml_signoffs WHERE run_id = ? AND signed_at = ? AND name = ?",
+                       [run_id, signed_at, who]).fetchone()[0]:
+            raise InputError(f"{who} already signed off run {run_id} at {signed_at.isoformat()}; "
+                             "sign off again at another time")
+        n = con.execute("SELECT count(*) FROM ml_artifacts WHERE run_id = ? AND name LIKE 'signoff\\_%.json'"
+                        " ESCAPE '\\'", [run_id]).fetchone()[0]
+        addendum = SignOffAddendum(seq=int(n) + 1, run_id=run_id, manifest_sha256=row[1], decision=row[0],
+                                   validator=who, comment=said, signed_at=signed_at.isoformat())
+        content = addendum.to_bytes()
+        files = {addendum.file_name: content}
+        if key is not None:
+            files[signature_name(addendum.file_name)] = signature_file(key, name=addendum.file_name, content=content)
         con.execute("INSERT INTO ml_signoffs (run_id, signed_at, name, comment, decision) VALUES (?, ?, ?, ?, ?)",
-                    [run_id, signed_at, name.strip(), comment.strip(), row[0]])
-    return str(row[0])
+                    [run_id, signed_at, who, said, row[0]])
+        con.executemany("INSERT INTO ml_artifacts (run_id, name, sha256, content) VALUES (?, ?, ?, ?)",
+                        [[run_id, f, sha256_hex(b), b] for f, b in sorted(files.items())])
+        chain.append(con, event_type=SIGNOFF_EVENT, timestamp=signed_at, payload={
+            "run_id": run_id, "seq": addendum.seq, "validator": who, "decision": row[0],
+            "manifest_sha256": row[1], "addendum_sha256": sha256_hex(content),
+            "key_id": None if key is None else key.key_id},
+            covers=[("ml_signoffs", {"run_id": run_id, "signed_at": signed_at, "name": who})])
+    return addendum
 
 
 def list_signoffs(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:

@@ -1,5 +1,8 @@
 """``stresslab validate`` and ``stresslab verify-manifest``.
 
+``verify-manifest`` prints one line per check (``ok``, ``FAIL``, ``unsigned``, ``note``), then a
+verdict: VERIFIED (signed and intact), UNSIGNED (intact, nothing signed) or FAILED.
+
 Heavy libraries (scikit-learn, scipy, pandas) are imported inside the handlers, so
 ``stresslab --help`` stays fast.
 """
@@ -21,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run the model robustness workflow headless: train (or load a skops model), evaluate the "
                     "baseline and every scenario of the handbook, decide DEPLOY / RESTRICT / REDESIGN and write "
                     "stress_scenarios.json, robustness_results.json, performance_degradation_report.json, "
-                    "validation_decision.md and evidence_manifest.json into DIR.")
+                    "validation_decision.md and evidence_manifest.json into DIR, and evidence_manifest.sig (the "
+                    "manifest's Ed25519 signature) when a signing key exists (`stresslab keys init`).")
     v.add_argument("--config", type=Path, required=True, metavar="FILE.json",
                    help="data, target, positive_class, task, model, features, subgroups, test_size, seed, "
                         "handbook, thresholds (paths relative to this file)")
@@ -30,9 +34,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--no-store", action="store_true", help="do not record the run in the store")
     v.set_defaults(func=_validate)
 
-    m = sub.add_parser("verify-manifest", help="re-hash the artifacts an evidence_manifest.json lists",
-                       description="Exit 0 when every file matches, 1 when any is missing or differs.")
-    m.add_argument("dir", type=Path, metavar="DIR", help="folder holding evidence_manifest.json")
+    m = sub.add_parser(
+        "verify-manifest", help="check a validation run's evidence: signatures, hashes and the store's record",
+        description="Check the evidence a validation wrote: the signature of evidence_manifest.json (with the key "
+                    "directory's public key, or --public-key), every hash it lists, that no file is present it "
+                    "does not list, each signed sign-off addendum, and the manifest hash the store recorded for "
+                    "the run (when the run is in $STRESSLAB_DB). Exit 0 when the evidence verifies (or is "
+                    "plainly unsigned and there is no key), 1 when any check fails, 2 when PATH is not evidence.")
+    m.add_argument("path", type=Path, metavar="PATH",
+                   help="the evidence folder, its evidence_manifest.json, or the evidence zip")
+    m.add_argument("--public-key", type=Path, metavar="FILE",
+                   help="the signer's audit_ed25519.pub (default: the one in $STRESSLAB_KEYS)")
+    m.add_argument("--allow-unsigned", action="store_true",
+                   help="accept unsigned evidence although a public key exists (evidence made before the keys)")
+    m.add_argument("--json", action="store_true", help="print the result as JSON")
     m.set_defaults(func=_verify)
 
 
@@ -49,23 +64,26 @@ def _validate(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for name, content in sorted(done.artifacts.items()):
         (args.out / name).write_bytes(content)
+    if done.key_id is None:  # a signature left by an earlier run would not match this manifest
+        (args.out / "evidence_manifest.sig").unlink(missing_ok=True)
     failing = done.results["decision"]["failing_scenarios"]
     print(f"run {done.run_id}: decision {done.decision}; {len(failing)} failing scenario(s)"
           f"{': ' + ', '.join(failing) if failing else ''}; {done.timings['total']:.1f} s"
           f"{'' if done.recorded else ' (not stored)'}")
-    print(f"wrote {len(done.artifacts)} artifacts to {args.out}")
+    print(f"wrote {len(done.artifacts)} files to {args.out}; "
+          + (f"the manifest is signed with key {done.key_id}" if done.key_id else
+             "unsigned: no signing key (create one with `stresslab keys init` to sign evidence)"))
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from engine.mlrisk.workflow import verify_manifest
+    from engine.mlrisk.workflow import verify_evidence
 
-    check = verify_manifest(args.dir)
-    for name in check.checked:
-        print(f"ok        {name}")
-    for m in check.mismatches:
-        print(f"MISMATCH  {m}")
-    print(f"run {check.manifest.run_id}: {len(check.checked)} file(s) match, {len(check.mismatches)} mismatch(es)")
+    check = verify_evidence(args.path, public_key=args.public_key, allow_unsigned=args.allow_unsigned)
+    if args.json:
+        print(check.model_dump_json(indent=2))
+    else:
+        print(check.to_text())
     return 0 if check.ok else 1
 
 

@@ -8,13 +8,18 @@ model that refuses unknown fields) and returns a frozen result. Build a request 
 Actions and what they store:
 
 * :func:`validate`: train (or load) the model, stress it with the handbook, decide and render
-  the five artifacts; when ``request.record``, one ``runs`` row (kind ``mlrisk``) with
-  ``ml_runs``, ``ml_artifacts`` and ``ml_degradation`` in one transaction;
-* :func:`sign_off`: one validator sign-off on a stored run;
+  the five artifacts, and sign the manifest (``evidence_manifest.sig``) when a signing key
+  exists (:mod:`engine.audit.keys`); when ``request.record``, one ``runs`` row (kind
+  ``mlrisk``) with ``ml_runs``, ``ml_artifacts``, ``ml_degradation`` and an ``ml_decision``
+  audit record in one transaction;
+* :func:`sign_off`: one validator sign-off on a stored run, appended to its evidence as a
+  signed addendum (``signoff_NNN.json`` and ``.sig``) and to the audit trail;
 * :func:`save_handbook`: a named scenario handbook;
 * read queries: :func:`preview_data`, :func:`list_runs`, :func:`load_run`, :func:`evidence_zip`,
   :func:`list_signoffs`, :func:`load_handbook`, :func:`list_handbooks`;
-* :func:`verify_manifest`: re-hash a folder of artifacts (no store).
+* :func:`verify_evidence`: check a run's evidence (a folder, its manifest, a zip, an upload or a
+  stored run): signatures, listed hashes, unlisted files, sign-off addenda and what the store
+  recorded (:func:`engine.audit.manifest.check_evidence`).
 
 Store discipline: data and model are read and the validation computed with the store released;
 results are written in one short write session (:mod:`engine.store`). An input error raises
@@ -34,6 +39,7 @@ SHA-256 differs. The handbook the app edited is kept whole in ``handbook``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -46,10 +52,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.audit import manifest as _manifest
+from engine.audit.keys import VerifyKey, load_signing_key, load_verify_key
 from engine.audit.runs import new_run_id, stored_request, utc_now
 from engine.errors import InputError, StoreError
+from engine.limits import parse_json
 from engine.mlrisk import _store
-from engine.mlrisk._artifacts import artifacts_zip
+from engine.mlrisk._artifacts import ARTIFACT_NAMES, artifacts_zip
 from engine.mlrisk._data import (
     DEFAULT_DATASET_NAME,
     DEFAULT_SUBGROUPS,
@@ -59,6 +67,7 @@ from engine.mlrisk._data import (
     read_table,
 )
 from engine.mlrisk._models import Handbook, ValidationConfig, parse_handbook
+from engine.mlrisk._training import check_skops_archive
 from engine.requests import Request
 from engine.store import Store
 
@@ -71,7 +80,6 @@ __all__ = [
     "DataPreview",
     "StoredValidation",
     "SignOff",
-    "ManifestCheck",
     "preview_data",
     "validate",
     "list_runs",
@@ -82,7 +90,7 @@ __all__ = [
     "save_handbook",
     "load_handbook",
     "list_handbooks",
-    "verify_manifest",
+    "verify_evidence",
 ]
 
 Source = Literal["cli", "app", "api"]
@@ -160,7 +168,10 @@ class ValidationRecorded:
         The request as its run's configuration keeps it: without the uploaded bytes, with the
         SHA-256 of the data (and model) bytes used.
     run : ValidationRun
-        Results, degradation rows and the five artifacts' bytes.
+        Results, degradation rows and the evidence files' bytes (the five artifacts, and
+        ``evidence_manifest.sig`` when signed).
+    key_id : str or None
+        The key that signed the manifest; None when no signing key exists (unsigned).
     timings : dict of str to float
         Seconds per stage: load, prepare, train, baseline, scenarios, artifacts, total
         (validation), store.
@@ -172,11 +183,12 @@ class ValidationRecorded:
     recorded: bool
     request: ValidateRequest
     run: ValidationRun
+    key_id: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def artifacts(self) -> dict[str, bytes]:
-        """The five artifacts, file name -> bytes."""
+        """The evidence files, name -> bytes: the five artifacts (and the manifest's signature)."""
         return self.run.artifacts
 
     @property
@@ -196,7 +208,7 @@ class ValidationRecorded:
         return report_table(self.rows)
 
     def zip_bytes(self) -> bytes:
-        """The five artifacts as one zip (fixed member times: same artifacts, same bytes)."""
+        """The evidence files as one zip (fixed member times: same files, same bytes)."""
         return artifacts_zip(self.artifacts)
 
 
@@ -243,7 +255,8 @@ class StoredValidation:
     rows : list of dict
         performance_degradation_report.json, parsed.
     artifacts : dict of str to bytes
-        The five artifacts.
+        The evidence files: the five artifacts, ``evidence_manifest.sig`` when signed, and each
+        sign-off's addendum ``signoff_NNN.json`` (with its ``.sig`` when signed).
     signoffs : DataFrame
         signed_at (naive UTC), name, comment, decision.
     """
@@ -272,53 +285,28 @@ class StoredValidation:
 
         return report_table(self.rows)
 
+    @property
+    def key_id(self) -> str | None:
+        """The key that signed the manifest; None for unsigned evidence."""
+        return _manifest.signature_key_id(self.artifacts.get(_manifest.SIGNATURE_NAME))
+
     def zip_bytes(self) -> bytes:
-        """The five artifacts as one zip."""
+        """The evidence files as one zip (what :func:`evidence_zip` returns)."""
         return artifacts_zip(self.artifacts)
 
 
 @dataclass(frozen=True)
 class SignOff:
-    """A recorded sign-off: who, what they said, on which decision, when (naive UTC)."""
+    """A recorded sign-off: who, what they said, on which decision, when (naive UTC), and its
+    addendum in the run's evidence (``signoff_NNN.json``), signed by ``key_id`` (None: unsigned)."""
 
     run_id: str
     name: str
     comment: str
     decision: str
     signed_at: datetime
-
-
-@dataclass(frozen=True)
-class ManifestCheck:
-    """The re-hash of a folder of artifacts against its evidence_manifest.json.
-
-    Attributes
-    ----------
-    directory : Path
-    manifest : EvidenceManifest
-    mismatches : tuple of ManifestMismatch
-        Each output missing or differing, and each input present but differing.
-    checked : tuple of str
-        The files that matched.
-    """
-
-    directory: Path
-    manifest: _manifest.EvidenceManifest
-    mismatches: tuple[_manifest.ManifestMismatch, ...]
-    checked: tuple[str, ...]
-
-    @property
-    def ok(self) -> bool:
-        """Whether every file the manifest names (and the folder holds) matches."""
-        return not self.mismatches
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per file: file, kind, status ("ok", "missing", "hash mismatch")."""
-        kinds = {n: "output" for n in self.manifest.outputs_hash} | {
-            n: "input" for n in self.manifest.inputs_hash if n not in self.manifest.outputs_hash}
-        rows = [{"file": n, "kind": kinds.get(n, "output"), "status": "ok"} for n in self.checked]
-        rows += [{"file": m.file, "kind": m.kind, "status": m.problem} for m in self.mismatches]
-        return pd.DataFrame(rows, columns=["file", "kind", "status"])
+    addendum: str
+    key_id: str | None
 
 
 # --------------------------------------------------------------------------- inputs
@@ -384,6 +372,7 @@ def _load_inputs(request: ValidateRequest) -> _Inputs:
     if model_bytes is not None:
         _check_hash(request.model_sha256, model_bytes, what="model")
         model_name = model_name or "model.skops"
+        check_skops_archive(model_bytes, model_name)  # refuse a bomb before the data is read
     elif request.model_sha256 is not None:
         raise InputError("the request expects a loaded model (model_sha256) but names none; attach the "
                          "model's bytes as model_content")
@@ -473,11 +462,18 @@ def validate(request: ValidateRequest, *, store: Store | None = None, run_id: st
         stored.
     StoreError
         If the store cannot be written (StoreBusyError when it stayed busy).
+
+    Notes
+    -----
+    With a signing key (``stresslab keys init``), ``evidence_manifest.sig`` signs the exact bytes
+    of evidence_manifest.json (:func:`engine.audit.manifest.signature_file`); without one the
+    evidence is unsigned and ``key_id`` is None.
     """
     from engine.mlrisk._runner import run_validation
 
     started = utc_now()
     t0 = time.perf_counter()
+    key = load_signing_key()
     inputs = _load_inputs(request)
     load_time = time.perf_counter() - t0
     run_id = run_id or new_run_id("mlrisk")
@@ -486,6 +482,10 @@ def validate(request: ValidateRequest, *, store: Store | None = None, run_id: st
                          data_bytes=inputs.data_bytes, handbook=inputs.handbook, model_bytes=inputs.model_bytes,
                          model_name=inputs.model_name, user=request.user, run_id=run_id,
                          generated_at=generated_at)
+    if key is not None:
+        name = _manifest.MANIFEST_NAME
+        sig = _manifest.signature_file(key, name=name, content=run.artifacts[name])
+        run = dataclasses.replace(run, artifacts={**run.artifacts, _manifest.SIGNATURE_NAME: sig})
     recorded_request = request.model_copy(update={
         "data_content": None, "data_sha256": _sha256(inputs.data_bytes), "model_content": None,
         "model_sha256": None if inputs.model_bytes is None else _sha256(inputs.model_bytes)})
@@ -499,7 +499,8 @@ def validate(request: ValidateRequest, *, store: Store | None = None, run_id: st
                             started_at=started, finished_at=finished)
         timings["store"] = time.perf_counter() - t
     return ValidationRecorded(run_id=run.run_id, decision=run.decision, summary=summary, recorded=request.record,
-                              request=recorded_request, run=run, timings=timings)
+                              request=recorded_request, run=run, key_id=None if key is None else key.key_id,
+                              timings=timings)
 
 
 # --------------------------------------------------------------------------- stored runs
@@ -545,7 +546,8 @@ def load_run(run_id: str, *, store: Store | None = None) -> StoredValidation:
 
 
 def evidence_zip(run_id: str, *, store: Store | None = None) -> bytes:
-    """The five stored artifacts of a run as one zip.
+    """A stored run's evidence as one zip: the five artifacts, the manifest's signature (when
+    signed) and every sign-off addendum with its signature.
 
     Raises
     ------
@@ -559,7 +561,12 @@ def evidence_zip(run_id: str, *, store: Store | None = None) -> bytes:
 
 def sign_off(run_id: str, *, name: str, comment: str = "", store: Store | None = None,
              signed_at: datetime | None = None) -> SignOff:
-    """Record a validator's sign-off on a stored run (one row, one transaction).
+    """Record a validator's sign-off on a stored run (one transaction).
+
+    Stores the ``ml_signoffs`` row; appends the addendum ``signoff_NNN.json`` (run, manifest
+    SHA-256, decision, validator, comment, time) to the run's evidence, signed in
+    ``signoff_NNN.sig`` when a signing key exists; and appends a ``signoff`` record to the audit
+    trail.
 
     Parameters
     ----------
@@ -573,16 +580,19 @@ def sign_off(run_id: str, *, name: str, comment: str = "", store: Store | None =
     Raises
     ------
     InputError
-        If the name is blank (nothing is stored; the store is not opened).
+        If the name is blank or the signing key is unusable (nothing is stored; the store is
+        not opened); or if this validator already signed off the run at ``signed_at``.
     NotFoundError
         If the run is not stored.
     """
     if not name.strip():
         raise InputError("a sign-off needs the validator's name")
+    key = load_signing_key()
     when = signed_at or utc_now()
     with (store or Store()).write() as con:
-        decision = _store.add_signoff(con, run_id=run_id, name=name, comment=comment, signed_at=when)
-    return SignOff(run_id=run_id, name=name.strip(), comment=comment.strip(), decision=decision, signed_at=when)
+        addendum = _store.add_signoff(con, run_id=run_id, name=name, comment=comment, signed_at=when, key=key)
+    return SignOff(run_id=run_id, name=addendum.validator, comment=addendum.comment, decision=addendum.decision,
+                   signed_at=when, addendum=addendum.file_name, key_id=None if key is None else key.key_id)
 
 
 def list_signoffs(run_id: str, *, store: Store | None = None) -> pd.DataFrame:
@@ -629,17 +639,102 @@ def list_handbooks(*, store: Store | None = None) -> list[str]:
 
 # --------------------------------------------------------------------------- evidence
 
-def verify_manifest(directory: str | Path) -> ManifestCheck:
-    """Re-hash the artifacts an evidence_manifest.json in ``directory`` lists.
+def verify_evidence(
+    path: str | Path | None = None,
+    *,
+    run_id: str | None = None,
+    upload: bytes | None = None,
+    upload_name: str = "evidence.zip",
+    public_key: str | Path | None = None,
+    store: Store | None = None,
+    allow_unsigned: bool = False,
+) -> _manifest.EvidenceCheck:
+    """Check a validation run's evidence (``stresslab verify-manifest`` and the page's "Verify
+    evidence" action).
 
-    Every output must be there with its recorded SHA-256; an input is checked when a file of
-    that name is in the folder.
+    Give exactly one of ``path`` (the evidence folder, its evidence_manifest.json or the evidence
+    zip), ``run_id`` (the evidence stored with a run) or ``upload`` (an uploaded zip or manifest).
+
+    Checks (:func:`engine.audit.manifest.check_evidence`): the manifest's signature against the
+    public key; every listed hash; that the four outputs are listed and no unlisted file is
+    present; each sign-off addendum (signature, run, manifest hash, decision, numbering); and,
+    when the run is in the store, the manifest hash, signing key and addenda the store recorded
+    and the manifest hash the audit trail's ``ml_decision`` record names. A run that is not in
+    the store is reported as such; no store file is created to look.
+
+    Parameters
+    ----------
+    path : path, optional
+    run_id : str, optional
+    upload, upload_name : bytes, str, optional
+        An uploaded evidence zip, or an evidence_manifest.json alone (its files are then missing).
+    public_key : path, optional
+        A ``.pub`` PEM file or a key directory; default the key directory's public key
+        (``$STRESSLAB_KEYS``). With no public key, signatures cannot be checked: signed evidence
+        then fails, unsigned evidence is reported as unsigned.
+    store : Store, optional
+        Default ``Store()`` ($STRESSLAB_DB).
+    allow_unsigned : bool
+        Accept unsigned evidence although a public key exists (evidence made before the keys).
+
+    Returns
+    -------
+    EvidenceCheck
+        ``ok``, ``signed``, ``key_id``, one line per check, the ``problems`` and a ``verdict``.
 
     Raises
     ------
     InputError
-        If the folder or its evidence_manifest.json is missing or not a manifest.
+        If not exactly one source is given; the path or upload is not evidence; the public key
+        given does not exist or is not an Ed25519 PEM key.
+    NotFoundError
+        If ``run_id`` is not a stored validation run.
     """
-    manifest, mismatches, checked = _manifest.verify_manifest(directory)
-    return ManifestCheck(directory=Path(directory), manifest=manifest, mismatches=tuple(mismatches),
-                         checked=tuple(checked))
+    if sum(x is not None for x in (path, run_id, upload)) != 1:
+        raise InputError("give exactly one of: the evidence's path, a stored run id, or an uploaded file")
+    key = _verify_key(public_key)
+    store = store or Store()
+    recorded: _manifest.RecordedEvidence | None = None
+    if run_id is not None:
+        with store.read() as con:
+            files = _store.load_artifacts(con, run_id)
+            recorded = _store.recorded_evidence(con, run_id=run_id, where=str(store.path))
+        source = f"run {run_id} in {store.path}"
+    elif upload is not None:
+        files, source = _manifest.evidence_from_upload(upload, name=upload_name), f"upload {upload_name}"
+    else:
+        files, source = _manifest.read_evidence(path)
+    manifest_run = _manifest_run_id(files.get(_manifest.MANIFEST_NAME, b""))
+    if recorded is None and manifest_run is not None:
+        if store.path.exists():
+            with store.read() as con:
+                recorded = _store.recorded_evidence(con, run_id=manifest_run, where=str(store.path))
+        else:
+            recorded = _manifest.RecordedEvidence(where=f"no store at {store.path}", found=False)
+    results = "robustness_results.json"
+    return _manifest.check_evidence(
+        files, source=source, key=key, required=[n for n in ARTIFACT_NAMES if n != _manifest.MANIFEST_NAME],
+        decision=_manifest.decision_of(files, results_name=results) if results in files else None,
+        recorded=recorded, allow_unsigned=allow_unsigned)
+
+
+def _verify_key(public_key: str | Path | None) -> VerifyKey | None:
+    """The public key to check with: the one given (which must exist), else the key directory's."""
+    if public_key is None:
+        return load_verify_key()
+    if not Path(public_key).exists():
+        raise InputError(f"the public key {str(public_key)!r} does not exist; pass the signer's "
+                         "audit_ed25519.pub or its key directory")
+    key = load_verify_key(public_key)
+    if key is None:
+        raise InputError(f"{public_key} holds no audit_ed25519.pub; pass the signer's public key file")
+    return key
+
+
+def _manifest_run_id(content: bytes) -> str | None:
+    """The run id a manifest names, or None when it names none (its check says why)."""
+    try:
+        value = parse_json(content, name=_manifest.MANIFEST_NAME).get("run_id")
+    except (InputError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None

@@ -1,10 +1,23 @@
-"""Seeded data fixtures for the mlrisk tests: a small synthetic table (fast) and a tiny config."""
+"""Seeded data fixtures for the mlrisk tests: a small synthetic table (fast) and a tiny config.
+
+Every test runs with ``STRESSLAB_KEYS`` pointing at an empty folder of its own (no signing key:
+evidence unsigned unless the test creates keys there) and ``STRESSLAB_DB`` at a store of its own,
+so no test reads or writes the user's keys or store."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def own_keys_and_store(tmp_path_factory, monkeypatch):
+    """An empty key directory and a store path of the test's own (neither exists yet)."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("STRESSLAB_KEYS", str(home / "keys"))
+    monkeypatch.setenv("STRESSLAB_DB", str(home / "store.duckdb"))
+    return home
 
 
 @pytest.fixture(scope="session")

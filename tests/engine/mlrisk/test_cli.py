@@ -29,9 +29,10 @@ def test_validate_writes_artifacts_stores_run_and_verifies(tmp_path, monkeypatch
     assert con.execute("SELECT count(*) FROM runs WHERE kind = 'mlrisk'").fetchone()[0] == 1
     con.close()
     assert main(["verify-manifest", str(out)]) == 0
+    assert "UNSIGNED: the files of run" in capsys.readouterr().out
     (out / "validation_decision.md").write_text("# Model validation decision: DEPLOY\n")
     assert main(["verify-manifest", str(out)]) == 1
-    assert "MISMATCH  validation_decision.md: hash mismatch" in capsys.readouterr().out
+    assert "FAIL      validation_decision.md: hash mismatch" in capsys.readouterr().out
 
 
 def test_bad_config_exit_2_and_nothing_stored(tmp_path, monkeypatch, capsys):

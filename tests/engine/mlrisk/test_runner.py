@@ -12,7 +12,7 @@ import numpy as np
 import duckdb
 import pytest
 
-from engine.audit.manifest import sha256_hex, verify_manifest
+from engine.audit.manifest import EvidenceManifest, check_evidence, sha256_hex
 from engine.errors import InputError, ValidationError
 from engine.mlrisk import ARTIFACT_NAMES, ValidationConfig, parse_handbook, run_validation, train_model
 from engine.mlrisk._store import (
@@ -75,21 +75,22 @@ def test_two_runs_give_the_same_bytes(synthetic_frame, synthetic_handbook):
     assert ma["run_id"] == "run-a" and mb["generated_at"] == "2025-06-30T12:00:00+00:00"
 
 
-def test_manifest_hashes_and_tampering(tmp_path, synthetic_frame, synthetic_handbook):
+def test_manifest_hashes_and_tampering(synthetic_frame, synthetic_handbook):
     run = _run(synthetic_frame, synthetic_handbook, user="alice")
-    for name, content in run.artifacts.items():
-        (tmp_path / name).write_bytes(content)
-    manifest, mismatches, checked = verify_manifest(tmp_path)
-    assert mismatches == [] and len(checked) == 4
+    manifest = EvidenceManifest.model_validate_json(run.artifacts["evidence_manifest.json"])
     assert manifest.team_or_user == "alice" and manifest.seeds["scenario:noise_x1"] == 1
     assert manifest.inputs_hash["synthetic.csv"] == sha256_hex(b"synthetic")
     assert "scikit-learn" in manifest.library_versions
-    report = tmp_path / "performance_degradation_report.json"
-    report.write_bytes(report.read_bytes().replace(b'"FAIL"', b'"PASS"').replace(b"0.", b"1.", 1))
-    (tmp_path / "stress_scenarios.json").unlink()
-    _, mismatches, _ = verify_manifest(tmp_path)
-    assert {(m.file, m.problem) for m in mismatches} == {
-        ("performance_degradation_report.json", "hash mismatch"), ("stress_scenarios.json", "missing")}
+    check = check_evidence(run.artifacts, source="run", key=None)
+    assert check.ok and not check.signed
+    assert [ln.subject for ln in check.lines if ln.status == "ok"] == sorted(set(ARTIFACT_NAMES) - {"evidence_manifest.json"})
+    files = dict(run.artifacts)
+    report = files["performance_degradation_report.json"]
+    files["performance_degradation_report.json"] = report.replace(b'"FAIL"', b'"PASS"').replace(b"0.", b"1.", 1)
+    del files["stress_scenarios.json"]
+    check = check_evidence(files, source="run", key=None)
+    assert {(ln.subject, ln.detail.split(" ")[0]) for ln in check.lines if ln.status == "FAIL"} == {
+        ("performance_degradation_report.json", "hash"), ("stress_scenarios.json", "missing")}
 
 
 def test_zip_holds_the_five_artifacts(synthetic_frame, synthetic_handbook):
@@ -173,12 +174,15 @@ def test_store_round_trip_and_signoff(tmp_path, synthetic_frame, synthetic_handb
     results, rows = load_results(con, run.run_id)
     assert rows == run.rows and results["decision"] == run.results["decision"]
     assert con.execute("SELECT count(*) FROM ml_degradation WHERE run_id = ?", [run.run_id]).fetchone()[0] == 30
-    assert add_signoff(con, run_id=run.run_id, name="Carol Validator", comment="Agree.",
-                       signed_at=datetime(2025, 1, 2, 3, 4, 5)) == run.decision
+    addendum = add_signoff(con, run_id=run.run_id, name="Carol Validator", comment="Agree.",
+                           signed_at=datetime(2025, 1, 2, 3, 4, 5), key=None)
+    assert (addendum.decision, addendum.file_name, addendum.seq) == (run.decision, "signoff_001.json", 1)
+    assert addendum.manifest_sha256 == sha256_hex(run.artifacts["evidence_manifest.json"])
+    assert load_artifacts(con, run.run_id)["signoff_001.json"] == addendum.to_bytes()
     s = list_signoffs(con, run.run_id)
     assert s["name"].tolist() == ["Carol Validator"] and s["decision"].iloc[0] == run.decision
     with pytest.raises(InputError, match="name"):
-        add_signoff(con, run_id=run.run_id, name="  ", comment="", signed_at=datetime(2025, 1, 2))
+        add_signoff(con, run_id=run.run_id, name="  ", comment="", signed_at=datetime(2025, 1, 2), key=None)
     save_handbook(con, name="mine", handbook=synthetic_handbook, updated_at=datetime(2025, 1, 1))
     assert load_handbook(con, "mine") == synthetic_handbook
 

@@ -151,20 +151,23 @@ def test_handbooks(store, synthetic_handbook):
         wf.load_handbook("theirs", store=store)
 
 
-def test_verify_manifest(tmp_path, csv_bytes, synthetic_handbook):
+def test_verify_evidence_of_a_folder(tmp_path, csv_bytes, synthetic_handbook):
     done = wf.validate(_request(csv_bytes, synthetic_handbook, record=False))
+    assert done.key_id is None and set(done.artifacts) == set(ARTIFACT_NAMES)  # no key: unsigned
     for name, content in done.artifacts.items():
         (tmp_path / name).write_bytes(content)
-    check = wf.verify_manifest(tmp_path)
-    assert check.ok and len(check.checked) == 4 and check.manifest.run_id == done.run_id
+    check = wf.verify_evidence(tmp_path)
+    assert check.ok and not check.signed and check.run_id == done.run_id
+    assert check.verdict.startswith("UNSIGNED")
     (tmp_path / "validation_decision.md").write_text("# tampered\n")
-    check = wf.verify_manifest(tmp_path)
+    check = wf.verify_evidence(tmp_path)
     assert not check.ok
-    frame = check.to_frame().set_index("file")
-    assert frame.loc["validation_decision.md", "status"] == "hash mismatch"
+    frame = check.to_frame().set_index("subject")
+    assert frame.loc["validation_decision.md", "status"] == "FAIL"
+    assert frame.loc["validation_decision.md", "detail"].startswith("hash mismatch")
     assert frame.loc["robustness_results.json", "status"] == "ok"
-    with pytest.raises(InputError, match="evidence_manifest.json"):
-        wf.verify_manifest(tmp_path / "nowhere")
+    with pytest.raises(InputError, match="does not exist"):
+        wf.verify_evidence(tmp_path / "nowhere")
 
 
 def test_preview_data(csv_bytes):
