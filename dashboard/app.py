@@ -22,7 +22,9 @@ from engine.errors import StressLabError  # noqa: E402
 
 PAGES = ROOT / "pages"
 
-st.set_page_config(page_title="StressLab", page_icon=":material/query_stats:", layout="wide")
+#: A local favicon: an emoji or ":material/…:" icon would be fetched from a CDN by every viewer.
+st.set_page_config(page_title="StressLab", page_icon=str(ROOT / "dashboard" / "assets" / "favicon.png"),
+                   layout="wide")
 startup()
 
 #: Sidebar groups by workflow; each page is one thin script in pages/.

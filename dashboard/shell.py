@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import state
+from dashboard.components.format import plain
 from engine import __version__
 from engine.credit.workflow import seed_store
 from engine.errors import StoreBusyError, StressLabError
@@ -36,7 +37,7 @@ def startup() -> None:
         st.toast(BUSY_TOAST, icon=":material/hourglass_top:")
         return
     except StressLabError as exc:  # a broken bundled file must not take the app down
-        st.warning(f"The bundled Lending Club pool could not be loaded: {exc}")
+        st.warning(f"The bundled Lending Club pool could not be loaded: {plain(exc)}")
         seeded = None
     if seeded:
         st.toast(f"Loaded the bundled Lending Club pool ({seeded}) into a new store.")

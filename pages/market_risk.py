@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.components import market as cm
-from dashboard.components.format import show_error
+from dashboard.components.format import plain, show_error
 from engine.audit import workflow as aw
 from engine.errors import StressLabError
 from engine.market import workflow as mw
@@ -28,7 +28,7 @@ st.caption("Simple returns, loss positive. Historical VaR = the ⌈c·n⌉-th sm
 flash_slot = st.empty()
 flash = st.session_state.pop("mr_flash", None)
 if flash:
-    (flash_slot.success if flash[0] == "ok" else flash_slot.error)(flash[1])
+    (flash_slot.success if flash[0] == "ok" else flash_slot.error)(plain(flash[1]))
 
 with st.expander("Data: prices, positions and limits", expanded=False):
     up_prices = st.file_uploader("Prices CSV (a date column, one column per instrument)",
@@ -200,7 +200,7 @@ with tab_limits:
             ev = recorded.evaluation
             st.session_state["mr_last_eval"] = ev.model_dump_json()
             st.success(f"Evaluation {recorded.evaluation_id[:12]} recorded: action "
-                       f"**{ev.action}** ({ev.reason}).")
+                       f"**{ev.action}** ({plain(ev.reason)}).")
             market = mw.market_state(config=config, store=store)
     last = st.session_state.get("mr_last_eval")
     if last:
@@ -255,10 +255,11 @@ with tab_metrics:
         with st.expander("Exposition text (as served by `stresslab metrics serve`)"):
             st.code(metrics.exposition(), language="text")
         st.subheader("Audit trail")
-        if audit.ok:
-            st.success(f"Audit chain intact: {audit.records} records.")
-        else:
-            st.error(f"Audit chain broken: first bad record is seq {audit.first_bad_seq}.")
+        notice = st.success if audit.ok and audit.signed else st.warning if audit.ok else st.error
+        notice(plain(audit.line()))
+        with st.expander("Verification details (as `stresslab audit verify` prints them)",
+                         expanded=not audit.ok):
+            st.code(audit.to_text(), language="text")
         st.download_button("Download audit trail (JSON Lines)", audit_text,
                            file_name="audit.jsonl", mime="application/x-ndjson",
                            key="mr_dl_audit")

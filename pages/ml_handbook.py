@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.components.format import show_error
+from dashboard.components.format import plain, show_error
 from dashboard.components.mlrisk import current_handbook, parse_level, set_handbook
 from dashboard.state import store
 from engine.errors import StressLabError
@@ -88,7 +88,7 @@ with st.form(f"ml_hb_form_{pick}_{stress_type}", clear_on_submit=current is None
                  "real_world_event": event.strip(), "expected_business_impact": impact.strip()}
         try:
             set_handbook(handbook.with_scenario(entry, replacing=current.scenario_id if current else None))
-            st.session_state["ml_hb_flash"] = f"Scenario {entry['scenario_id']} saved."
+            st.session_state["ml_hb_flash"] = f"Scenario {plain(entry['scenario_id'])} saved."
             st.rerun()
         except StressLabError as exc:
             show_error(exc)
@@ -119,7 +119,7 @@ with c1:
     if up is not None and st.button("Replace the handbook with this file", key="ml_hb_import_go"):
         try:
             set_handbook(parse_handbook(up.getvalue(), subject=f"handbook {up.name}"))
-            st.session_state["ml_hb_flash"] = f"Imported {up.name}."
+            st.session_state["ml_hb_flash"] = f"Imported {plain(up.name)}."
             st.rerun()
         except StressLabError as exc:
             show_error(exc)
@@ -132,7 +132,7 @@ with st.expander("Saved handbooks (in the store)"):
     if st.button("Save to the store", key="ml_hb_save"):
         try:
             saved_as = save_handbook(handbook, name=name, store=store())
-            st.success(f"Saved as {saved_as!r}.")
+            st.success(f"Saved as {plain(repr(saved_as))}.")
         except StressLabError as exc:
             show_error(exc)
     saved = list_handbooks(store=store())

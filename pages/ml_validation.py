@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.components.format import show_error
+from dashboard.components.format import plain, show_error
 from dashboard.components.mlrisk import (
     current_handbook,
     data_preview,
@@ -18,7 +18,9 @@ from dashboard.components.mlrisk import (
 from dashboard.state import store
 from engine.errors import StressLabError
 from engine.mlrisk import MODEL_KINDS, Thresholds, baseline_table, drift_table, report_table
-from engine.mlrisk.workflow import ValidateRequest, list_runs, load_run, sign_off, validate
+from engine.mlrisk.workflow import (
+    ValidateRequest, list_runs, load_run, sign_off, validate, verify_evidence,
+)
 
 st.title("Model validation")
 st.caption("Stress an ML model with the scenario handbook, measure how badly it degrades, decide whether it "
@@ -47,7 +49,7 @@ with st.container(border=True):
     except StressLabError as exc:
         show_error(exc)
     if preview is not None:
-        st.caption(f"{preview.name}: {preview.n_rows:,} rows × {preview.n_columns} columns")
+        st.caption(f"{plain(preview.name)}: {preview.n_rows:,} rows × {preview.n_columns} columns")
         columns = list(preview.columns)
         target = st.selectbox("Target", columns, key="ml_target", index=columns.index(preview.default_target))
         others = [c for c in columns if c != target]
@@ -77,7 +79,8 @@ with st.container(border=True):
                    for i, name in enumerate(Thresholds.model_fields)}
         handbook = current_handbook()
         st.caption(f"Handbook: {len(handbook.scenarios)} scenarios "
-                   f"({', '.join(s.scenario_id for s in handbook.scenarios)}). Edit it on the Scenario handbook page.")
+                   f"({plain(', '.join(s.scenario_id for s in handbook.scenarios))}). Edit it on the Scenario "
+                   "handbook page.")
         user = st.text_input("Validator (recorded in the manifest)", value="validator", key="ml_user")
         if st.button("Run validation", type="primary", key="ml_run"):
             try:
@@ -119,7 +122,7 @@ box = {"DEPLOY": st.success, "RESTRICT": st.warning, "REDESIGN": st.error}[decis
 box(f"**Decision: {decision['decision']}**; severity-weighted failure share "
     f"{decision['severity_weighted_failure_share']:.2f}")
 with st.expander("Rationale, key failures and recommended actions", expanded=True):
-    st.markdown("\n".join(f"- {r}" for r in decision["rationale"]))
+    st.markdown("\n".join(f"- {plain(r)}" for r in decision["rationale"]))
     if decision["key_failures"]:
         st.dataframe(pd.DataFrame(decision["key_failures"])[
             ["scenario_id", "severity_level", "metric_name", "baseline_value", "stressed_value", "worsening_pct",
@@ -130,10 +133,10 @@ with st.expander("Rationale, key failures and recommended actions", expanded=Tru
                 "worsening_pct": st.column_config.NumberColumn("Worsening (%)", format="%.2f"),
                 "threshold": st.column_config.NumberColumn(
                     "Threshold", format="%.2f", help="% of baseline; subgroup delta: absolute")})
-    st.markdown("**Recommended actions**\n" + "\n".join(f"- {a}" for a in decision["recommended_actions"]))
-    st.caption(f"Rule: {decision['rule']}")
-st.caption(results["ece_binning"]["statement"] + f"; {results['task']}, {results['model']['estimator']}, "
-           f"{results['data']['n_rows']:,} rows, seed {results['data']['seed']}.")
+    st.markdown("**Recommended actions**\n" + "\n".join(f"- {plain(a)}" for a in decision["recommended_actions"]))
+    st.caption(f"Rule: {plain(decision['rule'])}")
+st.caption(plain(f"{results['ece_binning']['statement']}; {results['task']}, {results['model']['estimator']}, "
+                 f"{results['data']['n_rows']:,} rows, seed {results['data']['seed']}."))
 
 t1, t2, t3, t4, t5 = st.tabs(["Metrics", "Degradation", "Distributions", "Subgroups", "Drift"])
 metric_names = list(dict.fromkeys(r["metric_name"] for r in rows))
@@ -159,7 +162,8 @@ with t4:
         st.plotly_chart(heatmap(results, hm), key="ml_heatmap")
         small = [g for g in results["baseline"]["subgroups"] if g["status"] != "evaluated"]
         if small:
-            st.caption("Not evaluated: " + "; ".join(f"{g['column']}={g['level']} ({g['reason']})" for g in small))
+            st.caption("Not evaluated: " + plain("; ".join(f"{g['column']}={g['level']} ({g['reason']})"
+                                                          for g in small)))
     else:
         st.info("No subgroup columns were chosen for this run.")
 with t5:
@@ -168,12 +172,28 @@ with t5:
 
 st.subheader("Evidence")
 artifacts = stored.artifacts
-cols = st.columns(len(artifacts) + 1)
-cols[0].download_button("All (zip)", stored.zip_bytes(), file_name=f"evidence_{run_id}.zip",
-                        mime="application/zip", key="ml_dl_zip", type="primary")
-for col, (name, content) in zip(cols[1:], sorted(artifacts.items())):
-    col.download_button(name, content, file_name=name, key=f"ml_dl_{name}",
-                        mime="text/markdown" if name.endswith(".md") else "application/json")
+st.download_button("Download the evidence (zip)", stored.zip_bytes(), file_name=f"evidence_{run_id}.zip",
+                   mime="application/zip", key="ml_dl_zip", type="primary")
+with st.expander(f"Single files ({len(artifacts)})"):
+    for name, content in sorted(artifacts.items()):
+        st.download_button(plain(name), content, file_name=name, key=f"ml_dl_{name}",
+                           mime="text/markdown" if name.endswith(".md") else "application/json")
+with st.expander("Verify evidence"):
+    st.caption("Checks the manifest's signature, every listed hash, the sign-off addenda, and what "
+               "the store and the audit trail recorded for the run. Leave the upload empty to "
+               "check this run's stored evidence.")
+    upload = st.file_uploader("Evidence zip or evidence_manifest.json (optional)",
+                              type=["zip", "json"], key="ml_verify_upload")
+    if st.button("Verify evidence", key="ml_verify"):
+        try:
+            check = (verify_evidence(run_id=run_id, store=store()) if upload is None else
+                     verify_evidence(upload=upload.getvalue(), upload_name=upload.name, store=store()))
+        except StressLabError as exc:
+            show_error(exc)
+        else:
+            notice = st.success if check.ok and check.signed else st.warning if check.ok else st.error
+            notice(plain(check.verdict))
+            st.dataframe(check.to_frame(), hide_index=True, key="ml_verify_table")
 
 st.subheader("Sign-off")
 if not stored.signoffs.empty:
@@ -185,7 +205,7 @@ with st.form("ml_signoff_form", clear_on_submit=True):
     if st.form_submit_button("Record sign-off"):
         try:
             signed = sign_off(run_id, name=who, comment=comment, store=store())
-            st.session_state["ml_signoff_flash"] = f"Sign-off by {signed.name} recorded with run {run_id}."
+            st.session_state["ml_signoff_flash"] = f"Sign-off by {plain(signed.name)} recorded with run {run_id}."
             st.rerun()
         except StressLabError as exc:
             show_error(exc)

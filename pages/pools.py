@@ -19,7 +19,7 @@ from dashboard.components.credit import (
     store_pool,
 )
 from dashboard.components.credit_charts import breakdown_chart
-from dashboard.components.format import metric_columns, money_short, pct, show_error
+from dashboard.components.format import metric_columns, money_short, pct, plain, show_error
 from engine.credit.workflow import list_pools
 from engine.errors import StressLabError
 
@@ -50,7 +50,7 @@ with tab_upload:
                     "below if this is wrong.")
         except StressLabError as exc:
             detected = None
-            st.warning(f"The format could not be recognised from the header ({exc}). "
+            st.warning(f"The format could not be recognised from the header ({plain(exc)}). "
                        "Choose a mapping below.")
         c1, c2, c3, c4 = st.columns([1.2, 1, 1.4, 1])
         fmt = c1.selectbox("Mapping", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get,
@@ -101,7 +101,7 @@ with tab_upload:
                              "Loans", format="%,d"),
                              "value": st.column_config.NumberColumn("Value", format="%.4f")})
             for w in pool.warnings:
-                st.caption(f"Note: {w}")
+                st.caption(f"Note: {plain(w)}")
             if st.button("Save pool", type="primary", key="pools_save"):
                 try:
                     saved = store_pool(pool, source_file=upload.name)
@@ -110,11 +110,11 @@ with tab_upload:
                 else:
                     st.session_state["pools_selected"] = saved.pool_id
                     if saved.created:
-                        st.success(f"Stored pool **{saved.pool_name}** ({saved.n_assets:,} loans) "
-                                   f"as `{saved.pool_id}`. It is now in **Stored pools** and on "
-                                   "**Stress test**.")
+                        st.success(f"Stored pool **{plain(saved.pool_name)}** ({saved.n_assets:,} "
+                                   f"loans) as {plain(saved.pool_id)}. It is now in **Stored pools** "
+                                   "and on **Stress test**.")
                     else:
-                        st.info(f"This pool is already stored as `{saved.pool_id}`; nothing was "
+                        st.info(f"This pool is already stored as {plain(saved.pool_id)}; nothing was "
                                 "written.")
 
 # --------------------------------------------------------------------------- stored pools
@@ -173,9 +173,9 @@ with tab_stored:
         st.dataframe(cached_pool(pool_id).assumptions, hide_index=True, width="stretch")
 
     with st.expander("Delete this pool"):
-        st.write(f"Deleting **{names[pool_id]}** removes the pool and its loans; its past runs "
+        st.write(f"Deleting **{plain(names[pool_id])}** removes the pool and its loans; its past runs "
                  "stay readable.")
-        sure = st.checkbox(f"Yes, delete {pool_id}", key="pools_confirm_delete")
+        sure = st.checkbox(f"Yes, delete {plain(pool_id)}", key="pools_confirm_delete")
         if st.button("Delete pool", type="secondary", disabled=not sure, key="pools_delete"):
             try:
                 remove_pool(pool_id)

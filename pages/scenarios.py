@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.components.credit import scenario_factor_table, scenarios_to_json
-from dashboard.components.format import show_error
+from dashboard.components.format import plain, show_error
 from engine.credit import FACTOR_HELP, FACTOR_RANGES, FED_RULE, fed_translations, make_scenario
 from engine.credit.workflow import (
     custom_scenarios,
@@ -126,8 +126,9 @@ if submitted:
     except StressLabError as exc:
         show_error(exc)
     else:
-        st.session_state["scen_flash"] = (f"Saved custom scenario **{scenario.name}** as `{key.strip()}`. "
-                                          "It is now in the library and on **Stress test**.")
+        st.session_state["scen_flash"] = (f"Saved custom scenario **{plain(scenario.name)}** as "
+                                          f"{plain(key.strip())}. It is now in the library and on "
+                                          "**Stress test**.")
         st.rerun()
 
 # --------------------------------------------------------------------------- custom scenarios
@@ -144,9 +145,9 @@ else:
         except StressLabError as exc:
             show_error(exc)
         else:
-            st.session_state["scen_flash"] = f"Duplicated `{chosen}` as `{new_key}`."
+            st.session_state["scen_flash"] = f"Duplicated {plain(chosen)} as {plain(new_key)}."
             st.rerun()
-    sure = d3.checkbox(f"Yes, delete {chosen}", key="scen_confirm_delete")
+    sure = d3.checkbox(f"Yes, delete {plain(chosen)}", key="scen_confirm_delete")
     if d2.button("Delete", key="scen_delete", disabled=not sure, width="stretch"):
         try:
             delete_scenario(chosen, store=store)
@@ -154,7 +155,7 @@ else:
             show_error(exc)
         else:
             st.session_state.pop("scen_confirm_delete", None)
-            st.session_state["scen_flash"] = f"Deleted `{chosen}`."
+            st.session_state["scen_flash"] = f"Deleted {plain(chosen)}."
             st.rerun()
     st.caption("To edit a custom scenario, choose it in **Start from** above, change the factors "
                "and save under the same key.")
@@ -175,11 +176,11 @@ with e2:
                                 "market_factors})", type=["json"], key="scen_import")
     if imported is not None and st.button("Import", key="scen_import_go"):
         try:
-            keys = import_scenarios(imported.getvalue(), store=store)
+            keys = import_scenarios(imported.getvalue(), name=imported.name, store=store)
         except StressLabError as exc:
             show_error(exc)
         else:
             st.session_state["scen_flash"] = (f"Imported {len(keys)} scenario"
                                               f"{'s' if len(keys) != 1 else ''}: "
-                                              + ", ".join(f"`{k}`" for k in keys))
+                                              + ", ".join(plain(k) for k in keys))
             st.rerun()

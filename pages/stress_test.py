@@ -36,7 +36,7 @@ from dashboard.components.credit_charts import (
     timeline_chart,
     wal_duration_chart,
 )
-from dashboard.components.format import metric_columns, money_short, pct, show_error
+from dashboard.components.format import metric_columns, money_short, pct, plain, show_error
 from dashboard.components.jobs import finish_run, poll_run, start_run
 from engine.credit.workflow import list_pools, list_runs, scenario_library
 from engine.errors import StressLabError
@@ -116,16 +116,16 @@ if run_clicked and not running:
 if job is not None:
     st.button("Cancel run", key="stress_cancel", on_click=job.cancel.set,
               help="Scenarios not yet started are cancelled; running ones finish.")
-    with st.status(f"Running {job.n_total} scenarios on {names.get(pool_id, pool_id)} …",
+    with st.status(f"Running {job.n_total} scenarios on {plain(names.get(pool_id, pool_id))} …",
                    expanded=True) as status:
         bar = st.progress(len(job.done) / job.n_total,
                           text=f"{len(job.done)} of {job.n_total} scenarios done")
         for _key, name, outcome in job.done:  # after a rerun (e.g. Cancel), show what is done
-            st.write(f"{'✅' if outcome == 'success' else '⚠️'} {name}")
+            st.write(f"{'✅' if outcome == 'success' else '⚠️'} {plain(name)}")
 
         def on_event(key: str, name: str, outcome: str, n_done: int, n_total: int) -> None:
             bar.progress(n_done / n_total, text=f"{n_done} of {n_total} scenarios done")
-            st.write(f"{'✅' if outcome == 'success' else '⚠️'} {name}")
+            st.write(f"{'✅' if outcome == 'success' else '⚠️'} {plain(name)}")
 
         elapsed = st.empty()
         poll_run(job, on_event, on_tick=lambda s: elapsed.caption(f"{s:.1f} s elapsed"))
@@ -170,14 +170,14 @@ h = st.columns(5)
 h[0].metric("Loans", f"{result.n_assets:,}")
 h[1].metric("Base NPV", money_short(base["npv"].iloc[0]) if len(base) else "–")
 h[2].metric("Worst NPV change", pct(worst["npv_change_percent"].iloc[0], decimal=False, signed=True)
-            if len(worst) else "–", help=worst["name"].iloc[0] if len(worst) else None)
+            if len(worst) else "–", help=plain(worst["name"].iloc[0]) if len(worst) else None)
 h[3].metric("Discount rate", pct(result.discount_rate))
 h[4].metric("Horizon (months)", f"{result.projection_periods}")
-st.caption(f"Pool **{result.pool_name}** · run `{run_id}` · analysis date {result.analysis_date} · engine "
+st.caption(f"Pool **{plain(result.pool_name)}** · run `{run_id}` · analysis date {result.analysis_date} · engine "
            f"{result.engine_version} · {result.execution_time_total:.2f} s")
 failed = table[table["status"] != "success"]
 for r in failed.itertuples():
-    st.warning(f"{r.name}: {result.scenarios[r.scenario].error}")
+    st.warning(f"{plain(r.name)}: {plain(result.scenarios[r.scenario].error)}")
 
 st.plotly_chart(npv_change_chart(table), key="stress_npv_chart")
 
@@ -264,6 +264,7 @@ if t_drill.open:
             try:
                 path = loan_path(run_id, loan_id, drill)
             except StressLabError as exc:
-                st.info(f"The loan's monthly path needs its pool, which is no longer stored ({exc}).")
+                st.info("The loan's monthly path needs its pool, which is no longer stored "
+                        f"({plain(exc)}).")
             else:
                 st.plotly_chart(loan_path_chart(path, loan_id), key="stress_path_chart")

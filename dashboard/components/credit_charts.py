@@ -4,6 +4,8 @@ one loan's path.
 Each chart takes a table an engine function produced (``pool_breakdown``, ``metrics_against_base``,
 ``cashflows_frame``, ``loan_level_by``, ``loan_path``) and only draws it; large inputs are
 aggregated or thinned by the engine (``cashflow_chart_frame``), so no chart carries a point per loan.
+Text from the user (scenario names, grades, loan ids) goes through
+:func:`~dashboard.components.format.chart_text`, so Plotly shows it as written.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.components.format import pct
+from dashboard.components.format import chart_text, pct
 from engine.credit._views import cashflow_chart_frame
 
 __all__ = ["ACCENT", "NEGATIVE", "breakdown_chart", "npv_change_chart", "timeline_chart",
@@ -38,7 +40,7 @@ def _layout(fig: go.Figure, *, title: str, x: str, y: str, height: int = 380,
 def breakdown_chart(frame: pd.DataFrame, by: str, *, label: str) -> go.Figure:
     """Balance by category (one bar per category, never per loan)."""
     fig = go.Figure(go.Bar(
-        x=frame[by].astype(str), y=frame["balance"], marker_color=ACCENT,
+        x=frame[by].astype(str).map(chart_text), y=frame["balance"], marker_color=ACCENT,
         customdata=frame[["n_assets", "balance_share"]].to_numpy(),
         hovertemplate="%{x}<br>balance $%{y:,.0f}<br>%{customdata[0]:,} loans"
                       "<br>%{customdata[1]:.2%} of balance<extra></extra>"))
@@ -52,7 +54,7 @@ def npv_change_chart(table: pd.DataFrame) -> go.Figure:
     pct_change = df["npv_change_percent"]
     colors = [NEGATIVE if v < 0 else ACCENT for v in df["npv_change"].fillna(0)]
     fig = go.Figure(go.Bar(
-        x=df["name"], y=pct_change, marker_color=colors,
+        x=df["name"].map(chart_text), y=pct_change, marker_color=colors,
         text=[pct(v, decimal=False, signed=True) for v in pct_change], textposition="outside",
         customdata=df["npv_change"].to_numpy(),
         hovertemplate="%{x}<br>%{y:+.2f}% of base NPV<br>$%{customdata:,.0f}<extra></extra>"))
@@ -71,10 +73,10 @@ def timeline_chart(cashflows: pd.DataFrame, names: dict[str, str], *, column: st
     fig = go.Figure()
     for i, (key, part) in enumerate(df.groupby("scenario", sort=False)):
         fig.add_trace(go.Scatter(
-            x=part["period"], y=part[column], mode="lines", name=names.get(key, key),
+            x=part["period"], y=part[column], mode="lines", name=chart_text(names.get(key, key)),
             line={"color": _PALETTE[i % len(_PALETTE)], "width": 2 if key == "base" else 1.6,
                   "dash": "dash" if key == "base" else "solid"},
-            hovertemplate="month %{x}<br>$%{y:,.0f}<extra>" + names.get(key, key) + "</extra>"))
+            hovertemplate="month %{x}<br>$%{y:,.0f}<extra>%{fullData.name}</extra>"))
     return _layout(fig, title=title, x="Months from the analysis date", y=y, yformat="$~s",
                    height=420)
 
@@ -82,7 +84,7 @@ def timeline_chart(cashflows: pd.DataFrame, names: dict[str, str], *, column: st
 def loss_bar_chart(table: pd.DataFrame) -> go.Figure:
     """Total loss per scenario (USD) with loss as % of balance in the label."""
     fig = go.Figure(go.Bar(
-        x=table["name"], y=table["total_loss"], marker_color=NEGATIVE,
+        x=table["name"].map(chart_text), y=table["total_loss"], marker_color=NEGATIVE,
         text=[pct(v, decimal=False) for v in table["loss_percent"]], textposition="outside",
         hovertemplate="%{x}<br>loss $%{y:,.0f}<extra></extra>"))
     top = float(table["total_loss"].max()) if table["total_loss"].notna().any() else 1.0
@@ -94,9 +96,9 @@ def loss_bar_chart(table: pd.DataFrame) -> go.Figure:
 def wal_duration_chart(table: pd.DataFrame) -> go.Figure:
     """WAL and duration per scenario, side by side (years)."""
     fig = go.Figure([
-        go.Bar(x=table["name"], y=table["weighted_average_life"], name="WAL",
+        go.Bar(x=table["name"].map(chart_text), y=table["weighted_average_life"], name="WAL",
                marker_color=ACCENT, hovertemplate="%{x}<br>WAL %{y:.2f} years<extra></extra>"),
-        go.Bar(x=table["name"], y=table["duration"], name="Duration", marker_color="#c8702a",
+        go.Bar(x=table["name"].map(chart_text), y=table["duration"], name="Duration", marker_color="#c8702a",
                hovertemplate="%{x}<br>duration %{y:.2f} years<extra></extra>"),
     ])
     fig.update_layout(barmode="group")
@@ -106,7 +108,7 @@ def wal_duration_chart(table: pd.DataFrame) -> go.Figure:
 def grade_loss_chart(frame: pd.DataFrame, by: str) -> go.Figure:
     """Loss as % of starting balance by grade or asset class (aggregated loan-level rows)."""
     fig = go.Figure(go.Bar(
-        x=frame[by].astype(str), y=frame["loss_percent"], marker_color=NEGATIVE,
+        x=frame[by].astype(str).map(chart_text), y=frame["loss_percent"], marker_color=NEGATIVE,
         customdata=frame[["total_loss", "n_assets"]].to_numpy(),
         hovertemplate="%{x}<br>%{y:.2f}% of balance<br>loss $%{customdata[0]:,.0f}"
                       "<br>%{customdata[1]:,} loans<extra></extra>"))
@@ -122,5 +124,5 @@ def loan_path_chart(path: pd.DataFrame, asset_id: str) -> go.Figure:
         go.Scatter(x=path["period"], y=path["cumulative_loss"], name="Cumulative expected loss",
                    line={"color": NEGATIVE}, hovertemplate="month %{x}<br>$%{y:,.2f}<extra></extra>"),
     ])
-    return _layout(fig, title=f"Loan {asset_id}: expected path", x="Months from the analysis date",
+    return _layout(fig, title=f"Loan {chart_text(asset_id)}: expected path", x="Months from the analysis date",
                    y="USD", yformat="$,.0f", height=340)

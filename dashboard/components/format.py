@@ -1,10 +1,27 @@
-"""Shared formatting of every page: one ``show_error``, number formats and table column formats.
+"""Shared formatting of every page: one ``show_error``, user text shown as text, number formats
+and table column formats.
 
 Numbers are formatted for reading here; every number itself comes from an engine function.
+
+User text (pool names and ids, scenario keys and names, column names, file names, validator
+names, and engine messages that echo them) goes through :func:`plain` wherever Streamlit renders
+Markdown, and through :func:`chart_text` inside Plotly figures. Where Streamlit renders Markdown
+(Streamlit 1.67 docstrings, https://docs.streamlit.io/develop/api-reference): ``st.markdown``,
+``st.write`` of a string, ``st.caption``, ``st.title``/``st.subheader``, the alert bodies
+(``st.success``/``info``/``warning``/``error``), ``st.toast``, every ``help`` tooltip, and the
+labels of widgets, ``st.metric`` (label, value and delta), ``st.expander``, ``st.status``,
+``st.tabs``, ``st.progress`` text and ``st.radio`` options; labels allow "Links and Images",
+which is how ``![p](http://host/x.png)`` in a pool name made every viewer's browser fetch that
+URL. Shown as text, so passed as they are: ``st.text``, ``st.code``, widget *values*
+(``st.text_input``), ``st.selectbox``/``st.multiselect`` options and their ``format_func``
+labels, and ``st.dataframe``/``st.data_editor`` cells and headers (drawn on a canvas). Checked in
+Chromium by ``tests/e2e/test_hostile_text_e2e.py``.
 """
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Any
 
 import pandas as pd
@@ -13,13 +30,70 @@ import streamlit as st
 from dashboard.state import BUSY_MESSAGE
 from engine.errors import StoreBusyError, StressLabError, ValidationError
 
-__all__ = ["show_error", "money", "money_short", "pct", "metric_columns", "USD", "USD_CHANGE"]
+__all__ = ["plain", "chart_text", "show_error", "money", "money_short", "pct", "metric_columns", "USD",
+           "USD_CHANGE"]
+
+#: Every ASCII punctuation character: CommonMark lets a backslash escape each one, and the
+#: backslash is not shown (https://spec.commonmark.org/0.31.2/#backslash-escapes).
+_PUNCTUATION = re.compile(f"([{re.escape(string.punctuation)}])")
+
+
+def plain(text: object) -> str:
+    r"""``text`` escaped so that Streamlit's Markdown shows it as written.
+
+    Every ASCII punctuation character gets a backslash, which Markdown drops on display: images
+    and links (``![p](http://host/x.png)``), emphasis, code spans, headings, lists and tables,
+    HTML tags and entities (``<img ...>``, ``&lt;``), Streamlit's directives (``:red[...]``,
+    ``:material/home:``, emoji short codes) and LaTeX (``$...$``) all read literally, and the
+    browser fetches nothing. Use it only where Streamlit renders Markdown (see the module
+    docstring); a widget that shows text as text would show the backslashes. A bare URL such as
+    ``http://host/x`` still becomes a link (Streamlit links bare URLs after escapes are read);
+    nothing is fetched unless a user clicks it.
+
+    Parameters
+    ----------
+    text : object
+        What to show; ``str(text)`` is escaped.
+
+    Returns
+    -------
+    str
+        Markdown that displays ``str(text)``.
+
+    Examples
+    --------
+    >>> print(plain("![p](x.png) <b>"))
+    \!\[p\]\(x\.png\) \<b\>
+    """
+    return _PUNCTUATION.sub(r"\\\1", str(text))
+
+
+def chart_text(text: object) -> str:
+    """``text`` escaped so that a Plotly figure shows it as written.
+
+    Plotly reads a subset of HTML in titles, axis ticks, legends and hover labels (``<b>``,
+    ``<a href>``, ``<span style>``); a ``style`` such as ``mask-image:url(http://host/x.png)``
+    makes the browser fetch the URL. Plotly shows ``&amp;``, ``&lt;`` and ``&gt;`` as the
+    characters, so escaping those three leaves no tag to read.
+
+    Parameters
+    ----------
+    text : object
+        What to show; ``str(text)`` is escaped.
+
+    Returns
+    -------
+    str
+        Plotly text that displays ``str(text)``.
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def show_error(exc: StressLabError) -> None:
     """An engine error as a readable message; a validation error also as a table of issues.
 
     A busy store gets the plain busy message (who holds it, as plain text), never a traceback.
+    The message is shown as text (:func:`plain`): it echoes file names, column names and values.
     """
     if isinstance(exc, StoreBusyError):
         st.warning(BUSY_MESSAGE, icon=":material/hourglass_top:")
@@ -27,13 +101,13 @@ def show_error(exc: StressLabError) -> None:
         return
     if isinstance(exc, ValidationError):
         head = str(exc).split("\n", 1)[0]
-        st.error(head)
+        st.error(plain(head))
         issues = pd.DataFrame(exc.to_records()).rename(columns={"column": "field"})
         issues["value"] = issues["value"].astype("string")
         st.dataframe(issues, hide_index=True, width="stretch",
                      column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     else:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 
 def money(x: float | None) -> str:

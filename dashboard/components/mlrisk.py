@@ -2,7 +2,8 @@
 session's handbook.
 
 Every number comes from ``engine.mlrisk`` (its workflow and the tables of stored results); these
-functions lay it out.
+functions lay it out. Scenario ids, column names and subgroup levels in the charts go through
+:func:`~dashboard.components.format.chart_text`, so Plotly shows them as written.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.components.format import chart_text
 from engine.mlrisk import Handbook, chart_rows, default_handbook, distribution, parse_handbook, subgroup_matrix
 from engine.mlrisk.workflow import DataPreview, preview_data
 
@@ -57,7 +59,7 @@ def metric_chart(rows: list[dict], metric: str) -> go.Figure:
     """Stressed value per scenario, coloured PASS/FAIL, with the baseline drawn."""
     df = chart_rows(rows, metric)
     fig = go.Figure(go.Bar(
-        x=df["scenario_id"], y=df["stressed_value"], marker_color=[COLORS[s] for s in df["status"]],
+        x=df["scenario_id"].map(chart_text), y=df["stressed_value"], marker_color=[COLORS[s] for s in df["status"]],
         text=df["status"], textposition="outside", name="stressed",
         hovertemplate="%{x}<br>stressed %{y:.4f}<extra></extra>",
     ))
@@ -77,7 +79,7 @@ def metric_chart(rows: list[dict], metric: str) -> go.Figure:
 def degradation_chart(rows: list[dict], metric: str) -> go.Figure:
     """Worsening % per scenario (degradation_pct signed so that up is worse) with the threshold drawn."""
     df = chart_rows(rows, metric)
-    fig = go.Figure(go.Bar(x=df["scenario_id"], y=df["worsening_pct"],
+    fig = go.Figure(go.Bar(x=df["scenario_id"].map(chart_text), y=df["worsening_pct"],
                            marker_color=[COLORS[s] for s in df["status"]], name="worsening %"))
     if len(df):
         thr = float(df["threshold"].iloc[0])
@@ -97,9 +99,11 @@ def distribution_chart(results: dict, scenario_id: str, feature: str) -> go.Figu
     fig = go.Figure([
         go.Bar(x=mid, y=df["before"], width=width, name="before (baseline)", marker_color=COLORS["baseline"],
                opacity=0.55),
-        go.Bar(x=mid, y=df["after"], width=width, name=f"after ({scenario_id})", marker_color="#e65100", opacity=0.55),
+        go.Bar(x=mid, y=df["after"], width=width, name=f"after ({chart_text(scenario_id)})", marker_color="#e65100",
+               opacity=0.55),
     ])
-    fig.update_layout(barmode="overlay", title=f"{feature}: before and after {scenario_id}", xaxis_title=feature,
+    fig.update_layout(barmode="overlay", title=f"{chart_text(feature)}: before and after {chart_text(scenario_id)}",
+                      xaxis_title=chart_text(feature),
                       yaxis_title="rows", height=380, margin={"t": 50, "b": 40})
     return fig
 
@@ -107,7 +111,8 @@ def distribution_chart(results: dict, scenario_id: str, feature: str) -> go.Figu
 def heatmap(results: dict, metric: str) -> go.Figure:
     """Scenario x subgroup heatmap of one metric."""
     m = subgroup_matrix(results, metric)
-    fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=list(m.columns), y=list(m.index), colorscale="RdYlGn",
+    fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=[chart_text(c) for c in m.columns],
+                               y=[chart_text(i) for i in m.index], colorscale="RdYlGn",
                                reversescale=metric not in ("AUC", "accuracy", "R2"),
                                text=[[("" if pd.isna(v) else f"{v:.3f}") for v in r] for r in m.to_numpy()],
                                texttemplate="%{text}", colorbar={"title": metric}))

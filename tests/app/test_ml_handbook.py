@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.components.format import plain
+
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "ml_handbook.py")
 NEW = "(new scenario)"
 
@@ -74,7 +76,7 @@ def test_save_and_open_a_handbook_in_the_store(db):
     at.text_input(key="ml_hb_save_name").input("four scenarios")
     at.button(key="ml_hb_save").click().run()
     assert not at.exception
-    assert any("Saved as 'four scenarios'" in s.value for s in at.success)
+    assert any(plain("Saved as 'four scenarios'") in s.value for s in at.success)
     at.button(key="ml_hb_reset").click().run()
     assert len(_ids(at)) == 5
     at.selectbox(key="ml_hb_open_pick").set_value("four scenarios")

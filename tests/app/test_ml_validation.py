@@ -58,10 +58,17 @@ def test_run_small_validation_then_sign_off(db):
     try:
         assert con.execute("SELECT name, comment FROM ml_signoffs WHERE run_id = ?", [run_id]).fetchall() == [
             ("Erin Validator", "Reviewed.")]
-        assert con.execute("SELECT count(*) FROM ml_artifacts WHERE run_id = ?", [run_id]).fetchone()[0] == 5
+        # five artifacts and the sign-off addendum (no .sig files: the test's key directory is empty)
+        assert con.execute("SELECT count(*) FROM ml_artifacts WHERE run_id = ?", [run_id]).fetchone()[0] == 6
         assert con.execute("SELECT kind, summary FROM runs WHERE run_id = ?", [run_id]).fetchone()[0] == "mlrisk"
     finally:
         con.close()
+    at.button(key="ml_verify").click().run()
+    assert not at.exception
+    assert any(w.value.replace("\\", "").startswith(f"UNSIGNED: the files of run {run_id} match")
+               for w in at.warning)
+    checks = next(d.value for d in at.dataframe if list(d.value.columns) == ["subject", "status", "detail"])
+    assert "FAIL" not in set(checks["status"]) and "unsigned" in set(checks["status"])
 
 
 def test_upload_mode_waits_for_a_file(db):

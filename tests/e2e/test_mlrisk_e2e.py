@@ -45,12 +45,15 @@ def test_build_scenario_run_validation_download_zip(app_server, page):
     page.get_by_text("Decision:", exact=False).first.wait_for()
 
     with page.expect_download() as info:
-        page.get_by_role("button", name="All (zip)").click()
+        page.get_by_role("button", name="Download the evidence (zip)").click()
     data = open(info.value.path(), "rb").read()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert set(zf.namelist()) == ARTIFACTS
         handbook = zf.read("stress_scenarios.json").decode()
     assert "e2e_limit_noise" in handbook
+    page.get_by_text("Verify evidence").first.click()  # the expander
+    page.get_by_role("button", name="Verify evidence").click()
+    page.get_by_text("UNSIGNED: the files of run", exact=False).first.wait_for()  # no key in tests
     page.get_by_role("tab", name="Degradation").click()
     page.get_by_text("worsening % against baseline").first.wait_for()
     page.get_by_text("Decision:", exact=False).first.scroll_into_view_if_needed()
