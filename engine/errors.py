@@ -36,13 +36,16 @@ class Issue:
     """One offending cell: where it is, what it holds and which rule it breaks.
 
     ``row`` is 1-based as a user counts data rows in a file (the header is not counted);
-    ``None`` for an issue that concerns the whole file or a whole column.
+    ``None`` for an issue that concerns the whole file or a whole column. ``column`` names a
+    table's column, or for a JSON document or a request the dotted path of a field
+    (``credit_crisis.market_factors.default_multiplier``); ``where`` says which, for messages.
     """
 
     row: int | None
     column: str | None
     value: Any
     rule: str
+    where: str = "column"
 
     def as_dict(self) -> dict[str, Any]:
         value = self.value
@@ -55,7 +58,7 @@ class Issue:
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
-            where.append(f"column {self.column!r}")
+            where.append(f"{self.where} {self.column!r}")
         loc = ", ".join(where) or "file"
         shown = "" if self.value is None else f" (value {self.value!r})"
         return f"{loc}{shown}: {self.rule}"
@@ -130,8 +133,8 @@ class StoreBusyError(StoreError):
 def from_pydantic(exc: Any, *, subject: str) -> ValidationError:
     """A pydantic ``ValidationError`` as the engine's :class:`ValidationError`.
 
-    Each pydantic error becomes one :class:`Issue`: the field path as the column (dotted, list
-    indices included), the offending input as the value and pydantic's message as the rule. A
+    Each pydantic error becomes one :class:`Issue`: the field path (dotted, list indices
+    included; ``where="field"``), the offending input as the value and pydantic's message as the rule. A
     location that starts with an integer (a list of records) gives the 1-based row.
     """
     issues = []
@@ -144,5 +147,6 @@ def from_pydantic(exc: Any, *, subject: str) -> ValidationError:
         value = err.get("input")
         if isinstance(value, (dict, list)):
             value = None if column is None else str(value)[:200]
-        issues.append(Issue(row=row, column=column, value=value, rule=str(err.get("msg", ""))))
+        issues.append(Issue(row=row, column=column, value=value, rule=str(err.get("msg", "")),
+                            where="field"))
     return ValidationError(issues, subject=subject)

@@ -201,7 +201,7 @@ def _issues(exc: PydanticValidationError) -> list[Issue]:
     for err in exc.errors(include_url=False):
         path = [str(p) for p in err["loc"] if p != "[key]"]
         out.append(Issue(row=None, column=".".join(path) or None, value=_shown(err.get("input")),
-                         rule=_rule(err)))
+                         rule=_rule(err), where="field"))
     return out
 
 

@@ -19,25 +19,25 @@ from engine.cli import main
 CORPUS: list[tuple[str, bytes, int, str]] = [
     ("extra_key.json",
      json.dumps({"name": "X", "market_factors": {"default_multiplier": 2}, "colour": "red"}).encode(),
-     2, "column 'x.colour' (value 'red'): unknown field 'colour'; a scenario has only name, "
+     2, "field 'x.colour' (value 'red'): unknown field 'colour'; a scenario has only name, "
         "description, market_factors"),
     ("extra_factor.json",
      json.dumps({"mine": {"market_factors": {"volatility": 0.2}}}).encode(),
-     2, "column 'mine.market_factors.volatility' (value 0.2): unknown market factor 'volatility'"),
+     2, "field 'mine.market_factors.volatility' (value 0.2): unknown market factor 'volatility'"),
     ("true_factor.json",
      json.dumps({"mine": {"market_factors": {"default_multiplier": True}}}).encode(),
-     2, "column 'mine.market_factors.default_multiplier' (value True): must be a number such as "
+     2, "field 'mine.market_factors.default_multiplier' (value True): must be a number such as "
         "2 or 0.03, not true/false"),
     ("text_factor.json",
      json.dumps({"mine": {"market_factors": {"default_multiplier": "2"}}}).encode(),
      2, "(value '2'): must be a number such as 2 or 0.03, not text"),
     ("null_factor.json", b'{"mine": {"market_factors": {"spread_widening": null}}}',
-     2, "column 'mine.market_factors.spread_widening': must be a number such as 2 or 0.03, not null"),
-    ("name_number.json", b'{"mine": {"name": 7}}', 2, "column 'mine.name' (value 7): must be text"),
+     2, "field 'mine.market_factors.spread_widening': must be a number such as 2 or 0.03, not null"),
+    ("name_number.json", b'{"mine": {"name": 7}}', 2, "field 'mine.name' (value 7): must be text"),
     ("entry_number.json", b'{"mine": 5}',
-     2, "column 'mine' (value 5): must be an object {name, description, market_factors}"),
+     2, "field 'mine' (value 5): must be an object {name, description, market_factors}"),
     ("factors_list.json", b'{"mine": {"market_factors": [2]}}',
-     2, "column 'mine.market_factors' (value '[2]'): must be an object of factor → number"),
+     2, "field 'mine.market_factors' (value '[2]'): must be an object of factor → number"),
     ("top_list.json", b"[1, 2]", 2, "must be a JSON object of key → {name, description, "
                                     "market_factors}; it holds a list"),
     ("top_string.json", b'"base"', 2, "it holds text"),
