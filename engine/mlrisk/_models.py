@@ -277,7 +277,7 @@ def issues_from_pydantic(exc: pydantic.ValidationError, *, row_key: str | None =
         if isinstance(value, (dict, list)):
             value = None
         msg = err.get("msg", "invalid")
-        issues.append(Issue(row=row, column=column, value=value, rule=msg))
+        issues.append(Issue(row=row, column=column, value=value, rule=msg, where="field"))
     return issues
 
 
