@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "engine.mlrisk.cli",
     "engine.market.cli",
     "engine.audit.cli",
+    "engine.live.cli",
 )
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2

@@ -10,10 +10,14 @@ One private module per concept, re-exported here:
   and the circuit breaker;
 - :mod:`engine.live._analytics`: Sharpe, volatility, max drawdown and attribution
   (quantstats/empyrical definitions);
-- :mod:`engine.live._alerts`: alert rules, de-duplication and escalation.
+- :mod:`engine.live._alerts`: alert rules, de-duplication and escalation;
+- :mod:`engine.live._compliance`: compliance rules in YAML and their check;
+- :mod:`engine.live._replay`: the replay loop (pre-trade check, risk updates, batches).
 
-Each module's docstring states its conventions and their sources. Everything here is pure
-computation: no store, no clock (times are passed in). Names load on first use (PEP 562).
+Each module's docstring states its conventions and their sources. Everything above is pure
+computation: no store, no clock (times are passed in). The user actions are in
+:mod:`engine.live.workflow` (storage in :mod:`engine.live._store`, SQL only there), the command
+in :mod:`engine.live.cli`. Names load on first use (PEP 562).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ _LAZY: dict[str, str] = {
     "read_accounts": "engine.live._inputs",
     "read_price_feed": "engine.live._inputs",
     "read_trades": "engine.live._inputs",
+    "read_yaml": "engine.live._inputs",
+    "YamlDocument": "engine.live._inputs",
     "validate_price_feed": "engine.live._inputs",
     "validate_trades": "engine.live._inputs",
     "wide_to_long": "engine.live._inputs",
@@ -83,6 +89,18 @@ _LAZY: dict[str, str] = {
     "performance_attribution": "engine.live._analytics",
     "portfolio_analytics": "engine.live._analytics",
     "sharpe_ratio": "engine.live._analytics",
+    # compliance
+    "ACCOUNT_METRICS": "engine.live._compliance",
+    "INSTRUMENT_METRICS": "engine.live._compliance",
+    "ComplianceReport": "engine.live._compliance",
+    "ComplianceRule": "engine.live._compliance",
+    "ComplianceRules": "engine.live._compliance",
+    "RuleResult": "engine.live._compliance",
+    "check_compliance": "engine.live._compliance",
+    "parse_compliance_rules": "engine.live._compliance",
+    "read_compliance_rules": "engine.live._compliance",
+    # the replay loop
+    "ReplayConfig": "engine.live._replay",
     # alerts
     "BREACH_SEVERITY": "engine.live._alerts",
     "LEVEL_SEVERITY": "engine.live._alerts",

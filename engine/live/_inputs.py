@@ -49,9 +49,10 @@ readers of :mod:`engine.ingest` and :mod:`engine.limits`.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,8 @@ __all__ = [
     "read_accounts",
     "read_price_feed",
     "read_trades",
+    "read_yaml",
+    "YamlDocument",
     "validate_price_feed",
     "validate_trades",
     "wide_to_long",
@@ -206,9 +209,7 @@ def parse_accounts(data: Any, *, subject: str = "accounts") -> AccountsConfig:
 def read_accounts(source: str | Path | bytes, *, subject: str | None = None) -> AccountsConfig:
     """Read an accounts YAML file (a path, or the file's bytes) and validate it.
 
-    The bytes are bounded by ``STRESSLAB_MAX_INPUT_MB`` and decoded as every text input is
-    (:func:`engine.limits.decode_text`); the YAML is read with PyYAML's safe loader, anchors and
-    aliases refused.
+    The file is read by :func:`read_yaml` (bounded, decoded, safe loader, no aliases).
 
     Parameters
     ----------
@@ -229,16 +230,57 @@ def read_accounts(source: str | Path | bytes, *, subject: str | None = None) -> 
     ValidationError
         Invalid content (see :func:`parse_accounts`).
     """
+    doc = read_yaml(source, subject=subject, what="accounts")
+    return parse_accounts(doc.data, subject=doc.subject)
+
+
+class YamlDocument(NamedTuple):
+    """A YAML file as read: its data, the subject its messages name, the sha256 of its bytes."""
+
+    data: Any
+    subject: str
+    sha256: str
+
+
+def read_yaml(source: str | Path | bytes, *, subject: str | None = None,
+              what: str = "YAML") -> YamlDocument:
+    """Read a small YAML document (a path, or the file's bytes) safely.
+
+    The bytes are bounded by ``STRESSLAB_MAX_INPUT_MB`` and decoded as every text input is
+    (:func:`engine.limits.decode_text`); the YAML is read with PyYAML's safe loader, anchors and
+    aliases refused.
+
+    Parameters
+    ----------
+    source : str, Path or bytes
+        A path to the file, or its content.
+    subject : str, optional
+        What the file is, for messages; default ``<what> file <name>`` (or ``what`` for bytes).
+    what : str, default "YAML"
+        The kind of file, for the default subject.
+
+    Returns
+    -------
+    YamlDocument
+        What :func:`yaml.safe_load` would return, the subject used in messages, and the sha256
+        (hex) of the file's bytes.
+
+    Raises
+    ------
+    InputError
+        A missing or oversized file, undecodable text, malformed YAML (line and column named),
+        or a YAML alias.
+    """
     import yaml
 
     from engine.limits import decode_text, limits, too_large
 
     lim = limits()
     if isinstance(source, bytes):
-        subj, raw = subject or "accounts", source
+        subj, raw = subject or what, source
     else:
         path = Path(source)
-        subj = subject or f"accounts file {path.name}"
+        subj = subject or f"{what} file {path.name}"
         if not path.is_file():
             raise InputError(f"{subj}: file not found: {path}")
         with path.open("rb") as fh:
@@ -254,7 +296,7 @@ def read_accounts(source: str | Path | bytes, *, subject: str | None = None) -> 
         problem = getattr(exc, "problem", None) or str(exc)
         raise InputError(f"{subj}: malformed YAML{where}: {problem}; fix the file and try "
                          "again") from None
-    return parse_accounts(data, subject=subj)
+    return YamlDocument(data, subj, hashlib.sha256(raw).hexdigest())
 
 
 def _loader(subject: str) -> type:
@@ -267,7 +309,7 @@ def _loader(subject: str) -> type:
                 mark = self.peek_event().start_mark
                 raise InputError(
                     f"{subject}: line {mark.line + 1}, column {mark.column + 1}: YAML aliases "
-                    "(*name) are not accepted in an accounts file; write each value out")
+                    "(*name) are not accepted here; write each value out")
             return super().compose_node(parent, index)
 
     return _NoAliasLoader
@@ -335,6 +377,8 @@ def _isin(values: np.ndarray, allowed: list[str]) -> np.ndarray:
 def _add(issues: list[Issue], mask: np.ndarray, *, column: str, values: Any, rule: str) -> None:
     for i in np.flatnonzero(mask):
         v = values[i] if values is not None else None
+        if isinstance(v, np.generic):
+            v = v.item()  # a message shows 0.0, not np.float64(0.0)
         if v is not None and not isinstance(v, str) and pd.isna(v):
             v = None
         issues.append(Issue(int(i) + 1, column, v, rule))

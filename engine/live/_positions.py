@@ -312,6 +312,18 @@ class Book:
         self.realized[account, instrument] += fill.realized
         return fill.realized
 
+    def advance(self, ts: int) -> None:
+        """Move the clock to ``ts`` without a trade or a price (e.g. for a rejected trade).
+
+        The first event of a new UTC day closes the previous day, whatever the event is.
+
+        Raises
+        ------
+        InputError
+            ``ts`` before the previous event.
+        """
+        self._advance(ts)
+
     def set_price(self, instrument: int, *, price: float, ts: int) -> None:
         """Mark ``instrument`` at ``price`` from time ``ts`` on (O(1)).
 
@@ -358,6 +370,66 @@ class Book:
             else:
                 self.set_price(ins[k], price=px[k], ts=ts[k])
         return out
+
+    # ----------------------------------------------------------------- state
+
+    def copy(self) -> Book:
+        """An independent copy: its arrays and closed days are copied, its accounts shared
+        (frozen). Used to compute a batch of events that may have to be computed again."""
+        new = object.__new__(Book)
+        new.__dict__.update(self.__dict__)
+        for name in ("quantity", "avg_cost", "realized", "mark", "prev_day_pl", "peak_equity"):
+            setattr(new, name, getattr(self, name).copy())
+        new.eod_days = list(self.eod_days)
+        new.eod_equity = list(self.eod_equity)
+        return new
+
+    def restore(self, *, quantity: np.ndarray, avg_cost: np.ndarray, realized: np.ndarray,
+                mark: np.ndarray, time: int | None, eod_days: Sequence[int],
+                eod_pl: np.ndarray, eod_equity: np.ndarray) -> None:
+        """Set the book to a stored state, as it was after its last event.
+
+        The day's reference P&L is the last closed day's ``total_pl`` and the high-water mark
+        the largest of the initial capital and every end-of-day equity, exactly as
+        :meth:`apply_trade` and :meth:`set_price` leave them (so a restored book goes on as if it
+        had never stopped).
+
+        Parameters
+        ----------
+        quantity, avg_cost, realized : ndarray of shape (n_accounts, n_instruments)
+            Units, currency per unit, currency.
+        mark : ndarray of shape (n_instruments,)
+            Latest prices, NaN where none yet.
+        time : int or None
+            The last event's time, ns since the epoch UTC (None before any event).
+        eod_days : sequence of int
+            The closed UTC days (days since the epoch), in order.
+        eod_pl, eod_equity : ndarray of shape (n_closed_days, n_accounts)
+            ``total_pl`` and equity of every account at the end of each closed day, currency.
+
+        Raises
+        ------
+        InputError
+            Arrays whose shapes do not match the book.
+        """
+        shape = self.quantity.shape
+        arrays = [np.asarray(a, dtype=float) for a in (quantity, avg_cost, realized)]
+        days = [int(d) for d in eod_days]
+        pl = np.asarray(eod_pl, dtype=float).reshape(len(days), shape[0])
+        equity = np.asarray(eod_equity, dtype=float).reshape(len(days), shape[0])
+        marks = np.asarray(mark, dtype=float)
+        if any(a.shape != shape for a in arrays) or marks.shape != (shape[1],):
+            raise InputError(f"a stored book of another shape cannot be restored into a book of "
+                             f"{shape[0]} accounts x {shape[1]} instruments")
+        self.quantity, self.avg_cost, self.realized = (a.copy() for a in arrays)
+        self.mark = marks.copy()
+        self.eod_days = days
+        self.eod_equity = [row.copy() for row in equity]
+        self.prev_day_pl = pl[-1].copy() if days else np.zeros(shape[0])
+        self.peak_equity = np.maximum(self.initial_capital, equity.max(axis=0, initial=-np.inf))
+        self.time = None if time is None else int(time)
+        self._day = None if time is None else int(time) // NS_PER_DAY
+        self._next_day = -(2**62) if self._day is None else (self._day + 1) * NS_PER_DAY
 
     # ----------------------------------------------------------------- figures
 

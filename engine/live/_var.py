@@ -119,7 +119,8 @@ class ReturnWindow:
         finite = np.isfinite(r)
         # first row from which every later return is finite (n_days when none)
         tail_ok = np.flip(np.logical_and.accumulate(np.flip(finite, axis=0), axis=0), axis=0)
-        start = np.where(tail_ok.any(axis=0), np.argmax(tail_ok, axis=0), r.shape[0])
+        start = (np.where(tail_ok.any(axis=0), np.argmax(tail_ok, axis=0), r.shape[0])
+                 if r.shape[0] else np.zeros(r.shape[1], dtype=np.int64))
         filled = np.where(finite, r, 0.0)
         z, moving = _standardise(filled)
         whole = start == 0
