@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -22,9 +23,15 @@ pytestmark = pytest.mark.xdist_group("packaging")
 def installed(tmp_path_factory) -> Path:
     """The project's wheel, built without its dependencies and unpacked into a folder."""
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
-                    "--quiet", "-w", str(out)],
-                   check=True, cwd=out, capture_output=True)
+    # Build from a copy of the sources: pip builds in the source tree (build/, *.egg-info), where
+    # the other test workers are reading and writing at the same time.
+    source = out / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", ".stresslab", "__pycache__", ".hypothesis",
+        ".pytest_cache"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
+                            "--quiet", "-w", str(out)], cwd=out, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
     wheel = next(out.glob("stresslab-*.whl"))
     site = out / "site"
     with zipfile.ZipFile(wheel) as z:
@@ -46,6 +53,9 @@ def test_wheel_carries_the_bundled_data_and_package_data(installed):
     assert any(n.startswith("engine/_bundled/fed_supervisory_scenarios_2025/") for n in names)
     assert "engine/store/migrations/0001_credit.sql" in names
     assert "engine/ingest/data/assumptions.csv" in names
+    assert "engine/store/migrations/0007_live.sql" in names
+    assert {"engine/_bundled/live/trades.csv", "engine/_bundled/live/compliance.yaml"} <= names
+    assert "dashboard/assets/favicon.png" in names
 
 
 def test_installed_wheel_runs_a_stress_test_of_the_bundled_pool(installed, tmp_path):
