@@ -44,6 +44,8 @@ NAVIGATION: dict[str, list[st.Page]] = {
         st.Page(PAGES / "ml_handbook.py", title="Scenario handbook", icon=":material/menu_book:"),
     ],
     "Market risk": [st.Page(PAGES / "market_risk.py", title="VaR and limits", icon=":material/monitoring:")],
+    "Live risk": [st.Page(PAGES / "risk_desk.py", title="Risk desk", icon=":material/speed:",
+                          url_path="risk_desk")],
 }
 
 navigation = st.navigation({k: v for k, v in NAVIGATION.items() if v})

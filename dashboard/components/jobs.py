@@ -1,7 +1,10 @@
-"""The credit stress run on a background thread, polled from the page's script thread.
+"""Workflow calls on a background thread, followed from the page's script thread.
 
-The thread calls :func:`engine.credit.workflow.run_stress`, which computes the run and records it
-in the store itself (success, partial, or a failed run before it raises). The page only follows
+:class:`Job` and :func:`start_job` run any workflow call on a thread, keep its result or its
+error (never a traceback) and hold the event that stops it; the Risk desk's replay uses them as
+they are. The credit stress run (:class:`RunJob`) adds its progress queue. Its thread calls
+:func:`engine.credit.workflow.run_stress`, which computes the run and records it in the store
+itself (success, partial, or a failed run before it raises). The page only follows
 the progress and, when the run ends, shows the stored run by its id
 (:func:`dashboard.components.credit.cached_run`), so a fresh run and a reopened one look the
 same and nothing is recomputed.
@@ -20,11 +23,72 @@ from dashboard import state
 from engine.credit.workflow import StressRunRequest, run_stress
 from engine.errors import StressLabError
 
-__all__ = ["RunJob", "start_run", "poll_run", "finish_run"]
+__all__ = ["Job", "start_job", "RunJob", "start_run", "poll_run", "finish_run"]
 
 
 @dataclass
-class RunJob:
+class Job:
+    """A workflow call on a background thread.
+
+    Attributes
+    ----------
+    cancel : threading.Event
+        Handed to the workflow as its stop (or cancel) event.
+    outcome : dict
+        ``{"result": ...}`` when the call returned, or ``{"error": StressLabError}``.
+    latest : object
+        The last progress report the call sent, if it sends any (kept by the caller's callback).
+    """
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    outcome: dict[str, Any] = field(default_factory=dict)
+    latest: Any = None
+    thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while the background thread is alive."""
+        return self.thread is not None and self.thread.is_alive()
+
+
+def start_job(call: Callable[[Any], Any], *, job: Job | None = None,
+              name: str = "the background job") -> Job:
+    """Run ``call(job)`` on a background thread and return the job at once.
+
+    The call's return value goes to ``job.outcome["result"]``; an engine error to
+    ``job.outcome["error"]``, and any other exception as a :class:`StressLabError` naming it, so
+    that the page shows a message and never a traceback.
+
+    Parameters
+    ----------
+    call : callable
+        Takes the job (for its ``cancel`` event; a progress callback may set ``latest``).
+    job : Job, optional
+        The job to run it in (a subclass with more fields); default a new :class:`Job`.
+    name : str
+        What runs, for the thread's name and the error message ("the stress run").
+
+    Returns
+    -------
+    Job
+    """
+    job = Job() if job is None else job
+
+    def work() -> None:
+        try:
+            job.outcome["result"] = call(job)
+        except StressLabError as exc:
+            job.outcome["error"] = exc
+        except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
+            job.outcome["error"] = StressLabError(f"{name} failed: {type(exc).__name__}: {exc}")
+
+    job.thread = threading.Thread(target=work, name=f"stresslab: {name}", daemon=True)
+    job.thread.start()
+    return job
+
+
+@dataclass(kw_only=True)
+class RunJob(Job):
     """A stress run on a background thread; the page polls ``events`` from the script thread.
 
     The engine calls ``progress`` from its worker threads, where Streamlit elements must not be
@@ -40,28 +104,18 @@ class RunJob:
         What runs.
     n_total : int
         Scenarios in the run, the base case included.
-    cancel : threading.Event
-        Set to cancel the scenarios not yet started.
     events : queue.Queue
         Progress events from the workers, read by :func:`poll_run`.
     done : list of (key, name, status)
         Scenarios already reported to the page (kept across reruns, e.g. after Cancel).
-    outcome : dict
-        ``{"run_id": str}`` when the run was recorded, or ``{"error": StressLabError}``.
+
+    ``outcome`` holds ``{"result": run_id}`` when the run was recorded (see :class:`Job`).
     """
 
     request: StressRunRequest
     n_total: int
-    cancel: threading.Event = field(default_factory=threading.Event)
     events: queue.Queue = field(default_factory=queue.Queue)
     done: list[tuple[str, str, str]] = field(default_factory=list)
-    outcome: dict[str, Any] = field(default_factory=dict)
-    thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        """True while the background thread is alive."""
-        return self.thread is not None and self.thread.is_alive()
 
 
 def start_run(request: StressRunRequest, *, cancel: threading.Event | None = None) -> RunJob:
@@ -90,20 +144,10 @@ def start_run(request: StressRunRequest, *, cancel: threading.Event | None = Non
     def progress(key: str, result: Any, n_done: int, n_total: int) -> None:
         job.events.put((key, result.scenario.name, result.status, n_done, n_total))
 
-    def work() -> None:
-        try:
-            run = run_stress(request, store=store, progress=progress, cancel=job.cancel)
-        except StressLabError as exc:
-            job.outcome["error"] = exc
-        except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
-            job.outcome["error"] = StressLabError(
-                f"the stress run failed: {type(exc).__name__}: {exc}")
-        else:
-            job.outcome["run_id"] = run.run_id
+    def call(job: RunJob) -> str:
+        return run_stress(request, store=store, progress=progress, cancel=job.cancel).run_id
 
-    job.thread = threading.Thread(target=work, name="stresslab-run", daemon=True)
-    job.thread.start()
-    return job
+    return start_job(call, job=job, name="the stress run")
 
 
 def poll_run(job: RunJob, on_event: Callable[[str, str, str, int, int], None], *,
@@ -146,7 +190,7 @@ def finish_run(job: RunJob) -> str:
         raise StressLabError("the stress run has not finished yet")
     if "error" in job.outcome:
         raise job.outcome["error"]
-    run_id = job.outcome.get("run_id")
+    run_id = job.outcome.get("result")
     if not run_id:
         raise StressLabError("the stress run was not recorded (request.record is False)")
     return run_id

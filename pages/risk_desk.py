@@ -1,0 +1,231 @@
+"""Risk desk: the bundled replay (start, pause, speed), one row per account, the P&L and
+risk-score history, the alert inbox with acknowledgement, compliance results and the kill
+switch. Lays out engine results (:mod:`engine.live.workflow`); computes nothing itself.
+
+The replay runs on a background thread (:func:`dashboard.components.live.start_replay`); the
+panels are a fragment that reruns every second while it runs, so the rest of the page (the
+inbox, the forms) is not redrawn. Every action is a button callback that stores its message
+for the next render, so the panels drawn after it already show its effect.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from dashboard.components import live as cl
+from dashboard.components.format import money, pct, plain, show_error
+from engine.errors import StressLabError
+from engine.live import workflow as lw
+
+REGULATIONS = ["mifid_ii", "cftc", "finra", "sec", "custom"]
+
+st.title("Risk desk")
+st.info(plain(lw.EXAMPLE_NOTE), icon=":material/science:")
+
+flash_slot = st.empty()
+flash = st.session_state.pop("rd_flash", None)
+if flash:
+    kind, message = flash
+    with flash_slot.container():
+        if kind == "ok":
+            st.success(plain(message))
+        else:
+            show_error(message)
+
+
+def _act(action, build, say) -> None:
+    """Run a workflow action from a callback; say what happened on the next render."""
+    try:
+        done = action(build())
+    except StressLabError as exc:
+        st.session_state["rd_flash"] = ("error", exc)
+    else:
+        st.session_state["rd_flash"] = ("ok", say(done))
+
+
+def _start() -> None:
+    try:
+        st.session_state["rd_job"] = cl.start_replay(cl.SPEEDS[st.session_state["rd_speed"]])
+    except StressLabError as exc:
+        st.session_state["rd_flash"] = ("error", exc)
+
+
+def _pause() -> None:
+    job = st.session_state.get("rd_job")
+    if job is not None:
+        job.cancel.set()
+
+
+def _choices(key: str, options: list) -> list:
+    """``options`` for the select ``key``; a choice no longer among them (an acknowledged
+    alert, a resumed account, none yet) becomes the first option."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[0] if options else None
+    return options
+
+
+job = st.session_state.get("rd_job")
+running = job is not None and job.running
+if job is not None and not running and job.outcome:  # ended since the last render
+    st.session_state.pop("rd_job")
+    if "error" in job.outcome:
+        with flash_slot.container():
+            show_error(job.outcome["error"])
+    else:
+        flash_slot.success(plain(job.outcome["result"].summary))
+
+controls = st.container(horizontal=True, vertical_alignment="bottom")
+controls.select_slider("Replay speed", options=list(cl.SPEEDS), value="1 feed month a second",
+                       key="rd_speed", disabled=running, width=360,
+                       help="Feed time per second of wall-clock time. Pause to change it.")
+controls.button("Start replay" if not running else "Replaying…", key="rd_start", type="primary",
+                on_click=_start, disabled=running, icon=":material/play_arrow:")
+controls.button("Pause", key="rd_pause", on_click=_pause, disabled=not running,
+                icon=":material/pause:")
+
+desk = lw.desk()
+accounts = desk.accounts["account_id"].tolist() if desk.session is not None else []
+if desk.session is None:
+    st.info("No replay in the store yet. Press **Start replay** to replay the bundled example; "
+            "the panels below fill in as it runs.")
+chosen = st.selectbox("Account for the charts", _choices("rd_chart_account", accounts),
+                      key="rd_chart_account", disabled=not accounts)
+
+
+@st.fragment(run_every=1 if running else None)
+def panels(account_id: str | None) -> None:
+    """Progress, the desk's rows and one account's charts, read again on every tick."""
+    job = st.session_state.get("rd_job")
+    if job is not None and not job.running and st.session_state.get("rd_ticking"):
+        st.session_state["rd_ticking"] = False
+        st.rerun(scope="app")  # the replay ended: draw the page once more, then stop ticking
+    st.session_state["rd_ticking"] = job is not None and job.running
+    view = lw.desk()
+    session = view.session
+    if session is None:
+        return
+    status = "running" if st.session_state["rd_ticking"] else session.status
+    st.progress(session.fraction,
+                text=f"Events {session.events_done:,} of {session.events_total:,} ({status})")
+    feed = session.as_of.strftime("%Y-%m-%d %H:%M UTC") if session.as_of else "–"
+    st.caption(plain(f"Feed time {feed} · trades applied {session.trades_applied:,}, "
+                     f"rejected {session.trades_rejected:,} · alerts raised "
+                     f"{session.alerts_raised:,} · {session.trades_name}, {session.prices_name}"))
+    rows, config = cl.desk_columns(view.accounts)
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=config, key="rd_desk")
+    if account_id is None or account_id not in set(view.accounts["account_id"]):
+        return
+    row = view.accounts.set_index("account_id").loc[account_id]
+    m = st.columns(4)
+    m[0].metric(f"Equity of {plain(account_id)}", plain(money(row["equity"])))
+    m[1].metric("P&L total", plain(money(row["total_pl"])))
+    m[2].metric("VaR 95 % (1 day)", plain(money(row["var_95"])))
+    m[3].metric("Margin utilisation", plain(pct(row["margin_utilization"])))
+    history = lw.history(account_id)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(cl.pl_chart(history, account_id=account_id), key="rd_pl_chart")
+    c2.plotly_chart(cl.risk_chart(history, account_id=account_id), key="rd_risk_chart")
+
+
+st.subheader("Accounts")
+panels(chosen)
+
+tab_alerts, tab_compliance, tab_kill = st.tabs(["Alert inbox", "Compliance", "Kill switch"])
+
+with tab_alerts:
+    f1, f2 = st.columns([2, 1], vertical_alignment="bottom")
+    who = f1.selectbox("Account", ["All accounts", *accounts], key="rd_alert_account")
+    show_all = f2.checkbox("Include acknowledged", key="rd_alert_all")
+    inbox = lw.alerts(account_id=None if who == "All accounts" else who,
+                      include_acknowledged=show_all)
+    stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
+    st.caption(f"{len(inbox.alerts):,} alerts, newest first (read at {stamp}; the inbox is "
+               "read again when you act on the page or when a replay pauses or ends).")
+    if inbox.alerts:
+        table, config = cl.alert_columns(inbox.to_frame())
+        st.dataframe(table, hide_index=True, width="stretch", column_config=config,
+                     key="rd_alerts", height=280)
+    open_alerts = {a["alert_id"]: a for a in inbox.alerts if not a["is_acknowledged"]}
+    with st.form("rd_ack_form", border=True):
+        st.markdown("**Acknowledge an alert**")
+        st.selectbox("Alert", _choices("rd_ack_alert", list(open_alerts)), key="rd_ack_alert",
+                     format_func=lambda i: cl.alert_label(open_alerts[i]))
+        a1, a2 = st.columns([1, 2])
+        a1.text_input("Your name", key="rd_ack_by", max_chars=200)
+        a2.text_input("Note (optional)", key="rd_ack_note", max_chars=2000)
+        st.form_submit_button(
+            "Acknowledge", disabled=not open_alerts, on_click=lambda: _act(
+                lw.acknowledge, lambda: lw.AckRequest.build(
+                    alert_id=st.session_state["rd_ack_alert"] or "",
+                    by=st.session_state["rd_ack_by"], note=st.session_state["rd_ack_note"] or None),
+                lambda d: f"Alert {d.alert_id} acknowledged by {d.acknowledged_by}."))
+
+with tab_compliance:
+    c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+    c_account = c1.selectbox("Account", _choices("rd_comp_account", accounts),
+                             key="rd_comp_account", disabled=not accounts)
+    c2.multiselect("Regulations", REGULATIONS, default=REGULATIONS, key="rd_comp_regs")
+    st.button("Run compliance check", key="rd_comp_run", disabled=not accounts, on_click=lambda: _act(
+        lw.compliance_check, lambda: lw.ComplianceRequest.build(
+            account_id=st.session_state["rd_comp_account"],
+            regulations=tuple(st.session_state["rd_comp_regs"]) or None),
+        lambda d: f"Compliance check of {d.report.account_id} stored: "
+                  f"{len(d.report.results)} rules, {d.report.non_compliant} not compliant."))
+    if c_account is not None:
+        checked = lw.compliance_results(c_account)
+        if checked.check is None:
+            st.caption("No compliance check of this account yet.")
+        else:
+            c = checked.check
+            verdict = "compliant" if c["compliant"] else f"{c['non_compliant']} rules breached"
+            st.caption(plain(f"Checked {c['checked_at']:%Y-%m-%d %H:%M} UTC on the book at feed "
+                             f"time {c['as_of']:%Y-%m-%d %H:%M}: {c['rules_checked']} rules, "
+                             f"{verdict}."))
+            table, config = cl.compliance_columns(checked.results)
+            st.dataframe(table, hide_index=True, width="stretch", column_config=config,
+                         key="rd_compliance")
+
+with tab_kill:
+    states = (dict(zip(desk.accounts["account_id"], desk.accounts["trading_state"]))
+              if accounts else {})
+    k1, k2 = st.columns(2)
+    with k1.form("rd_kill_form"):
+        st.markdown("**Kill switch**: every later trade of the account is rejected; the other "
+                    "accounts carry on.")
+        st.selectbox("Account", _choices("rd_kill_account", accounts), key="rd_kill_account")
+        st.radio("New state", ["HALTED", "REDUCING"], key="rd_kill_state", horizontal=True,
+                 captions=["no trade at all", "only trades that reduce a position"])
+        st.text_input("Reason", key="rd_kill_reason", max_chars=2000)
+        st.text_input("Your name", key="rd_kill_by", max_chars=200)
+        st.checkbox("I confirm: stop this account's trading", key="rd_kill_confirm")
+
+        def _kill() -> None:
+            if not st.session_state["rd_kill_confirm"]:
+                st.session_state["rd_flash"] = (
+                    "error", StressLabError("tick the confirmation box to trigger the kill "
+                                            "switch; nothing was changed"))
+                return
+            _act(lw.kill_switch, lambda: lw.KillSwitchRequest.build(
+                account_id=st.session_state["rd_kill_account"] or "",
+                reason=st.session_state["rd_kill_reason"], by=st.session_state["rd_kill_by"],
+                state=st.session_state["rd_kill_state"]),
+                lambda d: f"{d.account_id} is {d.new_state} (was {d.old_state}), by {d.by}.")
+            st.session_state["rd_kill_confirm"] = False
+
+        st.form_submit_button("Trigger kill switch", type="primary", on_click=_kill,
+                              disabled=not accounts)
+    with k2.form("rd_resume_form"):
+        st.markdown("**Resume trading**: the account is ACTIVE again.")
+        stopped = [a for a, s in states.items() if s != "ACTIVE"]
+        st.selectbox("Account", _choices("rd_resume_account", stopped), key="rd_resume_account",
+                     format_func=lambda a: f"{a} ({states.get(a, '?')})")
+        st.text_input("Your name", key="rd_resume_by", max_chars=200)
+        st.text_input("Reason (optional)", key="rd_resume_reason", max_chars=2000)
+        st.form_submit_button("Resume trading", disabled=not stopped, on_click=lambda: _act(
+            lw.resume, lambda: lw.ResumeRequest.build(
+                account_id=st.session_state["rd_resume_account"] or "",
+                by=st.session_state["rd_resume_by"],
+                **({"reason": r} if (r := st.session_state["rd_resume_reason"].strip()) else {})),
+            lambda d: f"{d.account_id} is {d.new_state} again, by {d.by}."))
