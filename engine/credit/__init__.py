@@ -9,8 +9,7 @@ share a name with a pool-level helper (``read_pool``, ``detect_format``, ``save_
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from engine._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     # the pool (owned by engine.ingest.models) and the stress-test models
@@ -93,13 +92,4 @@ _LAZY: dict[str, str] = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'engine.credit' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

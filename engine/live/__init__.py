@@ -22,8 +22,7 @@ in :mod:`engine.live.cli`. Names load on first use (PEP 562).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from engine._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     # inputs
@@ -114,13 +113,4 @@ _LAZY: dict[str, str] = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'engine.live' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -13,8 +13,7 @@ Names are imported lazily on first use (PEP 562), so that ``stresslab --help`` (
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from engine._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "BacktestResult": "engine.market.backtest",
@@ -79,14 +78,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engine.market' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -10,8 +10,7 @@ not import scikit-learn, scipy or pandas.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from engine._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "ARTIFACT_NAMES": "_artifacts",
@@ -72,17 +71,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engine.mlrisk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"engine.mlrisk.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
