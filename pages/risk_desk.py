@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from dashboard import state
 from dashboard.components import live as cl
 from dashboard.components.format import money, pct, plain, show_error
 from engine.errors import StressLabError
@@ -38,7 +39,7 @@ if flash:
 def _act(action, build, say) -> None:
     """Run a workflow action from a callback; say what happened on the next render."""
     try:
-        done = action(build())
+        done = action(build(), store=state.store())
     except StressLabError as exc:
         st.session_state["rd_flash"] = ("error", exc)
     else:
@@ -85,7 +86,8 @@ controls.button("Start replay" if not running else "Replaying…", key="rd_start
 controls.button("Pause", key="rd_pause", on_click=_pause, disabled=not running,
                 icon=":material/pause:")
 
-desk = lw.desk()
+store = state.store()
+desk = lw.desk(store=store)
 accounts = desk.accounts["account_id"].tolist() if desk.session is not None else []
 if desk.session is None:
     st.info("No replay in the store yet. Press **Start replay** to replay the bundled example; "
@@ -95,14 +97,15 @@ chosen = st.selectbox("Account for the charts", _choices("rd_chart_account", acc
 
 
 @st.fragment(run_every=1 if running else None)
-def panels(account_id: str | None) -> None:
-    """Progress, the desk's rows and one account's charts, read again on every tick."""
+def panels(account_id: str | None, page_desk: lw.DeskView) -> None:
+    """Progress, the desk's rows and one account's charts; a tick of the fragment alone reads
+    the desk again, a run of the whole page uses the desk it has just read."""
     job = st.session_state.get("rd_job")
     if job is not None and not job.running and st.session_state.get("rd_ticking"):
         st.session_state["rd_ticking"] = False
         st.rerun(scope="app")  # the replay ended: draw the page once more, then stop ticking
     st.session_state["rd_ticking"] = job is not None and job.running
-    view = lw.desk()
+    view = page_desk if st.session_state.pop("rd_page_run", False) else lw.desk(store=store)
     session = view.session
     if session is None:
         return
@@ -123,14 +126,15 @@ def panels(account_id: str | None) -> None:
     m[1].metric("P&L total", plain(money(row["total_pl"])))
     m[2].metric("VaR 95 % (1 day)", plain(money(row["var_95"])))
     m[3].metric("Margin utilisation", plain(pct(row["margin_utilization"])))
-    history = lw.history(account_id)
+    history = lw.history(account_id, store=store)
     c1, c2 = st.columns(2)
     c1.plotly_chart(cl.pl_chart(history, account_id=account_id), key="rd_pl_chart")
     c2.plotly_chart(cl.risk_chart(history, account_id=account_id), key="rd_risk_chart")
 
 
 st.subheader("Accounts")
-panels(chosen)
+st.session_state["rd_page_run"] = True
+panels(chosen, desk)
 
 tab_alerts, tab_compliance, tab_kill = st.tabs(["Alert inbox", "Compliance", "Kill switch"])
 
@@ -139,7 +143,7 @@ with tab_alerts:
     who = f1.selectbox("Account", ["All accounts", *accounts], key="rd_alert_account")
     show_all = f2.checkbox("Include acknowledged", key="rd_alert_all")
     inbox = lw.alerts(account_id=None if who == "All accounts" else who,
-                      include_acknowledged=show_all)
+                      include_acknowledged=show_all, store=store)
     stamp = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
     st.caption(f"{len(inbox.alerts):,} alerts, newest first (read at {stamp}; the inbox is "
                "read again when you act on the page or when a replay pauses or ends).")
@@ -174,14 +178,15 @@ with tab_compliance:
         lambda d: f"Compliance check of {d.report.account_id} stored: "
                   f"{len(d.report.results)} rules, {d.report.non_compliant} not compliant."))
     if c_account is not None:
-        checked = lw.compliance_results(c_account)
+        checked = lw.compliance_results(c_account, store=store)
         if checked.check is None:
             st.caption("No compliance check of this account yet.")
         else:
             c = checked.check
             verdict = "compliant" if c["compliant"] else f"{c['non_compliant']} rules breached"
+            as_of = "–" if c["as_of"] is None else f"{c['as_of']:%Y-%m-%d %H:%M}"
             st.caption(plain(f"Checked {c['checked_at']:%Y-%m-%d %H:%M} UTC on the book at feed "
-                             f"time {c['as_of']:%Y-%m-%d %H:%M}: {c['rules_checked']} rules, "
+                             f"time {as_of}: {c['rules_checked']} rules, "
                              f"{verdict}."))
             table, config = cl.compliance_columns(checked.results)
             st.dataframe(table, hide_index=True, width="stretch", column_config=config,

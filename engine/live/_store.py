@@ -168,13 +168,11 @@ def session_for_account(con: duckdb.DuckDBPyConnection, *, account_id: str,
     return session
 
 
-def accounts_known(con: duckdb.DuckDBPyConnection, account_id: str) -> dict[str, Any] | None:
-    """The latest session (id, cursor time) holding ``account_id``, or None."""
-    row = _first(con.execute(
-        "SELECT s.session_id, s.cursor_at FROM live_sessions s"
-        " JOIN live_account_state a USING (session_id) WHERE a.account_id = ?"
-        " ORDER BY s.updated_at DESC LIMIT 1", [account_id]))
-    return None if row is None else {"session_id": str(row[0]), "cursor_at": row[1]}
+def latest_session_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The id of the latest updated session, or None when the store holds no replay."""
+    row = _first(con.execute("SELECT session_id FROM live_sessions"
+                             " ORDER BY updated_at DESC, session_id LIMIT 1"))
+    return None if row is None else str(row[0])
 
 
 # --------------------------------------------------------------------------- the book

@@ -173,15 +173,6 @@ class ReturnWindow:
             r = simple_returns(table).to_numpy(dtype=float)[-lookback:]
         return cls(tuple(cols), r)
 
-    def _held(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        v = np.asarray(values, dtype=float)
-        if v.shape != (len(self.instruments),):
-            raise InputError(f"{v.shape[0] if v.ndim else 0} position values do not match the "
-                             f"{len(self.instruments)} instruments of the return window")
-        held = np.flatnonzero(v != 0.0)
-        r = self.returns[:, held]
-        r = r[np.isfinite(r).all(axis=1)]
-        return v[held], r
 
 
 def var_95(values: np.ndarray, *, window: ReturnWindow,

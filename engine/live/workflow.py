@@ -710,10 +710,7 @@ def _change_state(store: Store, *, account_id: str, new_state: str, allowed_from
                   action: str, by: str, reason: str, now: datetime) -> StateChanged:
     change_id = uuid.uuid4().hex
     with store.write() as con, transaction(con):
-        known = _store.accounts_known(con, account_id)
-        if known is None:
-            raise NotFoundError(f"no replay holds account {account_id!r}; run `stresslab live "
-                                "replay` first")
+        known = _store.session_for_account(con, account_id=account_id)
         old = _store.trading_states(con, [account_id])[account_id][0]
         if old not in allowed_from:
             raise InputError(f"account {account_id} is already {old}"
@@ -798,6 +795,13 @@ def _records(frame: pd.DataFrame) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
+def _positive_limit(limit: int | None) -> int | None:
+    """``limit`` if it is None or at least 1; the reads' LIMIT cannot be negative or zero."""
+    if limit is not None and limit < 1:
+        raise InputError(f"limit must be at least 1, got {limit}")
+    return limit
+
+
 def alerts(*, account_id: str | None = None, include_acknowledged: bool = False,
            session_id: str | None = None, limit: int = 500,
            store: Store | None = None) -> AlertList:
@@ -810,7 +814,7 @@ def alerts(*, account_id: str | None = None, include_acknowledged: bool = False,
     with (store or Store()).read() as con:
         frame = _store.alerts_frame(con, account_id=account_id,
                                     include_acknowledged=include_acknowledged,
-                                    session_id=session_id, limit=limit)
+                                    session_id=session_id, limit=_positive_limit(limit))
     return AlertList(alerts=_records(frame[list(_ALERT_FIELDS)] if len(frame) else frame))
 
 
@@ -876,11 +880,9 @@ def desk(*, session_id: str | None = None, store: Store | None = None) -> DeskVi
     equity, trading state, open alerts), from one read session. ``session`` is None when the
     store holds no replay."""
     with (store or Store()).read() as con:
+        session_id = session_id or _store.latest_session_id(con)
         if session_id is None:
-            frame = _store.sessions_frame(con)
-            if frame.empty:
-                return DeskView(session=None, accounts=pd.DataFrame())
-            session_id = str(frame["session_id"].iloc[0])
+            return DeskView(session=None, accounts=pd.DataFrame())
         row = _store.session_row(con, session_id)
         if row is None:
             raise NotFoundError(f"no live session {session_id!r}")
@@ -896,7 +898,7 @@ def history(account_id: str, *, session_id: str | None = None, limit: int | None
     with (store or Store()).read() as con:
         session = _store.session_for_account(con, account_id=account_id, session_id=session_id)
         return _store.history_frame(con, session_id=session["session_id"],
-                                    account_id=account_id, limit=limit)
+                                    account_id=account_id, limit=_positive_limit(limit))
 
 
 def positions(account_id: str, *, session_id: str | None = None,
@@ -914,13 +916,11 @@ def trades(*, session_id: str | None = None, account_id: str | None = None,
     """Processed trades of a session (default the latest), latest first; ``status="rejected"``
     lists the rejected trades with the state and the reason."""
     with (store or Store()).read() as con:
+        session_id = session_id or _store.latest_session_id(con)
         if session_id is None:
-            frame = _store.sessions_frame(con)
-            if frame.empty:
-                return pd.DataFrame()
-            session_id = str(frame["session_id"].iloc[0])
+            return pd.DataFrame()
         return _store.trades_frame(con, session_id=session_id, account_id=account_id,
-                                   status=status, limit=limit)
+                                   status=status, limit=_positive_limit(limit))
 
 
 # --------------------------------------------------------------------------- compliance

@@ -169,3 +169,10 @@ def test_the_example_says_its_trades_are_synthetic(db, capsys):
     assert main(["live", "status", "--account", "alpha", "--json"]) == 0
     panels = json.loads(capsys.readouterr().out)
     assert panels["pl"]["position_count"] == 9  # alpha's first nine buys, 2021-01-04 … 14
+
+
+def test_a_limit_below_one_is_bad_input_not_an_internal_error(db, files, capsys):
+    assert main(_replay_args(files)) == 0
+    capsys.readouterr()
+    assert main(["live", "alerts", "--limit", "-1"]) == 2
+    assert "limit must be at least 1, got -1" in capsys.readouterr().err
