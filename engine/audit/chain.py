@@ -410,11 +410,22 @@ def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
     return con.execute("SELECT txid_current()").fetchone()[0] == first
 
 
-def iter_records(con: duckdb.DuckDBPyConnection) -> Iterator[AuditRecord]:
-    """Every stored record in sequence order (payloads and covers parsed)."""
+def iter_records(con: duckdb.DuckDBPyConnection, *, event_types: tuple[str, ...] = (),
+                 run_id: str | None = None) -> Iterator[AuditRecord]:
+    """Stored records in sequence order (payloads and covers parsed): every record, or only
+    those of ``event_types`` whose payload names ``run_id`` (filtered in the store, so finding
+    one run's records does not read the whole trail)."""
+    where, params = [], []
+    if event_types:
+        where.append(f"event_type IN ({', '.join('?' for _ in event_types)})")
+        params.extend(event_types)
+    if run_id is not None:
+        where.append("json_extract_string(payload, '$.run_id') = ?")
+        params.append(run_id)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
     rows = con.execute(
         "SELECT seq, event_type, timestamp, payload, prev_hash, hash, covers FROM audit_chain"
-        " ORDER BY seq").fetchall()
+        f"{clause} ORDER BY seq", params).fetchall()
     for seq, event_type, ts, payload, prev, digest, covers in rows:
         try:
             parsed = json.loads(payload)

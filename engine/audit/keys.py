@@ -54,6 +54,7 @@ __all__ = [
     "load_verify_key",
     "read_checkpoint",
     "read_checkpoints",
+    "resolve_verify_key",
     "write_checkpoint",
 ]
 
@@ -227,6 +228,30 @@ def load_verify_key(source: str | os.PathLike[str] | None = None) -> VerifyKey |
     if not isinstance(public, Ed25519PublicKey):
         raise InputError(f"{path} is not an Ed25519 public key")
     return VerifyKey(public=public, path=path)
+
+
+def resolve_verify_key(public_key: str | os.PathLike[str] | None = None) -> VerifyKey | None:
+    """The key that checks signatures, the same for the trail and the evidence.
+
+    ``public_key`` when given (a ``.pub`` PEM file or a key directory; it must hold one); else
+    the key directory's public key, or its private key's public half when the ``.pub`` file is
+    gone; ``None`` when the key directory holds no key (everything is unsigned).
+
+    Raises
+    ------
+    InputError
+        If ``public_key`` is given but holds no public key, or a key file is unreadable.
+    """
+    if public_key is None:
+        return load_verify_key() or load_signing_key()
+    if not Path(public_key).exists():
+        raise InputError(f"no public key file at {str(public_key)!r}: it does not exist; pass the "
+                         "signer's audit_ed25519.pub (or the key directory that holds it)")
+    key = load_verify_key(public_key)
+    if key is None:
+        raise InputError(f"no public key file in {str(public_key)!r}: pass the signer's "
+                         "audit_ed25519.pub (or the key directory that holds it)")
+    return key
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ __all__ = [
 
 MANIFEST_NAME = "evidence_manifest.json"
 SIGNATURE_NAME = "evidence_manifest.sig"
-_SIGNOFF = re.compile(r"^signoff_(\d{3,})\.(json|sig)$")
+SIGNOFF_FILE = re.compile(r"^signoff_(\d{3,})\.(json|sig)$")
 _LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "skops", "duckdb", "pydantic", "plotly", "streamlit")
 
 
@@ -516,7 +516,7 @@ def _check_addenda(files: Mapping[str, bytes], *, run_id: str, manifest_sha256: 
     lines: list[CheckLine] = []
     seqs: dict[int, str] = {}
     for name in sorted(files):
-        match = _SIGNOFF.match(name)
+        match = SIGNOFF_FILE.match(name)
         if match is None:
             continue
         seq, ext = int(match.group(1)), match.group(2)
@@ -583,7 +583,7 @@ def _check_store(recorded: RecordedEvidence, *, run_id: str, manifest_sha256: st
         lines.append(CheckLine(subject="store", status="FAIL",
                                detail=f"the store recorded run {run_id}'s evidence as {expected}; this evidence is "
                                       f"{found}"))
-    present = {n: sha256_hex(b) for n, b in files.items() if _SIGNOFF.match(n)}
+    present = {n: sha256_hex(b) for n, b in files.items() if SIGNOFF_FILE.match(n)}
     for name in sorted(set(recorded.addenda) | set(present)):
         if name not in present:
             lines.append(CheckLine(subject=name, status="FAIL",
@@ -673,7 +673,7 @@ def check_evidence(
                                   f"{manifest.team_or_user}, sha256 {digest}"))
     lines += _check_manifest_hashes(manifest, files, required=required)
     known = {MANIFEST_NAME, SIGNATURE_NAME, *manifest.outputs_hash, *manifest.inputs_hash}
-    for name in sorted(n for n in files if n not in known and not _SIGNOFF.match(n)):
+    for name in sorted(n for n in files if n not in known and not SIGNOFF_FILE.match(n)):
         lines.append(CheckLine(subject=name, status="FAIL",
                                detail="present but not listed in the manifest: its entry was removed, or the file "
                                       "does not belong with this evidence (move it out)"))

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar
 
 import pandas as pd
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.audit import chain
 from engine.audit import keys as _keys
 from engine.audit import runs as _runs
 from engine.audit.runs import RunKind
-from engine.errors import InputError, from_pydantic
+from engine.errors import InputError
+from engine.requests import Request
 from engine.store import Store
 
 __all__ = ["KeyInfo", "RunList", "RunListRow", "RunsQuery", "TrailProblem", "TrailStatus",
@@ -146,13 +146,7 @@ def verify_audit(*, store: Store | None = None, public_key: str | Path | None = 
     See :func:`engine.audit.chain.verify` for each check and ``docs/ARCHITECTURE.md``
     ("Audit trail and signatures") for what it protects against.
     """
-    if public_key is not None:
-        key = _keys.load_verify_key(public_key) if Path(public_key).is_file() else None
-        if key is None:
-            raise InputError(f"no public key file at {public_key}: pass the audit_ed25519.pub "
-                             "kept elsewhere")
-    else:
-        key = _keys.load_verify_key() or _keys.load_signing_key()
+    key = _keys.resolve_verify_key(public_key)
     problems: list[TrailProblem] = []
     checkpoints: list[_keys.Checkpoint] = []
     if key is not None:
@@ -220,7 +214,7 @@ class KeyInfo(BaseModel):
 def _key_info(*, replaced: str | None = None) -> KeyInfo:
     folder = _keys.keys_dir()
     private = folder / _keys.PRIVATE_NAME
-    key = _keys.load_verify_key() or _keys.load_signing_key()
+    key = _keys.resolve_verify_key()
     try:
         n = len(_keys.read_checkpoints())
     except InputError:
@@ -255,7 +249,7 @@ def create_keys(*, force: bool = False) -> KeyInfo:
     InputError
         If a key exists and ``force`` is false, or the key directory cannot be written.
     """
-    old = (_keys.load_verify_key() or _keys.load_signing_key()) if force else None
+    old = _keys.resolve_verify_key() if force else None
     _keys.init_keys(force=force)
     return _key_info(replaced=None if old is None else old.key_id)
 
@@ -268,31 +262,24 @@ def export_audit(*, store: Store | None = None, out: str | Path | None = None) -
     with (store or Store()).read() as con:
         text = chain.export_jsonl(con)
     if out is not None:
-        Path(out).write_text(text, encoding="utf-8")
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write the audit trail to {str(out)!r}: {exc.strerror}") from None
     return text
 
 
-class RunsQuery(BaseModel):
-    """Which runs to list: one capability's (``kind``) or all, newest first, at most ``limit``."""
+class RunsQuery(Request):
+    """Which runs to list: one capability's (``kind``) or all, newest first, at most ``limit``.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``build`` raises the engine's ValidationError for an unknown kind or a limit outside
+    [1, 100000].
+    """
+
+    subject: ClassVar[str] = "runs query"
 
     kind: RunKind | None = None
     limit: int = Field(default=200, ge=1, le=100_000)
-
-    @classmethod
-    def build(cls, **fields: Any) -> Self:
-        """The query from its fields.
-
-        Raises
-        ------
-        ValidationError
-            An unknown kind or a limit outside [1, 100000] (the engine's error).
-        """
-        try:
-            return cls(**fields)
-        except pydantic.ValidationError as exc:
-            raise from_pydantic(exc, subject="runs query") from None
 
 
 class RunListRow(BaseModel):

@@ -9,10 +9,8 @@ and every fill is reported.
 
 from __future__ import annotations
 
-import io
 from importlib import resources
 from os import PathLike
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +20,7 @@ from engine.ingest.models import AssetClass, AssetStatus
 from engine.errors import InputError, ValidationError
 
 from ._issues import IssueLog
+from ._readers import read_source
 
 __all__ = ["AssumptionTable", "load_assumptions", "VALUE_FIELDS", "fill_behavioural"]
 
@@ -48,17 +47,12 @@ def _as_frame(table: pd.DataFrame | str | PathLike | bytes | list[dict[str, Any]
         return table.copy()
     if isinstance(table, list):
         return pd.DataFrame.from_records(table)
-    if isinstance(table, (bytes, bytearray)):
-        if not table:
-            raise InputError("The assumption file is empty: give a CSV with a header row.")
-        return pd.read_csv(io.BytesIO(table), dtype={"grade": "string"})
-    path = Path(table)
-    if not path.is_file():
-        raise InputError(f"Assumption file {str(path)!r} not found.")
-    try:
-        return pd.read_csv(path, dtype={"grade": "string"})
-    except pd.errors.EmptyDataError as exc:
-        raise InputError(f"Assumption file {str(path)!r} is empty.") from exc
+    # A file goes through the pool readers: the input limits, encoding detection, and a clear
+    # InputError for a file that is not a CSV.
+    frame = read_source(table, subject="assumption file", kinds=("csv",)).frame
+    if "grade" in frame.columns:
+        frame["grade"] = frame["grade"].astype("string")
+    return frame
 
 
 def _normalise(frame: pd.DataFrame, *, default_source: str, complete: bool, subject: str) -> pd.DataFrame:
@@ -285,8 +279,9 @@ def load_assumptions(path: str | PathLike | None = None) -> AssumptionTable:
         If any value is missing, out of range, or an asset class lacks its any-grade row.
     """
     if path is None:
-        data = resources.files("engine.ingest").joinpath("data/assumptions.csv").read_bytes()
-        table = AssumptionTable(data, name="packaged")
+        packaged = resources.files("engine.ingest").joinpath("data/assumptions.csv")
+        with packaged.open("rb") as fh:  # our own file: read as it is, outside the input limits
+            table = AssumptionTable(pd.read_csv(fh, dtype={"grade": "string"}), name="packaged")
         for field in VALUE_FIELDS:  # make every packaged source key point at its documentation
             col = _source_col(field)
             table._frame[col] = _DOC + "#" + table._frame[col]

@@ -191,9 +191,7 @@ def recorded_evidence(con: duckdb.DuckDBPyConnection, *, run_id: str, where: str
     if MANIFEST_NAME not in stored:
         return RecordedEvidence(where=where, found=False)
     decisions, signoffs = [], {}
-    for rec in chain.iter_records(con):
-        if rec.payload.get("run_id") != run_id:
-            continue
+    for rec in chain.iter_records(con, event_types=(DECISION_EVENT, SIGNOFF_EVENT), run_id=run_id):
         if rec.event_type == DECISION_EVENT:
             decisions.append(rec)
         elif rec.event_type == SIGNOFF_EVENT and isinstance(rec.payload.get("seq"), int):

@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from engine.audit.manifest import SIGNATURE_NAME, SIGNOFF_FILE
     from engine.mlrisk import parse_config
     from engine.mlrisk.workflow import ValidateRequest, validate
 
@@ -61,11 +62,20 @@ def _validate(args: argparse.Namespace) -> int:
     request = ValidateRequest.build(config=config, base_dir=args.config.resolve().parent,
                                     user=args.user or _login(), record=not args.no_store, source="cli")
     done = validate(request)
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, content in sorted(done.artifacts.items()):
-        (args.out / name).write_bytes(content)
-    if done.key_id is None:  # a signature left by an earlier run would not match this manifest
-        (args.out / "evidence_manifest.sig").unlink(missing_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, content in sorted(done.artifacts.items()):
+            (args.out / name).write_bytes(content)
+        # A signature or sign-off left by an earlier run in this folder names another manifest.
+        for stale in args.out.iterdir():
+            if stale.name not in done.artifacts and (
+                    stale.name == SIGNATURE_NAME or SIGNOFF_FILE.match(stale.name)):
+                stale.unlink()
+    except OSError as exc:
+        raise InputError(f"run {done.run_id} is {'stored' if done.recorded else 'done'}, but its "
+                         f"evidence could not be written to {str(args.out)!r}: {exc.strerror}. "
+                         "Free the folder and download the evidence again (`stresslab runs list`, "
+                         "the Model validation page).") from None
     failing = done.results["decision"]["failing_scenarios"]
     print(f"run {done.run_id}: decision {done.decision}; {len(failing)} failing scenario(s)"
           f"{': ' + ', '.join(failing) if failing else ''}; {done.timings['total']:.1f} s"

@@ -40,7 +40,6 @@ SHA-256 differs. The handbook the app edited is kept whole in ``handbook``.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.audit import manifest as _manifest
-from engine.audit.keys import VerifyKey, load_signing_key, load_verify_key
+from engine.audit.keys import load_signing_key, resolve_verify_key
 from engine.audit.runs import new_run_id, stored_request, utc_now
 from engine.errors import InputError, StoreError
 from engine.limits import parse_json
@@ -311,10 +310,6 @@ class SignOff:
 
 # --------------------------------------------------------------------------- inputs
 
-def _sha256(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
-
-
 def _read_file(path: str, *, base: Path, what: str) -> tuple[Path, bytes]:
     p = Path(path)
     full = p if p.is_absolute() else base / p
@@ -339,8 +334,8 @@ class _Inputs:
 
 
 def _check_hash(expected: str | None, content: bytes, *, what: str) -> None:
-    if expected is not None and _sha256(content) != expected:
-        raise InputError(f"the {what} does not match the request: its SHA-256 is {_sha256(content)}, the request "
+    if expected is not None and (actual := _manifest.sha256_hex(content)) != expected:
+        raise InputError(f"the {what} does not match the request: its SHA-256 is {actual}, the request "
                          f"expects {expected}. Attach the same file the run was made with.")
 
 
@@ -487,8 +482,8 @@ def validate(request: ValidateRequest, *, store: Store | None = None, run_id: st
         sig = _manifest.signature_file(key, name=name, content=run.artifacts[name])
         run = dataclasses.replace(run, artifacts={**run.artifacts, _manifest.SIGNATURE_NAME: sig})
     recorded_request = request.model_copy(update={
-        "data_content": None, "data_sha256": _sha256(inputs.data_bytes), "model_content": None,
-        "model_sha256": None if inputs.model_bytes is None else _sha256(inputs.model_bytes)})
+        "data_content": None, "data_sha256": _manifest.sha256_hex(inputs.data_bytes), "model_content": None,
+        "model_sha256": None if inputs.model_bytes is None else _manifest.sha256_hex(inputs.model_bytes)})
     summary = _summary(run.decision, run.results["decision"]["failing_scenarios"])
     timings = {"load": load_time, **run.timings}
     if request.record:
@@ -692,7 +687,7 @@ def verify_evidence(
     """
     if sum(x is not None for x in (path, run_id, upload)) != 1:
         raise InputError("give exactly one of: the evidence's path, a stored run id, or an uploaded file")
-    key = _verify_key(public_key)
+    key = resolve_verify_key(public_key)
     store = store or Store()
     recorded: _manifest.RecordedEvidence | None = None
     if run_id is not None:
@@ -716,19 +711,6 @@ def verify_evidence(
         files, source=source, key=key, required=[n for n in ARTIFACT_NAMES if n != _manifest.MANIFEST_NAME],
         decision=_manifest.decision_of(files, results_name=results) if results in files else None,
         recorded=recorded, allow_unsigned=allow_unsigned)
-
-
-def _verify_key(public_key: str | Path | None) -> VerifyKey | None:
-    """The public key to check with: the one given (which must exist), else the key directory's."""
-    if public_key is None:
-        return load_verify_key()
-    if not Path(public_key).exists():
-        raise InputError(f"the public key {str(public_key)!r} does not exist; pass the signer's "
-                         "audit_ed25519.pub or its key directory")
-    key = load_verify_key(public_key)
-    if key is None:
-        raise InputError(f"{public_key} holds no audit_ed25519.pub; pass the signer's public key file")
-    return key
 
 
 def _manifest_run_id(content: bytes) -> str | None:
