@@ -216,8 +216,6 @@ def too_large(name: str, *, what: str, field: str, value: int | None = None,
 
 # --------------------------------------------------------------------------- text
 
-#: Encodings a text input may be in (Python codec names).
-TEXT_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1")
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 _TEXT_CHUNK = 16 * MiB
 #: Control bytes no text table holds (C0 except tab, LF, CR; DEL).

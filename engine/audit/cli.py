@@ -17,7 +17,7 @@ import sys
 
 __all__ = ["register"]
 
-#: The capabilities whose runs ``runs list --kind`` filters on (``engine.audit.runs.KINDS``).
+#: The capabilities whose runs ``runs list --kind`` filters on (``engine.audit.runs.RunKind``).
 KIND_CHOICES = ("credit", "mlrisk", "market", "live")
 
 

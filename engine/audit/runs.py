@@ -23,12 +23,11 @@ from engine.audit import chain
 from engine.canonical import canonical_json
 from engine.errors import NotFoundError, StoreError
 
-__all__ = ["KINDS", "RunKind", "RunRow", "insert_run", "list_runs", "new_run_id", "stored_request",
+__all__ = ["RunKind", "RunRow", "insert_run", "list_runs", "new_run_id", "stored_request",
            "utc_now"]
 
-RunKind = Literal["credit", "mlrisk", "market", "live"]
 #: The capabilities whose runs the table holds.
-KINDS: tuple[str, ...] = ("credit", "mlrisk", "market", "live")
+RunKind = Literal["credit", "mlrisk", "market", "live"]
 
 R = TypeVar("R", bound=BaseModel)
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from engine.credit._cashflows import LoanArrays, loan_paths
 from engine.credit._scenarios import FACTOR_RANGES, Scenario, parse_custom_scenarios
 from engine.credit.models import PoolData
 from engine.errors import NotFoundError
@@ -169,7 +168,7 @@ def top_loans(loan_level: pd.DataFrame, *, by: str = "total_loss", n: int = 20) 
 
 def loan_path_frame(pool: PoolData, *, asset_id: str, scenario: Scenario, horizon: int,
                     delinquent_cdr: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """Month-by-month path of one loan under one scenario (closed form, :func:`loan_paths`).
+    """Month-by-month path of one loan under one scenario (closed form, :func:`engine.credit._cashflows.loan_paths`).
 
     Parameters
     ----------
@@ -199,6 +198,8 @@ def loan_path_frame(pool: PoolData, *, asset_id: str, scenario: Scenario, horizo
     row = frame[frame["asset_id"] == asset_id]
     if row.empty:
         raise NotFoundError(f"loan {asset_id!r} is not in pool {pool.pool_id!r}")
+    from engine.credit._cashflows import LoanArrays, loan_paths  # numba: only when drawn
+
     loans = LoanArrays.from_frame(row.reset_index(drop=True), delinquent_cdr=delinquent_cdr)
     paths = loan_paths(loans, factors=scenario.market_factors, horizon=horizon)
     return pd.DataFrame({

@@ -284,7 +284,6 @@ class _FileState:
     readers: int = 0
     writer: int | None = None  # thread ident of the writing session
     writers_waiting: int = 0
-    reader_threads: dict[int, int] = field(default_factory=dict)
     lock_fd: int | None = None
     held_since: float = 0.0
 
@@ -506,7 +505,6 @@ class Store:
     @contextmanager
     def _read_session(self) -> Iterator[duckdb.DuckDBPyConnection]:
         st = _state(self.path)
-        tid = threading.get_ident()
         held = _sessions().get(st.alias)
         if held is not None:  # nested in this thread's own session: share it
             yield held[1]
@@ -524,16 +522,12 @@ class Store:
                 _take_file(st, exclusive=False, deadline=deadline, timeout=self.timeout,
                            started=started)
             st.readers += 1
-            st.reader_threads[tid] = st.reader_threads.get(tid, 0) + 1
         try:
             with _cursor(st, "read") as cur:
                 yield cur
         finally:
             with st.cond:
                 st.readers -= 1
-                st.reader_threads[tid] -= 1
-                if not st.reader_threads[tid]:
-                    del st.reader_threads[tid]
                 if st.readers == 0:
                     _release_file(st)
                 st.cond.notify_all()
