@@ -19,6 +19,8 @@ __all__ = [
     "NotFoundError",
     "StoreError",
     "StoreBusyError",
+    "AuthenticationError",
+    "PermissionDeniedError",
     "from_pydantic",
 ]
 
@@ -102,6 +104,28 @@ class ScenarioError(InputError):
 
 class NotFoundError(InputError):
     """A stored object (pool, run, scenario) that is not in the store."""
+
+
+class AuthenticationError(StressLabError):
+    """No credential, or one that is unknown, revoked or expired (HTTP 401)."""
+
+
+class PermissionDeniedError(StressLabError):
+    """A known user whose role does not allow the action (HTTP 403).
+
+    Attributes
+    ----------
+    user, role : str
+        Who asked, and the role they hold.
+    allowed : tuple of str
+        The roles that may do it.
+    """
+
+    def __init__(self, message: str, *, user: str, role: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.user = user
+        self.role = role
+        self.allowed = allowed
 
 
 class StoreError(StressLabError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Self
 
 import pydantic
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import from_pydantic
 
@@ -23,6 +23,15 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     #: What the request is, for error messages ("stress run", "limit evaluation", …).
     subject: ClassVar[str] = "request"
+
+    #: Who asked: the HTTP API sets it from the bearer token's user (a body's own value is
+    #: replaced); None from the command line. A recorded run keeps it in its configuration and
+    #: in its signed audit record.
+    requested_by: str | None = Field(default=None, min_length=1, max_length=128)
+
+    def asked_by(self, user: str | None) -> Self:
+        """This request as asked by ``user`` (the API's token user)."""
+        return self.model_copy(update={"requested_by": user})
 
     @classmethod
     def build(cls, **fields: Any) -> Self:

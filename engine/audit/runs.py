@@ -72,7 +72,8 @@ def insert_run(con: duckdb.DuckDBPyConnection, row: RunRow) -> str:
     """Insert ``row`` into ``runs`` and its ``run`` audit record; returns its run_id.
 
     Runs inside the caller's transaction. The audit record (event ``run``, payload
-    ``{run_id, kind, status}``, timestamped ``finished_at``) covers the row
+    ``{run_id, kind, status}`` and ``requested_by`` when the request names its user,
+    timestamped ``finished_at``) covers the row
     (:func:`engine.audit.chain.append`), so every run of every kind is in the signed trail and
     an edit of its stored row is found by ``stresslab audit verify``.
 
@@ -93,15 +94,18 @@ def insert_run(con: duckdb.DuckDBPyConnection, row: RunRow) -> str:
              None if row.response is None else canonical_json(row.response), row.summary])
     except duckdb.ConstraintException as exc:
         raise StoreError(f"a run {row.run_id!r} is already stored") from exc
-    chain.append(con, event_type="run", timestamp=row.finished_at,
-                 payload={"run_id": row.run_id, "kind": row.kind, "status": row.status},
+    payload = {"run_id": row.run_id, "kind": row.kind, "status": row.status}
+    if (user := getattr(row.request, "requested_by", None)) is not None:
+        payload["requested_by"] = user
+    chain.append(con, event_type="run", timestamp=row.finished_at, payload=payload,
                  covers=[("runs", {"run_id": row.run_id})])
     return row.run_id
 
 
 def list_runs(con: duckdb.DuckDBPyConnection, *, kind: str | None = None,
               limit: int = 200) -> pd.DataFrame:
-    """Stored runs, newest first: run_id, kind, started_at, status, summary, subject, time.
+    """Stored runs, newest first: run_id, kind, started_at, status, summary, subject, time,
+    engine version and ``requested_by`` (the API's token user; None from the command line).
 
     Parameters
     ----------
@@ -113,7 +117,8 @@ def list_runs(con: duckdb.DuckDBPyConnection, *, kind: str | None = None,
     where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
     return con.execute(
         "SELECT run_id, kind, started_at, status, coalesce(summary, status) AS summary,"
-        " pool_id AS subject_id, pool_name AS subject_name, execution_time, engine_version"
+        " pool_id AS subject_id, pool_name AS subject_name, execution_time, engine_version,"
+        " json_extract_string(configuration, '$.requested_by') AS requested_by"
         f" FROM runs {where} ORDER BY started_at DESC, run_id DESC LIMIT ?",
         [*params, int(limit)]).df()
 

@@ -484,8 +484,8 @@ def _window(prices: pd.DataFrame, *, start: date | None, end: date | None) -> pd
 
 
 def _inputs_hash(request: BaseModel) -> str:
-    return hashlib.sha256(canonical_bytes(request.model_dump(mode="json",
-                                                             exclude={"record"}))).hexdigest()
+    fields = request.model_dump(mode="json", exclude={"record", "requested_by"})
+    return hashlib.sha256(canonical_bytes(fields)).hexdigest()
 
 
 def _record_run(store: Store, *, request: BaseModel, summary: str, subject: str,
