@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "engine.market.cli",
     "engine.audit.cli",
     "engine.live.cli",
+    "engine.auth.cli",
 )
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2

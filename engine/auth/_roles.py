@@ -1,0 +1,82 @@
+"""Roles, the authenticated principal, and the role check (pure: no store, no clock).
+
+Four roles, the same for the HTTP API's tokens and for the users of issue 13:
+
+- ``analyst``: runs stress tests and reads results;
+- ``validator``: validates models and signs off;
+- ``leadership``: reads dashboards, reports and the desk;
+- ``admin``: everything, including the kill switch and token management.
+
+Which role may call which endpoint is the API's decision (``allowed=`` at each call of
+:func:`authorize`); ``admin`` is allowed everything, wherever it is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from engine.errors import PermissionDeniedError
+
+__all__ = ["ADMIN", "ROLES", "Principal", "Role", "authorize"]
+
+#: A role a token (or, with issue 13, a user) holds.
+Role = Literal["analyst", "validator", "leadership", "admin"]
+#: Every role, in the order help texts and messages list them.
+ROLES: tuple[Role, ...] = get_args(Role)
+#: The role that is allowed every action.
+ADMIN: Role = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made a request: the user a bearer token names, the role it grants, and the token.
+
+    Attributes
+    ----------
+    user : str
+        The user's name, recorded with every run, acknowledgement and kill switch.
+    role : {"analyst", "validator", "leadership", "admin"}
+        The role the token grants.
+    token_id : str
+        The token's id (16 hex digits; not secret), to revoke it or trace its use.
+    """
+
+    user: str
+    role: Role
+    token_id: str
+
+
+def authorize(principal: Principal, *, allowed: Iterable[Role], action: str) -> None:
+    """Check that ``principal``'s role may do ``action``; ``admin`` may do everything.
+
+    Parameters
+    ----------
+    principal : Principal
+        Who asks (from :func:`engine.auth.workflow.authenticate`).
+    allowed : iterable of Role
+        The roles that may do it (``admin`` need not be listed).
+    action : str
+        What is asked, in words, for the message ("run a stress test", "use the kill switch").
+
+    Raises
+    ------
+    PermissionDeniedError
+        If the role is not allowed (HTTP 403). Its ``allowed`` lists the roles that are, in
+        :data:`ROLES` order, ``admin`` included.
+    ValueError
+        If ``allowed`` names a role that does not exist (a programming error, not user input).
+    """
+    wanted = set(allowed)
+    unknown = sorted(str(r) for r in wanted if r not in ROLES)
+    if unknown:
+        raise ValueError(f"authorize: unknown roles {unknown}; the roles are {list(ROLES)}")
+    if principal.role == ADMIN or principal.role in wanted:
+        return
+    permitted = tuple(r for r in ROLES if r in wanted or r == ADMIN)
+    raise PermissionDeniedError(
+        f"user {principal.user!r} has the role {principal.role}, which may not {action}; "
+        f"that needs the role {' or '.join(permitted)}. Ask an admin for a token with one of "
+        "them.",
+        user=principal.user, role=principal.role, allowed=permitted)
