@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup chromium bench screenshots clean
+.PHONY: run test setup chromium redis bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,22 @@ chromium:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# Debian's redis-server for the Redis cache tests (a fixture starts its own on a free port).
+# Its own apt-get update: the chromium target runs one only when chromium is missing.
+redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		echo "Installing Debian's redis-server for the Redis cache tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; \
+	fi
+
 # Installs on first use, then serves the app; a new store is seeded with the Lending Club pool.
 run: $(STAMP)
 	@mkdir -p .stresslab
 	@echo "StressLab at http://127.0.0.1:8501 (store: $${STRESSLAB_DB:-.stresslab/stresslab.duckdb})"
 	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port 8501
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium redis
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # Refresh the README's screenshots from the browser tests.

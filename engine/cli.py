@@ -33,6 +33,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "engine.audit.cli",
     "engine.live.cli",
     "engine.auth.cli",
+    "engine.api.cli",
 )
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2

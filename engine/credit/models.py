@@ -15,10 +15,10 @@ from datetime import date
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, RootModel
 
 from engine import __version__
-from engine.credit._scenarios import Scenario
+from engine.credit._scenarios import CustomKey, CustomScenario, Scenario
 from engine.ingest.models import (
     ASSET_COLUMNS,
     BEHAVIOURAL_COLUMNS,
@@ -50,6 +50,14 @@ __all__ = [
     "StressTestRequest",
     "ScenarioResult",
     "StressTestResult",
+    # the HTTP API's body and response (the original API's shapes)
+    "PoolInput",
+    "AnalysisInput",
+    "StressTestBody",
+    "ResponseMetrics",
+    "ScenarioEntry",
+    "StressTestResponse",
+    "ScenarioInfo",
 ]
 
 #: Columns of the pool cashflow matrix, shape (n_periods, len(POOL_FIELDS)), currency units.
@@ -275,3 +283,127 @@ class StressTestResult(BaseModel):
     def response_json(self, *, indent: int | None = 2) -> str:
         """:meth:`response` as JSON text (scenario order kept; NaN written as null)."""
         return json.dumps(self.response(), indent=indent, allow_nan=False)
+
+
+# --------------------------------------------------------------------------- the HTTP API's shapes
+
+class PoolInput(BaseModel):
+    """``request.pool`` of the API body: a pool sent whole, or a stored pool named by its id.
+
+    With ``assets`` the pool is read by the tape reader (format ``native``), so a bad asset is
+    reported by row (1-based, in list order), field, value and rule, and it is stored under
+    ``pool_id`` (the same content under the same id is not stored twice; other content under a
+    stored id is refused). Without ``assets``, ``pool_id`` names a stored pool.
+
+    Attributes
+    ----------
+    pool_id : str
+    pool_name : str, optional
+    assets : list of dict, optional
+        Asset rows with the fields of ARCHITECTURE.md ("Asset fields"): balance in currency
+        units, rate annual decimal, term and age in months, prepayment_speed annual CPR,
+        default_probability annual CDR, recovery_rate and loss_severity decimal.
+    cutoff_date : date, optional
+        The date balances and ages refer to.
+    metadata : dict
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pool_id: str = Field(min_length=1, max_length=200)
+    pool_name: str | None = Field(default=None, min_length=1, max_length=200)
+    assets: list[dict[str, Any]] | None = Field(default=None, min_length=1)
+    cutoff_date: date | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class AnalysisInput(BaseModel):
+    """``request`` of the API body: the pool and how to value it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pool: PoolInput
+    analysis_date: date | None = Field(
+        default=None, description="Default: the pool's cutoff date, else today.")
+    discount_rate: float = Field(default=0.05, ge=-0.05, le=1.0, allow_inf_nan=False,
+                                 description="Annual, decimal, monthly compounded.")
+    projection_periods: int | None = Field(
+        default=None, ge=1, le=600, description="Months; default: the longest remaining term.")
+    include_cashflows: bool = False
+
+
+class StressTestBody(BaseModel):
+    """The body of ``POST /api/v1/asset-classes/stress-testing/run`` and ``async-run``.
+
+    ``scenario_names`` are keys of the library (``all`` = every one); base always runs.
+    ``custom_scenarios`` are checked strictly (keys may not shadow a built-in key; factors are
+    numbers within ARCHITECTURE.md's ranges). ``run_parallel`` False runs on one thread;
+    ``include_cashflows`` (here or in ``request``) adds each scenario's monthly cashflows;
+    ``generate_report`` adds ``analytics.stress_test_report`` to base.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request: AnalysisInput
+    scenario_names: list[str] = Field(default_factory=lambda: ["base"], max_length=1000)
+    custom_scenarios: dict[CustomKey, CustomScenario] = Field(default_factory=dict,
+                                                               max_length=1000)
+    run_parallel: bool = True
+    max_workers: int | None = Field(default=None, ge=1, le=64)
+    include_cashflows: bool = False
+    generate_report: bool = True
+
+
+class ResponseMetrics(BaseModel):
+    """A scenario's ``metrics``: the keys the original API documents, and the engine's others
+    (losses, default and prepayment totals, …).
+
+    npv, total_principal, total_interest and npv_change in currency units; irr annual,
+    decimal; duration (modified) and weighted_average_life in years; npv_change_percent in
+    percent. A figure that cannot be computed (an IRR with no sign change) is null.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    npv: float | None = None
+    irr: float | None = None
+    total_principal: float | None = None
+    total_interest: float | None = None
+    duration: float | None = None
+    weighted_average_life: float | None = None
+    npv_change: float | None = None
+    npv_change_percent: float | None = None
+
+
+class ScenarioEntry(BaseModel):
+    """One scenario of the response: ``analytics.scenario`` is ``{name, description,
+    market_factors}``; base's ``analytics.stress_test_report`` (when asked for) holds
+    execution_time_total, scenarios_count, scenarios_success, scenarios_failed, base_case and
+    scenarios."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pool_name: str
+    analysis_date: date
+    status: Literal["success", "error"]
+    execution_time: float = Field(description="Seconds.")
+    metrics: ResponseMetrics
+    analytics: dict[str, Any]
+    cache_hit: bool
+    error: str | None = None
+    cashflows: list[dict[str, Any]] | None = None
+
+
+class StressTestResponse(RootModel[dict[str, ScenarioEntry]]):
+    """The response: scenario key → :class:`ScenarioEntry`, base first."""
+
+
+class ScenarioInfo(BaseModel):
+    """A library scenario: ``{name, description, market_factors}`` (every factor, neutral
+    ones included; rates annual decimal, multipliers plain)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    market_factors: dict[str, float]

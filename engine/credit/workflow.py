@@ -17,6 +17,7 @@ A run's configuration is its :class:`StressRunRequest`, stored as JSON in ``runs
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date
 from pathlib import Path
@@ -41,13 +42,22 @@ from engine.credit._scenarios import (
 from engine.credit._seed import LENDING_CLUB_FILE, LENDING_CLUB_FOLDER, SEED_POOL_ID, seed_pool
 from engine.credit._summary import pool_breakdown as _pool_breakdown
 from engine.credit._summary import pool_summary as _pool_summary
-from engine.credit.models import AnalysisRequest, PoolData, StressTestRequest, StressTestResult
+from engine.credit.models import (
+    AnalysisRequest,
+    PoolData,
+    ScenarioInfo,
+    ScenarioSpec,
+    StressTestBody,
+    StressTestRequest,
+    StressTestResult,
+)
 from engine.errors import InputError, NotFoundError, ScenarioError, StoreError, from_pydantic
 from engine.ingest import VALUE_FIELDS, AssumptionTable, load_assumptions, read_table
 from engine.ingest import detect_format as _detect_columns
 from engine.ingest import read_pool as _read_tape
 from engine.requests import Request
 from engine.store import Store, transaction
+from engine.tasks.workflow import TaskReporter, TaskRunner
 
 if TYPE_CHECKING:
     from engine.credit._runner import Progress
@@ -84,6 +94,13 @@ __all__ = [
     "count_runs",
     "loan_path",
     "seed_store",
+    "StressTaskAccepted",
+    "stress_request",
+    "scenario_count",
+    "run_stress_body",
+    "start_stress_task",
+    "scenario_catalogue",
+    "cache_health",
 ]
 
 TapeFormat = Literal["auto", "native", "lendingclub", "loan-record"]
@@ -499,6 +516,8 @@ class StressRunRequest(Request):
         The response JSON carries each scenario's monthly cashflows (they are stored either way).
     use_cache : bool
         Reuse stored results of identical scenarios (same pool content, factors and valuation).
+    generate_report : bool
+        The response's base entry carries ``analytics.stress_test_report``.
     record : bool
         Record the run in the store (False: ``--no-store``).
     source : {"cli", "app", "api"}
@@ -520,6 +539,7 @@ class StressRunRequest(Request):
     include_loan_level: bool = False
     include_cashflows: bool = False
     use_cache: bool = True
+    generate_report: bool = True
     record: bool = True
     source: Literal["cli", "app", "api"] = "cli"
 
@@ -664,7 +684,8 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
             custom_scenarios={k: sc.to_scenario(k).response_dict()
                               for k, sc in request.custom_scenarios.items()},
             max_workers=request.max_workers, include_cashflows=request.include_cashflows,
-            include_loan_level=request.include_loan_level)
+            include_loan_level=request.include_loan_level,
+            generate_report=request.generate_report)
     except PydanticValidationError as exc:
         raise from_pydantic(exc, subject="stress run") from None
     run_id = new_run_id("credit")
@@ -675,17 +696,21 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
                                delinquent_cdr=_delinquent_cdr(table))
         cache = None
         if request.use_cache and not request.include_loan_level:
-            cache = PrefetchedCache()
-            if uses_store:
-                with store.read() as con:
-                    cache.preload(_store.cache_entries(con, list(prepared.cache_keys.values())))
+            from engine.credit._redis import configured_cache
+
+            cache = configured_cache()  # Redis when REDIS_HOST is set, instead of the store's
+            if cache is None:
+                cache = PrefetchedCache()
+                if uses_store:
+                    with store.read() as con:
+                        cache.preload(_store.cache_entries(con, list(prepared.cache_keys.values())))
         result = execute_run(prepared, cache=cache, progress=progress, cancel=cancel)
         if not request.record:
             return StressRun(run_id=None, request=request, result=result)
         with store.write() as con, transaction(con):
             _store.record_run(con, run_id=run_id, request=request, result=result,
                               started_at=started)
-            if cache is not None and cache.fresh():
+            if isinstance(cache, PrefetchedCache) and cache.fresh():
                 _store.save_cache_entries(con, cache.fresh())
     except (InputError, StoreError):  # a bad request or a busy store: nothing to record
         raise
@@ -812,3 +837,155 @@ def seed_store(*, store: Store | None = None) -> str | None:
         _store.save_pool(con, pool=pool,
                          source_file=f"data/{LENDING_CLUB_FOLDER}/{LENDING_CLUB_FILE}")
     return SEED_POOL_ID
+
+
+# --------------------------------------------------------------------------- the HTTP API's runs
+
+class StressTaskAccepted(BaseModel):
+    """The answer to ``async-run``: the queued task and where to follow it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    status: Literal["queued"] = "queued"
+    message: str
+    pool_name: str
+    scenario_count: int
+    websocket_url: str
+
+
+def stress_request(body: StressTestBody, *, use_cache: bool = True, user: str | None = None,
+                   store: Store | None = None) -> tuple[StressRunRequest, PoolData]:
+    """The stress run an API body asks for, checked before anything runs.
+
+    A pool sent with ``assets`` is read as a native tape (every bad asset named by row, field,
+    value and rule) and stored under its ``pool_id`` in one transaction (the same content under
+    the same id is not stored twice); a pool without ``assets`` names a stored pool. The
+    scenario names and custom scenarios are resolved against the store's library, so an
+    unknown name or a bad factor is refused here, before a task is queued.
+
+    Parameters
+    ----------
+    body : StressTestBody
+    use_cache : bool
+        The ``use_cache`` query parameter.
+    user : str, optional
+        The bearer token's user, recorded with the run.
+    store : Store, optional
+
+    Returns
+    -------
+    (StressRunRequest, PoolData)
+        The request (``source="api"``) and the pool it runs on.
+
+    Raises
+    ------
+    ValidationError
+        Bad assets (every row and field at once).
+    InputError
+        Another pool stored under ``pool_id``; an unknown pool; an unknown scenario or a factor
+        out of range (:class:`ScenarioError`).
+    """
+    store = _store_or_default(store)
+    inner = body.request
+    if inner.pool.assets is not None:
+        doc = {"pool_id": inner.pool.pool_id, "pool_name": inner.pool.pool_name or inner.pool.pool_id,
+               "assets": inner.pool.assets, "metadata": inner.pool.metadata}
+        if inner.pool.cutoff_date is not None:
+            doc["cutoff_date"] = inner.pool.cutoff_date.isoformat()
+        content = json.dumps(doc, allow_nan=False, default=str).encode()
+        pool = _read_tape(content, filename="request.json", format="native")
+        save_pool(pool, source_file="HTTP API request", store=store)
+    else:
+        pool = load_pool(inner.pool.pool_id, store=store)
+    try:
+        request = StressRunRequest(
+            pool_id=pool.pool_id, scenario_names=body.scenario_names,
+            custom_scenarios=body.custom_scenarios, analysis_date=inner.analysis_date,
+            discount_rate=inner.discount_rate, projection_periods=inner.projection_periods,
+            max_workers=body.max_workers if body.run_parallel else 1,
+            include_cashflows=body.include_cashflows or inner.include_cashflows,
+            generate_report=body.generate_report, use_cache=use_cache, source="api",
+            requested_by=user)
+    except PydanticValidationError as exc:
+        raise from_pydantic(exc, subject="stress run") from None
+    return request, pool
+
+
+def scenario_count(request: StressRunRequest, *, store: Store | None = None) -> int:
+    """How many scenarios ``request`` runs (base included).
+
+    Raises
+    ------
+    ScenarioError
+        An unknown scenario name, a shadowing custom key or a factor out of range.
+    """
+    from engine.credit._runner import resolve_scenarios
+
+    library = scenario_library(store=store)
+    _refuse_shadowed(library)
+    custom = {k: sc.to_scenario(k) for k, sc in request.custom_scenarios.items()}
+    specs = {k: ScenarioSpec(**sc.response_dict()) for k, sc in custom.items()}
+    return len(resolve_scenarios(request.scenario_names, custom=specs, library=library))
+
+
+def run_stress_body(body: StressTestBody, *, use_cache: bool = True, user: str | None = None,
+                    store: Store | None = None, progress: Progress | None = None,
+                    cancel: threading.Event | None = None) -> StressRun:
+    """Run and record the stress test an API body asks for (the sync ``run`` endpoint).
+
+    :func:`stress_request`, then :func:`run_stress`; ``run.result.response()`` is the
+    response. Raises as those two do.
+    """
+    request, _ = stress_request(body, use_cache=use_cache, user=user, store=store)
+    return run_stress(request, store=store, progress=progress, cancel=cancel)
+
+
+def start_stress_task(body: StressTestBody, *, tasks: TaskRunner, user: str,
+                      use_cache: bool = True, store: Store | None = None) -> StressTaskAccepted:
+    """Check an API body, queue its stress run as a task, and say where to follow it.
+
+    The task's messages: ``running`` with ``data = {progress (0–100), current_scenario,
+    scenarios_done, scenarios_total}`` as scenarios finish; ``completed`` with ``data =
+    {results: <the sync response>, run_id}``; or ``error``.
+
+    Raises
+    ------
+    InputError
+        As :func:`stress_request`, before anything is queued.
+    """
+    store = _store_or_default(store)
+    request, pool = stress_request(body, use_cache=use_cache, user=user, store=store)
+    n = scenario_count(request, store=store)
+
+    def work(reporter: TaskReporter) -> tuple[str | None, dict[str, Any]]:
+        def progress(key: str, result: Any, done: int, total: int) -> None:
+            reporter.running(progress=100.0 * done / total,
+                             message=f"{result.scenario.name}: {result.status} ({done}/{total})",
+                             data={"current_scenario": key, "scenarios_done": done,
+                                   "scenarios_total": total})
+
+        run = run_stress(request, store=store, progress=progress)
+        return run.run_id, {"results": run.result.response(), "run_id": run.run_id}
+
+    state = tasks.submit(work, kind="credit_stress", user_id=user, label=pool.pool_name,
+                         message=f"{n} scenarios on {pool.pool_name} queued")
+    return StressTaskAccepted(
+        task_id=state.task_id, message=state.message, pool_name=pool.pool_name,
+        scenario_count=n, websocket_url=f"/ws/{user}?task_id={state.task_id}")
+
+
+def scenario_catalogue(*, store: Store | None = None) -> dict[str, ScenarioInfo]:
+    """Every library scenario as ``{key: {name, description, market_factors}}`` (the API's
+    ``GET …/stress-testing/scenarios``): predefined, Federal Reserve, then stored custom."""
+    return {k: ScenarioInfo(**sc.response_dict())
+            for k, sc in scenario_library(store=store).items()}
+
+
+def cache_health() -> dict[str, Any]:
+    """The result cache in use: ``status`` ``not_configured`` (no ``REDIS_HOST``: the store's
+    cache), ``ok`` or ``unavailable`` (runs go on uncached), with the Redis settings and a
+    PING's latency (see :func:`engine.credit._redis.redis_health`). Never raises."""
+    from engine.credit._redis import redis_health
+
+    return redis_health().model_dump(mode="json")

@@ -13,8 +13,9 @@ from engine.store._connection import (
     connect,
     db_path,
     lock_timeout,
+    store_health,
     transaction,
 )
 
 __all__ = ["DEFAULT_DB_PATH", "DEFAULT_LOCK_TIMEOUT", "Store", "applied_migrations", "connect",
-           "db_path", "lock_timeout", "transaction"]
+           "db_path", "lock_timeout", "store_health", "transaction"]

@@ -61,6 +61,7 @@ __all__ = [
     "connect",
     "db_path",
     "lock_timeout",
+    "store_health",
     "transaction",
 ]
 
@@ -583,3 +584,27 @@ class Store:
                 st.writer = None
                 _release_file(st)
                 st.cond.notify_all()
+
+
+def store_health(*, store: Store | None = None) -> dict[str, object]:
+    """Whether ``store`` answers a read session now (for health checks; never raises).
+
+    Returns
+    -------
+    dict
+        ``status`` (``ok``, ``busy`` or ``error``), ``path``, ``schema_version`` (the last
+        migration applied), ``latency_ms`` (the read session, ms) and ``error`` (text or None).
+    """
+    store = store if store is not None else Store()
+    t0 = time.perf_counter()
+    try:
+        with store.read() as con:
+            version = _schema_version(con)
+    except StoreBusyError as exc:
+        return {"status": "busy", "path": str(store.path), "schema_version": None,
+                "latency_ms": round(1e3 * (time.perf_counter() - t0), 3), "error": str(exc)}
+    except (StoreError, duckdb.Error, OSError) as exc:
+        return {"status": "error", "path": str(store.path), "schema_version": None,
+                "latency_ms": round(1e3 * (time.perf_counter() - t0), 3), "error": str(exc)}
+    return {"status": "ok", "path": str(store.path), "schema_version": version,
+            "latency_ms": round(1e3 * (time.perf_counter() - t0), 3), "error": None}

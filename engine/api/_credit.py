@@ -1,0 +1,134 @@
+"""Credit stress testing over HTTP: the original API's paths, bodies and responses, its tasks and
+their WebSocket (``/ws/{user_id}?task_id=…``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Response, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from engine.api._deps import Roles, bearer, get_store, get_tasks, require
+from engine.api._errors import error_body
+from engine.credit import workflow as credit
+from engine.credit.models import ScenarioInfo, StressTestBody, StressTestResponse
+from engine.errors import AuthenticationError, PermissionDeniedError, StressLabError
+from engine.store import Store
+from engine.tasks.workflow import TERMINAL, TaskRunner, TaskState, get_task, task_events
+
+__all__ = ["router", "socket_router", "POLL_SECONDS"]
+
+router = APIRouter(prefix="/api/v1", tags=["credit stress testing"])
+socket_router = APIRouter(tags=["tasks"])
+
+#: How often a task's WebSocket looks for new messages in the store, s.
+POLL_SECONDS = 0.1
+#: WebSocket close codes (the 4000–4999 range is for applications, RFC 6455 section 7.4.2).
+CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4401, 4403, 4404
+
+_run = require(*Roles.RUN, action="run a stress test")
+_read = require(*Roles.READ, action="read")
+
+
+@router.post("/asset-classes/stress-testing/run", response_model=StressTestResponse,
+             summary="Run a credit stress test and wait for its results")
+def run(body: StressTestBody, *, response: Response,
+        use_cache: bool = Query(True, description="Reuse cached results of identical scenarios."),
+        principal: Any = Depends(_run), store: Store = Depends(get_store)) -> Any:
+    """Every scenario's metrics, keyed by scenario (base first). The run is recorded with the
+    token's user; its id is in the ``X-Run-Id`` header."""
+    done = credit.run_stress_body(body, use_cache=use_cache, user=principal.user, store=store)
+    if done.run_id:
+        response.headers["X-Run-Id"] = done.run_id
+    return done.result.response()
+
+
+@router.post("/asset-classes/stress-testing/async-run", response_model=credit.StressTaskAccepted,
+             status_code=202, summary="Queue a credit stress test; follow it on the WebSocket")
+def async_run(body: StressTestBody, *,
+              use_cache: bool = Query(True, description="Reuse cached results of identical "
+                                                        "scenarios."),
+              principal: Any = Depends(_run), store: Store = Depends(get_store),
+              tasks: TaskRunner = Depends(get_tasks)) -> credit.StressTaskAccepted:
+    """The body is checked (and an inline pool stored) before the task is queued, so bad input
+    gets 422 here, not an ``error`` message later."""
+    return credit.start_stress_task(body, tasks=tasks, user=principal.user, use_cache=use_cache,
+                                    store=store)
+
+
+@router.get("/asset-classes/stress-testing/scenarios", response_model=dict[str, ScenarioInfo],
+            summary="Every scenario of the library")
+def scenarios(*, _: Any = Depends(_read), store: Store = Depends(get_store)) -> dict[str, ScenarioInfo]:
+    return credit.scenario_catalogue(store=store)
+
+
+@router.get("/tasks/{task_id}", response_model=TaskState, summary="A task's current state")
+def task(task_id: str, *, _: Any = Depends(_read), store: Store = Depends(get_store)) -> TaskState:
+    """Answers after a server restart; a task whose server died while it ran is ``error``."""
+    return get_task(task_id, store=store)
+
+
+def _message(state: TaskState) -> dict[str, Any]:
+    return {"task_id": state.task_id, "status": state.status, "message": state.message,
+            "data": state.data}
+
+
+async def _refuse(websocket: WebSocket, *, code: int, exc: BaseException | None,
+                  message: str | None = None, task_id: str | None = None) -> None:
+    text = message or (error_body(exc)[1]["message"] if exc is not None else "refused")
+    await websocket.send_json({"task_id": task_id, "status": "error", "message": text,
+                               "data": None})
+    await websocket.close(code=code, reason=text[:120])
+
+
+@socket_router.websocket("/ws/{user_id}")
+async def task_socket(websocket: WebSocket, *, user_id: str, task_id: str = Query(...),
+                      token: str | None = Query(None)) -> None:
+    """``{task_id, status, message, data}`` messages of one task: its current state first,
+    then every later message, until ``completed`` or ``error``; then the socket closes (1000).
+
+    The token goes in ``Authorization: Bearer …`` or, for browsers, in ``?token=``. Only the
+    task's own user (``user_id``) and admins may follow it. Refusals close with 4401 (no or bad
+    token), 4403 (another user's task) or 4404 (no such task), after one ``error`` message.
+    """
+    from engine.auth.workflow import authenticate
+
+    store = websocket.app.state.store
+    await websocket.accept()
+    try:
+        principal = await run_in_threadpool(
+            authenticate, bearer(websocket.headers.get("authorization")) or token, store=store)
+    except AuthenticationError as exc:
+        await _refuse(websocket, code=CLOSE_UNAUTHORIZED, exc=exc, task_id=task_id)
+        return
+    try:
+        state = await run_in_threadpool(get_task, task_id, store=store)
+    except StressLabError as exc:
+        await _refuse(websocket, code=CLOSE_NOT_FOUND, exc=exc, task_id=task_id)
+        return
+    own = principal.user == user_id == state.user_id
+    if not (own or principal.role == "admin"):
+        await _refuse(websocket, code=CLOSE_FORBIDDEN, exc=PermissionDeniedError(
+            f"task {task_id!r} is not {principal.user!r}'s to follow", user=principal.user,
+            role=principal.role, allowed=("admin",)), task_id=task_id)
+        return
+    try:
+        await websocket.send_json(_message(state))
+        last, status = state.seq, state.status
+        since_check = 0.0
+        while status not in TERMINAL:
+            await asyncio.sleep(POLL_SECONDS)
+            since_check += POLL_SECONDS
+            events = await run_in_threadpool(task_events, task_id, after_seq=last, store=store)
+            for seq, msg in events:
+                await websocket.send_json(msg.model_dump(mode="json"))
+                last, status = seq, msg.status
+            if not events and since_check >= 2.0:  # the server that ran it may have died
+                since_check = 0.0
+                state = await run_in_threadpool(get_task, task_id, store=store)
+                if state.seq > last:
+                    continue
+        await websocket.close(code=1000)
+    except WebSocketDisconnect:
+        return

@@ -1,0 +1,154 @@
+"""What every endpoint shares: the store, the task runner, the caller (bearer token) and its
+role, and the guard on request bodies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Depends, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.api._errors import error_body
+from engine.errors import AuthenticationError, InputError
+from engine.limits import limits, parse_json
+from engine.store import Store
+from engine.tasks.workflow import TaskRunner
+
+__all__ = ["BodyGuard", "Roles", "bearer", "caller", "get_store", "get_tasks", "require"]
+
+
+class Roles:
+    """Who may do what (issue 12; issue 13 gives the same roles to signed-in users).
+
+    ``admin`` may do everything; the other roles are listed per action.
+    """
+
+    READ = ("analyst", "validator", "leadership", "admin")
+    RUN = ("analyst",)                    # credit stress runs, VaR, limit evaluations
+    ACKNOWLEDGE = ("analyst",)            # alerts, compliance checks
+    VALIDATE = ("validator",)             # model validations
+    ADMIN: tuple[str, ...] = ()           # kill switch: admin only
+
+
+def get_store(request: Request) -> Store:
+    """The server's store (``app.state.store``)."""
+    return request.app.state.store
+
+
+def get_tasks(request: Request) -> TaskRunner:
+    """The server's task runner (``app.state.tasks``)."""
+    return request.app.state.tasks
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (RFC 6750, section 2.1)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("the Authorization header must be 'Bearer <token>'; "
+                                  "`stresslab tokens create` makes a token")
+    return token.strip()
+
+
+def caller(request: Request) -> Any:
+    """The authenticated caller (an :class:`engine.auth.Principal`).
+
+    Raises
+    ------
+    AuthenticationError
+        No token, or an unknown or revoked one (401).
+    """
+    from engine.auth.workflow import authenticate
+
+    token = bearer(request.headers.get("authorization"))
+    return authenticate(token, store=request.app.state.store)
+
+
+def require(*roles: str, action: str) -> Callable[..., Any]:
+    """A dependency that lets through callers holding one of ``roles`` (or ``admin``).
+
+    Raises
+    ------
+    PermissionDeniedError
+        A known caller of another role (403).
+    """
+    def dependency(principal: Any = Depends(caller)) -> Any:
+        from engine.auth.workflow import authorize
+
+        authorize(principal, allowed=roles, action=action)
+        return principal
+
+    return dependency
+
+
+class BodyGuard:
+    """ASGI middleware bounding request bodies before any parser sees them.
+
+    A body over ``max_input_bytes`` (``STRESSLAB_MAX_INPUT_MB``) gets 413 without being read
+    further; a JSON body is checked by :func:`engine.limits.parse_json` (nesting depth, duplicate
+    keys, ``NaN``) and refused with 422 naming the rule; then the body goes on unchanged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        cap = limits().max_input_bytes
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            await _reply(send, 413, _too_large(int(declared), cap))
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > cap:
+                await _reply(send, 413, _too_large(size, cap))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        if body and b"json" in headers.get(b"content-type", b""):
+            try:
+                parse_json(body, name="the request body")
+            except InputError as exc:
+                status, payload, _ = error_body(exc)
+                await _reply(send, status, payload)
+                return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _too_large(size: int, cap: int) -> dict[str, Any]:
+    return {"error": "too_large",
+            "message": f"the request body is {size:,} bytes or more, over the limit of "
+                       f"{cap:,} bytes (STRESSLAB_MAX_INPUT_MB={cap // 2**20}); send a smaller "
+                       "body, or import the pool with `stresslab pools import` and name it by "
+                       "pool_id"}
+
+
+async def _reply(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
