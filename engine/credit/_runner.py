@@ -60,6 +60,7 @@ from engine.ingest import read_pool as read_tape
 
 __all__ = [
     "CHUNK_SIZE",
+    "ChunkProgress",
     "PreparedRun",
     "Progress",
     "chunk_bounds",
@@ -77,6 +78,9 @@ CHUNK_SIZE = 50_000
 
 #: ``progress(key, result, n_done, n_total)``, called from worker threads as scenarios finish.
 Progress = Callable[[str, ScenarioResult, int, int], None]
+#: ``chunk_progress(key, n_done, n_total)``, called from worker threads as chunks of loans
+#: finish (``n_total``: the chunks of every scenario not served from the cache).
+ChunkProgress = Callable[[str, int, int], None]
 
 
 def discount_yield(discount_rate: float, factors: MarketFactors) -> float:
@@ -399,6 +403,7 @@ def execute_run(
     cache: ResultCache | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    chunk_progress: ChunkProgress | None = None,
 ) -> StressTestResult:
     """Compute a prepared stress test and compare each scenario with the base case.
 
@@ -413,6 +418,10 @@ def execute_run(
         worker thread that finished it (cache hits first, from the calling thread).
     cancel : threading.Event, optional
         When set, scenarios not yet finished end with status ``error`` ("cancelled by the user").
+    chunk_progress : callable, optional
+        Called as ``chunk_progress(key, n_done, n_total)`` when a chunk of :data:`CHUNK_SIZE`
+        loans of scenario ``key`` is projected, from the worker thread that did it; ``n_total``
+        counts the chunks of every scenario not served from the cache.
 
     Returns
     -------
@@ -500,10 +509,16 @@ def execute_run(
             last = acc.fail(ci, str(exc))
         except Exception as exc:  # noqa: BLE001 - a failing scenario must not stop the others
             last = acc.fail(ci, f"{type(exc).__name__}: {exc}")
+        if chunk_progress:
+            with lock:
+                n_chunks_done[0] += 1
+                done = n_chunks_done[0]
+            chunk_progress(k, done, len(jobs))
         if last:
             finish(k)
 
     jobs = [(k, ci) for k in pending for ci in range(len(chunks))]
+    n_chunks_done = [0]
     if workers > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stress") as ex:
             for f in [ex.submit(task, k, ci) for k, ci in jobs]:

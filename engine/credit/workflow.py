@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import date
+from time import monotonic as _monotonic
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -60,7 +61,7 @@ from engine.store import Store, transaction
 from engine.tasks.workflow import TaskReporter, TaskRunner
 
 if TYPE_CHECKING:
-    from engine.credit._runner import Progress
+    from engine.credit._runner import ChunkProgress, Progress
 
 # The runner and the loan views load numba's kernels (about 0.3 s): they are imported by the
 # functions that project, so that listing or importing pools stays quick.
@@ -619,7 +620,8 @@ def _refuse_shadowed(library: dict[str, Scenario]) -> None:
 
 def run_stress(request: StressRunRequest, *, store: Store | None = None,
                progress: Progress | None = None,
-               cancel: threading.Event | None = None) -> StressRun:
+               cancel: threading.Event | None = None,
+               chunk_progress: ChunkProgress | None = None) -> StressRun:
     """Run a credit stress test and record it.
 
     1. Read session(s): the stored pool (or, with no session, the tape file), the scenario
@@ -641,6 +643,9 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
     cancel : threading.Event, optional
         When set, scenarios not yet finished end with status ``error`` ("cancelled by the
         user"); the run is recorded as ``partial`` (or ``error``).
+    chunk_progress : callable, optional
+        ``chunk_progress(key, n_done, n_total)``, called from worker threads as chunks of loans
+        finish (see :func:`engine.credit._runner.execute_run`).
 
     Returns
     -------
@@ -704,7 +709,8 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
                 if uses_store:
                     with store.read() as con:
                         cache.preload(_store.cache_entries(con, list(prepared.cache_keys.values())))
-        result = execute_run(prepared, cache=cache, progress=progress, cancel=cancel)
+        result = execute_run(prepared, cache=cache, progress=progress, cancel=cancel,
+                             chunk_progress=chunk_progress)
         if not request.record:
             return StressRun(run_id=None, request=request, result=result)
         with store.write() as con, transaction(con):
@@ -941,6 +947,55 @@ def run_stress_body(body: StressTestBody, *, use_cache: bool = True, user: str |
     return run_stress(request, store=store, progress=progress, cancel=cancel)
 
 
+class _ProgressMeter:
+    """A run's progress as a task reports it: 0–100 over the work to do.
+
+    Scenarios served from the cache count as done at once; the others advance chunk by chunk
+    (:data:`~engine.credit._runner.CHUNK_SIZE` loans), so
+    ``progress = 100 × (cached + chunks_done / chunks_total × (n − cached)) / n``, which never
+    goes back. A message goes out when a scenario finishes and, between, at most every
+    :attr:`EVERY` seconds as chunks finish.
+    """
+
+    EVERY = 0.2
+
+    def __init__(self, reporter: TaskReporter, *, n_scenarios: int) -> None:
+        self._reporter = reporter
+        self._n = n_scenarios
+        self._cached = 0
+        self._chunks = (0, 0)
+        self._done = 0
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def _percent(self) -> float:
+        done, total = self._chunks
+        fraction = done / total if total else (1.0 if self._done == self._n else 0.0)
+        return 100.0 * (self._cached + fraction * (self._n - self._cached)) / self._n
+
+    def scenario(self, key: str, result: Any, done: int, total: int) -> None:
+        with self._lock:  # held while sending, so messages go out in the order of their progress
+            self._done = done
+            if result.cache_hit:
+                self._cached += 1
+            self._reporter.running(
+                progress=self._percent(),
+                message=f"{result.scenario.name}: {result.status} ({done}/{total})",
+                data={"current_scenario": key, "scenarios_done": done, "scenarios_total": total})
+
+    def chunk(self, key: str, done: int, total: int) -> None:
+        with self._lock:
+            self._chunks = (done, total)
+            now = _monotonic()
+            if now - self._last < self.EVERY or done == total:
+                return
+            self._last = now
+            self._reporter.running(
+                progress=self._percent(), message=f"{done:,} of {total:,} chunks projected",
+                data={"current_scenario": key, "scenarios_done": self._done,
+                      "scenarios_total": self._n, "chunks_done": done, "chunks_total": total})
+
+
 def start_stress_task(body: StressTestBody, *, tasks: TaskRunner, user: str,
                       use_cache: bool = True, store: Store | None = None) -> StressTaskAccepted:
     """Check an API body, queue its stress run as a task, and say where to follow it.
@@ -959,13 +1014,9 @@ def start_stress_task(body: StressTestBody, *, tasks: TaskRunner, user: str,
     n = scenario_count(request, store=store)
 
     def work(reporter: TaskReporter) -> tuple[str | None, dict[str, Any]]:
-        def progress(key: str, result: Any, done: int, total: int) -> None:
-            reporter.running(progress=100.0 * done / total,
-                             message=f"{result.scenario.name}: {result.status} ({done}/{total})",
-                             data={"current_scenario": key, "scenarios_done": done,
-                                   "scenarios_total": total})
-
-        run = run_stress(request, store=store, progress=progress)
+        meter = _ProgressMeter(reporter, n_scenarios=n)
+        run = run_stress(request, store=store, progress=meter.scenario,
+                         chunk_progress=meter.chunk)
         return run.run_id, {"results": run.result.response(), "run_id": run.run_id}
 
     state = tasks.submit(work, kind="credit_stress", user_id=user, label=pool.pool_name,

@@ -397,3 +397,18 @@ def test_tasks_left_running_are_ended_when_a_server_starts(api_store: Store) -> 
         pass
     with api_store.read() as con:
         assert task_store.get_task(con, "t-old")["status"] == "error"
+
+
+def test_progress_counts_cached_scenarios_as_done_at_once(client: TestClient, auth,
+                                                          api_store: Store) -> None:
+    """All 3 scenarios cached: the messages say 100·k/3 % for k = 1, 2, 3, in order."""
+    headers = auth("analyst", user="ana")
+    b = body(mixed_assets(), scenario_names=["credit_crisis", "housing_bust"])
+    assert client.post(RUN, json=b, headers=headers).status_code == 200  # warms the cache
+    task_id = client.post(ASYNC, json=b, headers=headers).json()["task_id"]
+    assert _wait_task(client, task_id, headers)["status"] == "completed"
+    running = [m for _, m in task_events(task_id, after_seq=0, store=api_store)
+               if m.status == "running" and m.data.get("current_scenario")]
+    assert [m.data["progress"] for m in running] == [33.33, 66.67, 100.0]
+    assert [m.data["current_scenario"] for m in running] == ["base", "credit_crisis",
+                                                              "housing_bust"]
