@@ -19,7 +19,10 @@ Actions and what they store:
   :func:`list_signoffs`, :func:`load_handbook`, :func:`list_handbooks`;
 * :func:`verify_evidence`: check a run's evidence (a folder, its manifest, a zip, an upload or a
   stored run): signatures, listed hashes, unlisted files, sign-off addenda and what the store
-  recorded (:func:`engine.audit.manifest.check_evidence`).
+  recorded (:func:`engine.audit.manifest.check_evidence`);
+* the HTTP API's: :func:`start_validation_task` (a validation as a background task, its file
+  paths confined to the data root by :func:`confine_paths`), :func:`validation_view` and
+  :func:`validation_artifact` (a stored run's decision, sign-offs and evidence files).
 
 Store discipline: data and model are read and the validation computed with the store released;
 results are written in one short write session (:mod:`engine.store`). An input error raises
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,9 +55,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.audit import manifest as _manifest
-from engine.audit.keys import load_signing_key, resolve_verify_key
+from engine.audit.keys import SigningKey, keys_dir, load_signing_key, resolve_verify_key
 from engine.audit.runs import new_run_id, stored_request, utc_now
-from engine.errors import InputError, StoreError
+from engine.errors import InputError, Issue, NotFoundError, StoreError, ValidationError
 from engine.limits import parse_json
 from engine.mlrisk import _store
 from engine.mlrisk._artifacts import ARTIFACT_NAMES, artifacts_zip
@@ -72,6 +76,7 @@ from engine.store import Store
 
 if TYPE_CHECKING:
     from engine.mlrisk._runner import ValidationRun
+    from engine.tasks.workflow import TaskReporter, TaskRunner
 
 __all__ = [
     "ValidateRequest",
@@ -90,6 +95,20 @@ __all__ = [
     "load_handbook",
     "list_handbooks",
     "verify_evidence",
+    "DATA_ROOT_ENV",
+    "DEFAULT_DATA_ROOT",
+    "PATH_RULE",
+    "EVIDENCE_ZIP",
+    "ValidationTaskAccepted",
+    "ValidationView",
+    "ArtifactLink",
+    "SignOffView",
+    "api_data_root",
+    "confine_paths",
+    "start_validation_task",
+    "validation_task_data",
+    "validation_view",
+    "validation_artifact",
 ]
 
 Source = Literal["cli", "app", "api"]
@@ -464,13 +483,21 @@ def validate(request: ValidateRequest, *, store: Store | None = None, run_id: st
     of evidence_manifest.json (:func:`engine.audit.manifest.signature_file`); without one the
     evidence is unsigned and ``key_id`` is None.
     """
-    from engine.mlrisk._runner import run_validation
-
     started = utc_now()
     t0 = time.perf_counter()
     key = load_signing_key()
     inputs = _load_inputs(request)
-    load_time = time.perf_counter() - t0
+    return _validate_loaded(request, inputs=inputs, key=key, started=started,
+                            load_time=time.perf_counter() - t0, store=store, run_id=run_id,
+                            generated_at=generated_at)
+
+
+def _validate_loaded(request: ValidateRequest, *, inputs: _Inputs, key: SigningKey | None,
+                     started: datetime, load_time: float, store: Store | None,
+                     run_id: str | None, generated_at: str | None) -> ValidationRecorded:
+    """:func:`validate` once its inputs are read (the API reads them before queueing a task)."""
+    from engine.mlrisk._runner import run_validation
+
     run_id = run_id or new_run_id("mlrisk")
     generated_at = generated_at or started.replace(microsecond=0, tzinfo=UTC).isoformat()
     run = run_validation(inputs.config, frame=inputs.frame, data_name=inputs.data_name,
@@ -720,3 +747,347 @@ def _manifest_run_id(content: bytes) -> str | None:
     except (InputError, AttributeError):
         return None
     return value if isinstance(value, str) else None
+
+
+# --------------------------------------------------------------------------- the HTTP API
+
+#: The folder whose files an HTTP client may name in a validation (``config.data``,
+#: ``config.model_path``, ``config.handbook``, ``base_dir``): ``$STRESSLAB_API_DATA_ROOT``, else
+#: :data:`DEFAULT_DATA_ROOT` under the server's working directory.
+DATA_ROOT_ENV = "STRESSLAB_API_DATA_ROOT"
+DEFAULT_DATA_ROOT = "data"
+_SEND_INSTEAD = "send the file itself: data_content or model_content (base64) or handbook (JSON)"
+#: The rule a refused path breaks (an issue's ``rule``).
+PATH_RULE = (f"must lie under the API's data root (${DATA_ROOT_ENV}, default "
+             f"'{DEFAULT_DATA_ROOT}/' under the server's working directory), named relative to "
+             "it; '..', an absolute path or a symbolic link may not lead out of it; or "
+             + _SEND_INSTEAD)
+#: The artifact name of a run's whole evidence as one zip.
+EVIDENCE_ZIP = "evidence.zip"
+_MEDIA_TYPES = {".json": "application/json", ".sig": "application/json",
+                ".md": "text/markdown; charset=utf-8", ".zip": "application/zip"}
+_PATH_FIELDS = (("config.data", "data"), ("config.model_path", "model_path"),
+                ("config.handbook", "handbook"))
+
+
+class ValidationTaskAccepted(BaseModel):
+    """The answer to ``POST /api/v1/validation/run``: the queued task, the run id it will record
+    and where to follow it (``websocket_url``) and read it once completed (``result_url``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    status: Literal["queued"] = "queued"
+    message: str
+    run_id: str
+    websocket_url: str
+    result_url: str
+
+
+class ArtifactLink(BaseModel):
+    """One downloadable evidence file of a stored validation: ``size`` in bytes, ``sha256`` hex
+    (empty for the evidence zip, which is assembled on request)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    url: str
+
+
+class SignOffView(BaseModel):
+    """One validator sign-off (``signed_at`` naive UTC)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signed_at: datetime
+    name: str
+    comment: str
+    decision: str
+
+
+class ValidationView(BaseModel):
+    """A stored validation as the API shows it (``GET /api/v1/validation/{run_id}``).
+
+    Attributes
+    ----------
+    decision : {"DEPLOY", "RESTRICT", "REDESIGN"}
+    summary : str
+        "REDESIGN: 3 failing scenarios".
+    validator : str
+        The name in the manifest and the decision.
+    requested_by : str or None
+        The API token's user that asked for the run (None from the command line or the app).
+    execution_time : float or None
+        Seconds.
+    key_id : str or None
+        The key that signed the manifest; None for unsigned evidence.
+    baseline : dict of str to float or None
+        The baseline metrics (AUC, accuracy, Brier, log_loss, ECE; or RMSE, MAE, R2, ECE).
+    signoffs : list of SignOffView
+        In order.
+    artifacts : list of ArtifactLink
+        Every stored evidence file, then ``evidence.zip`` (all of them in one zip).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    decision: str
+    summary: str
+    generated_at: str
+    validator: str
+    requested_by: str | None
+    dataset_name: str
+    dataset_sha256: str
+    task: str
+    model_kind: str
+    target: str
+    n_rows: int
+    execution_time: float | None
+    key_id: str | None
+    failing_scenarios: list[str]
+    baseline: dict[str, float | None]
+    signoffs: list[SignOffView]
+    artifacts: list[ArtifactLink]
+
+
+def api_data_root() -> Path:
+    """The API's data root: ``$STRESSLAB_API_DATA_ROOT``, else ``data/`` under the working
+    directory (the bundled data when the server runs from the checkout). Not resolved."""
+    return Path(os.environ.get(DATA_ROOT_ENV, "").strip() or DEFAULT_DATA_ROOT)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _confine(value: str | Path, *, base: Path, root: Path | None, field: str,
+             want: Literal["file", "dir"]) -> tuple[Path | None, Issue | None]:
+    """``value`` (relative to ``base``) resolved, or the issue that refuses it."""
+    refused = Issue(row=None, column=field, value=str(value), rule=PATH_RULE, where="field")
+    if root is None:
+        return None, Issue(row=None, column=field, value=str(value), where="field",
+                           rule=f"the server has no data root to read files from (set "
+                                f"${DATA_ROOT_ENV} on the server); {_SEND_INSTEAD}")
+    try:
+        full = (base / Path(value)).resolve()  # follows every symbolic link; '..' collapses
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a loop, a name too long
+        return None, refused
+    if not _inside(full, root):
+        return None, refused
+    keys = keys_dir().resolve()
+    if _inside(full, keys):
+        return None, Issue(row=None, column=field, value=str(value), where="field",
+                           rule="may not name the signing key directory")
+    found = full.is_file() if want == "file" else full.is_dir()
+    if not found:
+        return None, Issue(row=None, column=field, value=str(value), where="field",
+                           rule=f"no such {'file' if want == 'file' else 'folder'} under the "
+                                "API's data root")
+    return full, None
+
+
+def confine_paths(request: ValidateRequest, *, root: str | Path) -> ValidateRequest:
+    """The request with every file path it names checked against a data root.
+
+    An HTTP client may not make the server read a file of its choice (``/etc/passwd``, the key
+    directory). ``base_dir`` (relative to ``root``) and ``config.data``, ``config.model_path``
+    and ``config.handbook`` (relative to ``base_dir``, else ``root``) must resolve, symbolic links
+    followed, to files (a folder for ``base_dir``) inside ``root`` and outside the signing key
+    directory. An absolute path is accepted only when it resolves inside ``root``. A path outside
+    gets the same answer whether or not it exists, so nothing about the rest of the file system is
+    told.
+
+    Parameters
+    ----------
+    request : ValidateRequest
+    root : path
+        The data root (see :func:`api_data_root`); resolved here.
+
+    Returns
+    -------
+    ValidateRequest
+        ``base_dir`` the resolved root and each path relative to it (resolved), so the run reads
+        the files checked and its recorded configuration names them; unchanged when the request
+        names no file.
+
+    Raises
+    ------
+    ValidationError
+        One issue per refused field (``config.data``, …): the field, the value sent and the rule.
+    """
+    cfg = request.config
+    named = {field: getattr(cfg, attr) for field, attr in _PATH_FIELDS
+             if getattr(cfg, attr) is not None}
+    if request.base_dir is None and not named:
+        return request
+    try:
+        top: Path | None = Path(root).resolve()
+    except (OSError, ValueError, RuntimeError):
+        top = None
+    if top is not None and not top.is_dir():
+        top = None
+    issues: list[Issue] = []
+    base = top
+    if request.base_dir is not None:
+        base, issue = _confine(request.base_dir, base=top or Path("."), root=top,
+                               field="base_dir", want="dir")
+        issues += [issue] if issue else []
+    update: dict[str, str] = {}
+    for field, attr in _PATH_FIELDS:
+        if field not in named:
+            continue
+        full, issue = _confine(named[field], base=base or top or Path("."), root=top,
+                               field=field, want="file")
+        if issue:
+            issues.append(issue)
+        elif top is not None and full is not None:
+            update[attr] = full.relative_to(top).as_posix()
+    if issues:
+        raise ValidationError(issues, subject=ValidateRequest.subject)
+    return request.model_copy(update={"config": cfg.model_copy(update=update), "base_dir": top})
+
+
+def _media_type(name: str) -> str:
+    return _MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream")
+
+
+def validation_task_data(done: ValidationRecorded, *,
+                         prefix: str = "/api/v1/validation") -> dict[str, object]:
+    """A completed validation task's ``data``: ``{run_id, decision, summary, failing_scenarios,
+    key_id, recorded, result_url, artifacts: {name: url}}``."""
+    urls = {n: f"{prefix}/{done.run_id}/artifacts/{n}" for n in [*sorted(done.artifacts), EVIDENCE_ZIP]}
+    return {"run_id": done.run_id, "decision": done.decision, "summary": done.summary,
+            "failing_scenarios": list(done.results["decision"]["failing_scenarios"]),
+            "key_id": done.key_id, "recorded": done.recorded,
+            "result_url": f"{prefix}/{done.run_id}", "artifacts": urls}
+
+
+def start_validation_task(request: ValidateRequest, *, tasks: TaskRunner, user: str,
+                          store: Store | None = None, data_root: str | Path | None = None,
+                          prefix: str = "/api/v1/validation") -> ValidationTaskAccepted:
+    """Check a validation asked for over HTTP, queue it as a task, and say where to follow it.
+
+    Before anything is queued: the request's file paths are confined to the data root
+    (:func:`confine_paths`); its ``user`` (the validator in the manifest), ``requested_by`` and
+    ``source`` become the token's user and ``"api"`` whatever the body said; and its data, model
+    and handbook are read and checked, so bad input is refused here (422), not in an ``error``
+    message later. The task then trains, stresses, decides and records the run under the
+    ``run_id`` returned now.
+
+    The task's messages: ``running`` (``data = {progress, stage}``), then ``completed`` with
+    :func:`validation_task_data`, or ``error`` (``data = {error, issues}``).
+
+    Parameters
+    ----------
+    request : ValidateRequest
+        As ``stresslab validate`` builds it from a configuration; ``record`` must stay true (the
+        API serves the evidence from the store).
+    tasks : TaskRunner
+    user : str
+        The bearer token's user.
+    store : Store, optional
+    data_root : path, optional
+        Default :func:`api_data_root`.
+    prefix : str
+        Where the API serves validations (for the links).
+
+    Raises
+    ------
+    ValidationError
+        A path outside the data root (one issue per field); ``record`` false.
+    InputError
+        A missing or unreadable file, bad data, handbook or model, a SHA-256 mismatch, an
+        unusable signing key; nothing is queued or stored.
+    """
+    store = store if store is not None else Store()
+    if not request.record:
+        raise ValidationError([Issue(row=None, column="record", value=False, where="field",
+                                     rule="a validation over the API is always recorded (its "
+                                          "evidence is served from the store); leave it out")],
+                              subject=ValidateRequest.subject)
+    request = confine_paths(request, root=data_root if data_root is not None else api_data_root())
+    request = request.asked_by(user).model_copy(update={"user": user, "source": "api"})
+    t0 = time.perf_counter()
+    key = load_signing_key()
+    inputs = _load_inputs(request)
+    load_time = time.perf_counter() - t0
+    run_id = new_run_id("mlrisk")
+    n_scenarios = "the default" if inputs.handbook is None else str(len(inputs.handbook.scenarios))
+
+    def work(reporter: TaskReporter) -> tuple[str | None, dict[str, object]]:
+        reporter.running(progress=5.0, message=f"training and stressing on {inputs.data_name} "
+                                               f"({len(inputs.frame)} rows, {n_scenarios} scenarios)",
+                         data={"stage": "validating"})
+        done = _validate_loaded(request, inputs=inputs, key=key, started=utc_now(),
+                                load_time=load_time, store=store, run_id=run_id,
+                                generated_at=None)
+        return done.run_id, validation_task_data(done, prefix=prefix)
+
+    state = tasks.submit(work, kind="mlrisk_validation", user_id=user, label=inputs.data_name,
+                         message=f"validation of {inputs.config.target} on {inputs.data_name} queued")
+    return ValidationTaskAccepted(task_id=state.task_id, message=state.message, run_id=run_id,
+                                  websocket_url=f"/ws/{user}?task_id={state.task_id}",
+                                  result_url=f"{prefix}/{run_id}")
+
+
+def validation_view(run_id: str, *, store: Store | None = None,
+                    prefix: str = "/api/v1/validation") -> ValidationView:
+    """A stored validation's decision, summary, sign-offs and artifact links (read, never
+    recomputed).
+
+    Raises
+    ------
+    NotFoundError
+        If no validation run has this id.
+    """
+    stored = load_run(run_id, store=store)
+    links = [ArtifactLink(name=name, media_type=_media_type(name), size=len(content),
+                          sha256=_manifest.sha256_hex(content),
+                          url=f"{prefix}/{run_id}/artifacts/{name}")
+             for name, content in sorted(stored.artifacts.items())]
+    links.append(ArtifactLink(name=EVIDENCE_ZIP, media_type=_media_type(EVIDENCE_ZIP),
+                              size=len(stored.zip_bytes()), sha256="",
+                              url=f"{prefix}/{run_id}/artifacts/{EVIDENCE_ZIP}"))
+    signoffs = [SignOffView(signed_at=pd.Timestamp(r["signed_at"]).to_pydatetime(), name=r["name"],
+                            comment=r["comment"], decision=r["decision"])
+                for r in stored.signoffs.to_dict("records")]
+    return ValidationView(
+        run_id=stored.run_id, decision=stored.decision, summary=stored.summary,
+        generated_at=stored.generated_at, validator=stored.validator,
+        requested_by=None if stored.request is None else stored.request.requested_by,
+        dataset_name=stored.dataset_name, dataset_sha256=stored.dataset_sha256, task=stored.task,
+        model_kind=stored.model_kind, target=stored.target, n_rows=stored.n_rows,
+        execution_time=stored.execution_time, key_id=stored.key_id,
+        failing_scenarios=list(stored.results["decision"]["failing_scenarios"]),
+        baseline=dict(stored.results["baseline"]["metrics"]), signoffs=signoffs, artifacts=links)
+
+
+def validation_artifact(run_id: str, *, name: str, store: Store | None = None) -> tuple[bytes, str]:
+    """One stored evidence file of a run, by its name, and its media type.
+
+    ``name`` is looked up among the run's stored files (never used as a path); ``evidence.zip``
+    is all of them in one zip (:func:`evidence_zip`).
+
+    Returns
+    -------
+    (bytes, str)
+        The file's bytes as stored and its media type (``application/json``,
+        ``text/markdown; charset=utf-8``, ``application/zip``).
+
+    Raises
+    ------
+    NotFoundError
+        If the run is not stored, or has no file of this name.
+    """
+    with (store or Store()).read() as con:
+        artifacts = _store.load_artifacts(con, run_id)
+    if name == EVIDENCE_ZIP:
+        return artifacts_zip(artifacts), _media_type(name)
+    if name not in artifacts:
+        raise NotFoundError(f"run {run_id!r} has no evidence file {name!r}; it has "
+                            f"{', '.join([*sorted(artifacts), EVIDENCE_ZIP])}")
+    return artifacts[name], _media_type(name)
