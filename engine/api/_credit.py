@@ -82,7 +82,7 @@ async def _refuse(websocket: WebSocket, *, code: int, exc: BaseException | None,
     await websocket.close(code=code, reason=text[:120])
 
 
-@socket_router.websocket("/ws/{user_id}")
+@socket_router.websocket("/ws/{user_id:path}")
 async def task_socket(websocket: WebSocket, *, user_id: str, task_id: str = Query(...),
                       token: str | None = Query(None)) -> None:
     """``{task_id, status, message, data}`` messages of one task: its current state first,

@@ -153,7 +153,6 @@ def create_app(*, store: Store | None = None, task_workers: int = 2) -> FastAPI:
         return cache_health()
 
     app.include_router(_credit.router)
-    app.include_router(_credit.socket_router)
     for name in _ROUTERS:
         try:
             module = importlib.import_module(name)
@@ -164,6 +163,8 @@ def create_app(*, store: Store | None = None, task_workers: int = 2) -> FastAPI:
         app.include_router(module.router)
         if hasattr(module, "socket_router"):
             app.include_router(module.socket_router)
+    # last: /ws/{user_id:path} would also match /ws/risk/{account_id}
+    app.include_router(_credit.socket_router)
     return app
 
 

@@ -58,7 +58,7 @@ from engine.ingest import detect_format as _detect_columns
 from engine.ingest import read_pool as _read_tape
 from engine.requests import Request
 from engine.store import Store, transaction
-from engine.tasks.workflow import TaskReporter, TaskRunner
+from engine.tasks.workflow import TaskReporter, TaskRunner, websocket_url
 
 if TYPE_CHECKING:
     from engine.credit._runner import ChunkProgress, Progress
@@ -1023,7 +1023,7 @@ def start_stress_task(body: StressTestBody, *, tasks: TaskRunner, user: str,
                          message=f"{n} scenarios on {pool.pool_name} queued")
     return StressTaskAccepted(
         task_id=state.task_id, message=state.message, pool_name=pool.pool_name,
-        scenario_count=n, websocket_url=f"/ws/{user}?task_id={state.task_id}")
+        scenario_count=n, websocket_url=websocket_url(user, state.task_id))
 
 
 def scenario_catalogue(*, store: Store | None = None) -> dict[str, ScenarioInfo]:

@@ -1003,6 +1003,8 @@ def start_validation_task(request: ValidateRequest, *, tasks: TaskRunner, user: 
         A missing or unreadable file, bad data, handbook or model, a SHA-256 mismatch, an
         unusable signing key; nothing is queued or stored.
     """
+    from engine.tasks.workflow import websocket_url
+
     store = store if store is not None else Store()
     if not request.record:
         raise ValidationError([Issue(row=None, column="record", value=False, where="field",
@@ -1030,7 +1032,7 @@ def start_validation_task(request: ValidateRequest, *, tasks: TaskRunner, user: 
     state = tasks.submit(work, kind="mlrisk_validation", user_id=user, label=inputs.data_name,
                          message=f"validation of {inputs.config.target} on {inputs.data_name} queued")
     return ValidationTaskAccepted(task_id=state.task_id, message=state.message, run_id=run_id,
-                                  websocket_url=f"/ws/{user}?task_id={state.task_id}",
+                                  websocket_url=websocket_url(user, state.task_id),
                                   result_url=f"{prefix}/{run_id}")
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "get_task",
     "task_events",
     "end_orphans",
+    "websocket_url",
 ]
 
 TaskStatus = Literal["queued", "running", "completed", "error"]
@@ -126,6 +127,14 @@ def _orphan_reason(row: dict[str, Any]) -> str | None:
     return (f"the server process that ran this task (pid {row['owner_pid']}) stopped before it "
             f"finished (it was {row['status']}: {row['message']}); nothing of it was recorded "
             "beyond its messages. Submit it again.")
+
+
+def websocket_url(user: str, task_id: str) -> str:
+    """Where a task's messages stream: ``/ws/<user>?task_id=<task_id>`` (the user name
+    percent-encoded, RFC 3986 section 2.1, so a name with a space or a slash stays one segment)."""
+    from urllib.parse import quote
+
+    return f"/ws/{quote(user, safe='')}?task_id={quote(task_id, safe='')}"
 
 
 def end_orphans(*, store: Store | None = None) -> list[str]:

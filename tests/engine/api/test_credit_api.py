@@ -412,3 +412,13 @@ def test_progress_counts_cached_scenarios_as_done_at_once(client: TestClient, au
     assert [m.data["progress"] for m in running] == [33.33, 66.67, 100.0]
     assert [m.data["current_scenario"] for m in running] == ["base", "credit_crisis",
                                                               "housing_bust"]
+
+
+def test_a_user_name_with_a_space_stays_one_path_segment(client: TestClient, auth) -> None:
+    headers = auth("analyst", user="Ana Lyst/desk")
+    accepted = client.post(ASYNC, json=body([asset(1)]), headers=headers).json()
+    assert accepted["websocket_url"] == f"/ws/Ana%20Lyst%2Fdesk?task_id={accepted['task_id']}"
+    with client.websocket_connect(accepted["websocket_url"], headers=headers) as ws:
+        while (m := ws.receive_json())["status"] not in ("completed", "error"):
+            pass
+    assert m["status"] == "completed"
