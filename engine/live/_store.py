@@ -43,20 +43,25 @@ from engine.live._risk import AccountRisk, TradingState
 
 __all__ = [
     "StoredBook",
-    "accounts_known",
     "acknowledge_alert",
     "acknowledged_ids",
+    "active_alert_count",
     "alerts_frame",
     "compliance_frame",
+    "compliance_run",
     "desk_frame",
     "history_frame",
     "insert_compliance",
     "insert_session",
     "insert_state_change",
     "latest_risk",
+    "latest_session_id",
     "load_book",
+    "pl_history_frame",
     "positions_frame",
+    "risk_trend_frame",
     "session_for_account",
+    "session_performance_frame",
     "session_row",
     "sessions_frame",
     "set_session_status",
@@ -602,3 +607,71 @@ def compliance_frame(con: duckdb.DuckDBPyConnection, *, account_id: str,
     results = _frame(con.execute("SELECT * EXCLUDE (check_id) FROM live_compliance_results"
                                  " WHERE check_id = ? ORDER BY rowid", [check["check_id"]]))
     return check, results
+
+
+# --------------------------------------------------------------------------- reads for the API
+
+def risk_trend_frame(con: duckdb.DuckDBPyConnection, *, session_id: str, account_id: str,
+                     limit: int) -> pd.DataFrame:
+    """The account's last ``limit`` risk updates in time order: score, level, state then, and
+    exposure, VaR and ratios from the stored panel (a ratio stored as null is infinite)."""
+    return _frame(con.execute(
+        "SELECT * FROM (SELECT event_index, event_at, risk_score, risk_level, trading_state,"
+        " CAST(json_extract(risk, '$.total_exposure') AS DOUBLE) AS total_exposure,"
+        " CAST(json_extract(risk, '$.var_95') AS DOUBLE) AS var_95,"
+        " CAST(json_extract(risk, '$.current_leverage') AS DOUBLE) AS current_leverage,"
+        " CAST(json_extract(risk, '$.margin_utilization') AS DOUBLE) AS margin_utilization"
+        " FROM live_risk_snapshots WHERE session_id = ? AND account_id = ?"
+        " ORDER BY event_index DESC LIMIT ?) ORDER BY event_index",
+        [session_id, account_id, int(limit)]))
+
+
+def pl_history_frame(con: duckdb.DuckDBPyConnection, *, session_id: str, account_id: str,
+                     since: datetime, until: datetime) -> pd.DataFrame:
+    """The account's P&L updates with ``since <= event_at <= until`` (event times), in order."""
+    return _frame(con.execute(
+        "SELECT event_index, event_at, total_pl, unrealized_pl, realized_pl, daily_pl,"
+        " market_value, total_exposure, equity, position_count FROM live_pl_history"
+        " WHERE session_id = ? AND account_id = ? AND event_at >= ? AND event_at <= ?"
+        " ORDER BY event_index", [session_id, account_id, since, until]))
+
+
+def active_alert_count(con: duckdb.DuckDBPyConnection, *, account_id: str | None = None) -> int:
+    """How many alerts are unacknowledged (of one account, or of all)."""
+    where, params = ("AND account_id = ?", [account_id]) if account_id is not None else ("", [])
+    row = _first(con.execute(f"SELECT count(*) FROM live_alerts WHERE NOT is_acknowledged {where}",
+                             params))
+    return int(row[0])
+
+
+def compliance_run(con: duckdb.DuckDBPyConnection, *, account_id: str,
+                   check_id: str) -> tuple[str, str | None] | None:
+    """The run recorded with a compliance check: its id and who requested it (None from the
+    command line), or None."""
+    row = _first(con.execute(
+        "SELECT run_id, json_extract_string(configuration, '$.requested_by') FROM runs"
+        " WHERE kind = 'live' AND pool_id = ? AND pool_name = 'compliance check'"
+        " AND json_extract_string(response, '$.check_id') = ?"
+        " ORDER BY started_at DESC LIMIT 1", [account_id, check_id]))
+    return None if row is None else (str(row[0]), None if row[1] is None else str(row[1]))
+
+
+def session_performance_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every session, the latest first: progress and counts, its finished replay runs (how many,
+    events they processed, their wall-clock seconds) and its unacknowledged alerts."""
+    return _frame(con.execute(
+        "WITH r AS (SELECT pool_id AS session_id, count(*) AS replay_runs,"
+        "   sum(CAST(json_extract(response, '$.events_processed') AS BIGINT)) AS replay_events,"
+        "   sum(execution_time) AS replay_seconds FROM runs"
+        "   WHERE kind = 'live' AND pool_name = 'live replay' GROUP BY pool_id),"
+        " a AS (SELECT session_id, count(*) AS active_alerts FROM live_alerts"
+        "   WHERE NOT is_acknowledged GROUP BY session_id)"
+        " SELECT s.session_id, s.source, s.status, s.synthetic_trades, s.events_total,"
+        " s.cursor AS events_done, s.cursor_at AS as_of, s.trades_applied, s.trades_rejected,"
+        " s.alerts_raised, s.updates AS risk_updates,"
+        " coalesce(a.active_alerts, 0) AS active_alerts,"
+        " coalesce(r.replay_runs, 0) AS replay_runs,"
+        " coalesce(r.replay_events, 0) AS replay_events,"
+        " coalesce(r.replay_seconds, 0.0) AS replay_seconds, s.created_at, s.updated_at"
+        " FROM live_sessions s LEFT JOIN r USING (session_id) LEFT JOIN a USING (session_id)"
+        " ORDER BY s.updated_at DESC, s.session_id"))

@@ -1,5 +1,5 @@
 """The live desk's user actions, called alike by ``stresslab live``, the Risk desk page and the
-API to come.
+HTTP API.
 
 Each action takes a typed request (:class:`engine.requests.Request`: frozen, unknown fields
 refused, ``build()`` raising the engine's :class:`~engine.errors.ValidationError`) or plain
@@ -17,7 +17,11 @@ Actions and what they store:
 * :func:`compliance_check`: the compliance rules against an account (audited, and a run);
 * reads: :func:`status` (the ``risk``, ``pl`` and ``portfolio`` panels), :func:`alerts`,
   :func:`desk`, :func:`history`, :func:`positions`, :func:`trades`, :func:`sessions`,
-  :func:`compliance_results`.
+  :func:`compliance_results`;
+* reads for the HTTP API (``engine.api._live``), each one frozen model: :func:`risk_trends`,
+  :func:`pl_history` (a window of feed time), :func:`portfolio_performance`,
+  :func:`active_alerts`, :func:`compliance_summary`, :func:`system_performance`; and the
+  request bodies :class:`AlertAckBody` and :class:`ComplianceCheckBody`.
 
 **Sessions.** A replay's session is named by the hash of its inputs (the three files' bytes, or
 the bundled example's) and its settings (alerts, circuit breaker): running the same replay again
@@ -39,13 +43,14 @@ session (:mod:`engine.store`).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -66,10 +71,16 @@ from engine.canonical import canonical_bytes
 from engine.errors import InputError, NotFoundError, StoreError
 from engine.live import _store
 from engine.live._alerts import Alert, AlertConfig
-from engine.live._analytics import PortfolioAnalytics, portfolio_analytics
+from engine.live._analytics import (
+    TRADING_DAYS,
+    PortfolioAnalytics,
+    equity_returns,
+    portfolio_analytics,
+)
 from engine.live._compliance import (
     ComplianceReport,
     ComplianceRules,
+    RuleResult,
     check_compliance,
     read_compliance_rules,
 )
@@ -96,33 +107,52 @@ from engine.store import Store, transaction
 
 __all__ = [
     "EXAMPLE_NOTE",
+    "MAX_PL_HOURS",
     "AccountStatus",
     "AckRequest",
+    "ActiveAlerts",
+    "AlertAckBody",
     "AlertAcknowledged",
     "AlertList",
+    "ComplianceCheckBody",
     "ComplianceRecorded",
     "ComplianceRequest",
+    "ComplianceSummary",
     "ComplianceView",
     "DeskView",
+    "EquityPoint",
     "KillSwitchRequest",
+    "PLHistory",
+    "PLPoint",
+    "PortfolioPerformance",
     "ReplayProgress",
     "ReplayRequest",
     "ReplayResult",
     "ResumeRequest",
+    "RiskPoint",
+    "RiskTrends",
     "SessionInfo",
+    "SessionPerformance",
     "StateChanged",
+    "SystemPerformance",
     "acknowledge",
+    "active_alerts",
     "alerts",
     "compliance_check",
     "compliance_results",
+    "compliance_summary",
     "desk",
     "history",
     "kill_switch",
+    "pl_history",
+    "portfolio_performance",
     "positions",
     "replay",
     "resume",
+    "risk_trends",
     "sessions",
     "status",
+    "system_performance",
     "trades",
 ]
 
@@ -995,3 +1025,433 @@ def compliance_results(account_id: str, *, check_id: str | None = None,
     with (store or Store()).read() as con:
         check, results = _store.compliance_frame(con, account_id=account_id, check_id=check_id)
     return ComplianceView(check=check, results=results)
+
+
+# --------------------------------------------------------------------------- views for the API
+
+#: The widest P&L history window (:func:`pl_history`), hours: one year of feed time.
+MAX_PL_HOURS = 8760
+
+
+class AlertAckBody(BaseModel):
+    """The body of ``POST /api/v1/alerts/{alert_id}/acknowledge``, as the trading risk service
+    documents it.
+
+    The acknowledgement is recorded as the caller's (the bearer token's user); ``acknowledged_by``
+    is accepted for compatibility and, when it names someone else, kept in the note
+    (:meth:`request`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    acknowledged_by: Name
+    note: Note | None = None
+
+    def request(self, alert_id: str, *, user: str) -> AckRequest:
+        """The acknowledgement by ``user``.
+
+        The note is the body's note; if ``acknowledged_by`` differs from ``user`` the note ends
+        with ``acknowledged_by given as '<name>'`` (after ``"; "`` when there is a note).
+
+        Raises
+        ------
+        ValidationError
+            An invalid alert id, or a note that the addition makes longer than 2,000 characters.
+        """
+        note = self.note or None
+        if self.acknowledged_by != user:
+            given = f"acknowledged_by given as {self.acknowledged_by!r}"
+            note = f"{note}; {given}" if note else given
+        return AckRequest.build(alert_id=alert_id, by=user, note=note, requested_by=user)
+
+
+class ComplianceCheckBody(BaseModel):
+    """The body of ``POST /api/v1/compliance/{account_id}/check``: the rule groups to check
+    (``mifid_ii``, ``cftc``, ``finra``, ``sec``, ``custom``), default all. The rules are the
+    shipped ``data/live/compliance.yaml``: an HTTP caller cannot name a file on the server."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    regulations: tuple[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                        max_length=64)], ...] | None = None
+
+    def request(self, account_id: str, *, user: str) -> ComplianceRequest:
+        """The check of ``account_id`` as asked by ``user``."""
+        return ComplianceRequest.build(account_id=account_id, regulations=self.regulations,
+                                       requested_by=user)
+
+
+class RiskPoint(_Result):
+    """One risk update of an account (event time ``event_at``).
+
+    ``total_exposure`` and ``var_95`` are currency; ``current_leverage`` and
+    ``margin_utilization`` multiples, None when infinite (equity <= 0 with exposure);
+    ``trading_state`` is the state the update was computed under.
+    """
+
+    event_index: int
+    event_at: datetime
+    risk_score: float
+    risk_level: str
+    total_exposure: float
+    var_95: float | None
+    current_leverage: float | None
+    margin_utilization: float | None
+    trading_state: str
+
+
+class RiskTrends(_Result):
+    """The last risk updates of an account, oldest first (``GET /risk/{account_id}/trends``)."""
+
+    account_id: str
+    session_id: str
+    as_of: datetime | None
+    points: tuple[RiskPoint, ...]
+
+
+class PLPoint(_Result):
+    """One P&L update of an account (event time ``event_at``); currency except
+    ``position_count``."""
+
+    event_index: int
+    event_at: datetime
+    total_pl: float
+    unrealized_pl: float
+    realized_pl: float
+    daily_pl: float
+    market_value: float
+    total_exposure: float
+    equity: float
+    position_count: int
+
+
+class PLHistory(_Result):
+    """An account's P&L updates with ``since <= event_at <= as_of``, oldest first.
+
+    ``as_of`` is the session's last event (feed time, naive UTC) and ``since`` is ``as_of``
+    minus ``hours``; both None (and no points) before the session's first event.
+    """
+
+    account_id: str
+    session_id: str
+    hours: int
+    as_of: datetime | None
+    since: datetime | None
+    points: tuple[PLPoint, ...]
+
+
+class EquityPoint(_Result):
+    """One point of an account's equity curve: the equity at the end of the UTC ``day``
+    (``closed``), or now (the day in progress, not closed); ``daily_return`` against the point
+    before (the initial capital before the first), decimal, None when that equity is <= 0."""
+
+    day: date
+    equity: float
+    daily_return: float | None
+    closed: bool
+
+
+class PortfolioPerformance(_Result):
+    """An account's performance from its equity curve (``GET /portfolio/{account_id}/performance``).
+
+    The definitions are :mod:`engine.live._analytics`' (quantstats/empyrical): ``sharpe_ratio``,
+    ``volatility`` (annualised, :data:`~engine.live._analytics.TRADING_DAYS` = 252 periods, risk
+    free rate 0), ``max_drawdown`` (fraction <= 0) and ``daily_return`` are the ``portfolio``
+    panel's; ``total_return = total_value / initial_capital - 1`` (= ``total_pl /
+    initial_capital``, decimal); ``return_days`` counts the daily returns behind the Sharpe ratio
+    and the volatility; ``equity_curve`` lists the closed days and then the equity now.
+    """
+
+    account_id: str
+    session_id: str
+    as_of: datetime | None
+    synthetic_trades: bool
+    initial_capital: float
+    total_value: float
+    total_pl: float
+    total_return: float
+    daily_return: float | None
+    sharpe_ratio: float | None
+    volatility: float | None
+    max_drawdown: float
+    return_days: int
+    periods_per_year: int
+    risk_free_rate: float
+    equity_curve: tuple[EquityPoint, ...]
+
+
+class ActiveAlerts(_Result):
+    """Unacknowledged alerts, newest first (``GET /api/v1/alerts/active``).
+
+    ``total_active_alerts`` counts every unacknowledged alert (of the account, if one is
+    named), also those beyond the listed ``limit``; each alert has :func:`alerts`' fields.
+    """
+
+    total_active_alerts: int
+    alerts: tuple[dict[str, Any], ...]
+
+
+class ComplianceSummary(_Result):
+    """An account's latest stored compliance check (``GET /compliance/{account_id}/summary``).
+
+    Without a stored check: ``check_id`` and ``compliant`` are None and ``results`` is empty.
+    ``requested_by`` is the API caller who asked for it (None from the command line),
+    ``checked_at`` the wall clock and ``as_of`` the feed time of the account's state (naive UTC).
+    """
+
+    account_id: str
+    check_id: str | None
+    run_id: str | None
+    requested_by: str | None
+    session_id: str | None
+    checked_at: datetime | None
+    as_of: datetime | None
+    regulations: tuple[str, ...]
+    compliant: bool | None
+    rules_checked: int
+    non_compliant: int
+    results: tuple[RuleResult, ...]
+
+
+class SessionPerformance(_Result):
+    """One replay session's progress and throughput.
+
+    ``progress`` is ``events_done / events_total`` in [0, 1]; ``replay_runs``,
+    ``replay_events`` and ``replay_seconds`` sum the session's finished replay runs (a replay
+    still running is counted when it ends); ``events_per_second`` is ``replay_events /
+    replay_seconds`` (wall clock, including the waits of a paced replay), None before a run has
+    finished. ``active_alerts`` are its unacknowledged alerts.
+    """
+
+    session_id: str
+    source: str
+    status: str
+    synthetic_trades: bool
+    events_total: int
+    events_done: int
+    progress: float
+    as_of: datetime | None
+    trades_applied: int
+    trades_rejected: int
+    alerts_raised: int
+    active_alerts: int
+    risk_updates: int
+    replay_runs: int
+    replay_events: int
+    replay_seconds: float
+    events_per_second: float | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SystemPerformance(_Result):
+    """The desk's replay sessions and the store's answer time (``GET /system/performance``).
+
+    ``store_status`` and ``store_latency_ms`` come from :func:`engine.store.store_health` (a read
+    session opened, the schema version read, closed; ms); the totals sum the sessions (events
+    processed = the sessions' cursors). ``measured_at`` is the wall clock, naive UTC.
+    """
+
+    measured_at: datetime
+    store_status: str
+    store_latency_ms: float
+    sessions_count: int
+    events_processed: int
+    trades_applied: int
+    trades_rejected: int
+    alerts_raised: int
+    active_alerts: int
+    sessions: tuple[SessionPerformance, ...]
+
+
+def risk_trends(account_id: str, *, limit: int = 500, session_id: str | None = None,
+                store: Store | None = None) -> RiskTrends:
+    """The account's last ``limit`` risk updates, oldest first: risk score and level, exposure,
+    var_95 and the ratios, as stored with each update.
+
+    Raises
+    ------
+    NotFoundError
+        No replay holds the account.
+    InputError
+        ``limit`` below 1.
+    """
+    limit = _positive_limit(limit)
+    with (store or Store()).read() as con:
+        session = _store.session_for_account(con, account_id=account_id, session_id=session_id)
+        frame = _store.risk_trend_frame(con, session_id=session["session_id"],
+                                        account_id=account_id, limit=limit)
+    return RiskTrends(account_id=account_id, session_id=session["session_id"],
+                      as_of=session["cursor_at"],
+                      points=tuple(RiskPoint(**r) for r in _records(frame)))
+
+
+def pl_history(account_id: str, *, hours: int = 24, session_id: str | None = None,
+               store: Store | None = None) -> PLHistory:
+    """The account's P&L updates in the last ``hours`` of FEED time.
+
+    The window is closed, ``as_of - hours <= event_at <= as_of``, where ``as_of`` is the time of
+    the session's last processed event (not the wall clock: a replay of 2022 has a 2022 window).
+
+    Parameters
+    ----------
+    account_id : str
+    hours : int, default 24
+        1 to :data:`MAX_PL_HOURS` (8,760, a year).
+    session_id : str, optional
+        Default the latest session holding the account.
+    store : Store, optional
+
+    Raises
+    ------
+    NotFoundError
+        No replay holds the account.
+    InputError
+        ``hours`` outside 1 … 8,760.
+    """
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_PL_HOURS:
+        raise InputError(f"hours must be a whole number from 1 to {MAX_PL_HOURS}, got {hours!r}")
+    with (store or Store()).read() as con:
+        session = _store.session_for_account(con, account_id=account_id, session_id=session_id)
+        as_of = session["cursor_at"]
+        since = None if as_of is None else as_of - timedelta(hours=hours)
+        frame = pd.DataFrame() if as_of is None else _store.pl_history_frame(
+            con, session_id=session["session_id"], account_id=account_id, since=since,
+            until=as_of)
+    return PLHistory(account_id=account_id, session_id=session["session_id"], hours=hours,
+                     as_of=as_of, since=since,
+                     points=tuple(PLPoint(**r) for r in _records(frame)))
+
+
+def portfolio_performance(account_id: str, *, session_id: str | None = None,
+                          store: Store | None = None) -> PortfolioPerformance:
+    """The account's returns, Sharpe ratio, volatility and drawdown from the stored book at the
+    session's last event, with its equity curve (:class:`PortfolioPerformance`).
+
+    The figures are :func:`engine.live.portfolio_analytics`' on the same curve as
+    :func:`status`' ``portfolio`` panel, so they are equal to it.
+
+    Raises
+    ------
+    NotFoundError
+        No replay holds the account.
+    """
+    with (store or Store()).read() as con:
+        session = _store.session_for_account(con, account_id=account_id, session_id=session_id)
+        stored = _store.load_book(con, session["session_id"])
+    book = _book(session, stored)
+    j = book.account_index(account_id)
+    snap = book.snapshot(j)
+    capital = book.accounts.account(account_id).initial_capital
+    curve = book.equity_curve(j)
+    panel = portfolio_analytics(curve, equity=snap.equity, initial_capital=capital,
+                                pl_by_instrument=book.pl_by_instrument(j),
+                                total_positions=snap.instrument_count)
+    days = [d.date() for d in curve.index]
+    values = [float(v) for v in curve]
+    closed = [True] * len(days)
+    if session["cursor_at"] is not None:
+        days.append(session["cursor_at"].date())
+        values.append(snap.equity)
+        closed.append(False)
+    previous = [capital, *values[:-1]]
+    points = tuple(EquityPoint(day=d, equity=v, daily_return=v / p - 1.0 if p > 0.0 else None,
+                               closed=c)
+                   for d, v, p, c in zip(days, values, previous, closed, strict=True))
+    returns = equity_returns(np.array([capital, *values]))
+    return PortfolioPerformance(
+        account_id=account_id, session_id=session["session_id"], as_of=session["cursor_at"],
+        synthetic_trades=bool(session["synthetic_trades"]), initial_capital=capital,
+        total_value=panel.total_value, total_pl=snap.pl.total_pl,
+        total_return=panel.total_value / capital - 1.0, daily_return=panel.daily_return,
+        sharpe_ratio=panel.sharpe_ratio, volatility=panel.volatility,
+        max_drawdown=panel.max_drawdown, return_days=int(returns.size),
+        periods_per_year=TRADING_DAYS, risk_free_rate=0.0, equity_curve=points)
+
+
+def active_alerts(*, account_id: str | None = None, limit: int = 500,
+                  store: Store | None = None) -> ActiveAlerts:
+    """Unacknowledged alerts, newest first (at most ``limit``), and how many there are in all,
+    from one read session.
+
+    Raises
+    ------
+    NotFoundError
+        ``account_id`` is named and no replay holds it.
+    InputError
+        ``limit`` below 1.
+    """
+    limit = _positive_limit(limit)
+    with (store or Store()).read() as con:
+        if account_id is not None:
+            _store.session_for_account(con, account_id=account_id)
+        total = _store.active_alert_count(con, account_id=account_id)
+        frame = _store.alerts_frame(con, account_id=account_id, include_acknowledged=False,
+                                    limit=limit)
+    return ActiveAlerts(total_active_alerts=total,
+                        alerts=_records(frame[list(_ALERT_FIELDS)] if len(frame) else frame))
+
+
+def compliance_summary(account_id: str, *, check_id: str | None = None,
+                       store: Store | None = None) -> ComplianceSummary:
+    """The account's latest stored compliance check (or ``check_id``), its results, and the
+    run it was recorded with.
+
+    Raises
+    ------
+    NotFoundError
+        No replay holds the account, or ``check_id`` is not a check of it.
+    """
+    with (store or Store()).read() as con:
+        _store.session_for_account(con, account_id=account_id)
+        check, results = _store.compliance_frame(con, account_id=account_id, check_id=check_id)
+        if check is not None and check["account_id"] != account_id:
+            check = None
+        run = None if check is None else _store.compliance_run(
+            con, account_id=account_id, check_id=check["check_id"])
+    if check is None:
+        if check_id is not None:
+            raise NotFoundError(f"no compliance check {check_id!r} of account {account_id!r}")
+        return ComplianceSummary(account_id=account_id, check_id=None, run_id=None,
+                                 requested_by=None, session_id=None, checked_at=None,
+                                 as_of=None, regulations=(), compliant=None, rules_checked=0,
+                                 non_compliant=0, results=())
+    return ComplianceSummary(
+        account_id=account_id, check_id=check["check_id"],
+        run_id=None if run is None else run[0], requested_by=None if run is None else run[1],
+        session_id=check["session_id"], checked_at=check["checked_at"], as_of=check["as_of"],
+        regulations=tuple(json.loads(check["regulations"])), compliant=bool(check["compliant"]),
+        rules_checked=int(check["rules_checked"]), non_compliant=int(check["non_compliant"]),
+        results=tuple(RuleResult(**r) for r in _records(results)))
+
+
+def system_performance(*, store: Store | None = None,
+                       now: datetime | None = None) -> SystemPerformance:
+    """Every replay session's progress, counts and throughput, their totals and the store's
+    answer time (:class:`SystemPerformance`).
+
+    Raises
+    ------
+    StoreBusyError
+        A writer holds the store longer than its timeout.
+    """
+    from engine.store import store_health
+
+    store = store or Store()
+    health = store_health(store=store)
+    with store.read() as con:
+        frame = _store.session_performance_frame(con)
+    sessions = []
+    for r in _records(frame):
+        seconds = float(r["replay_seconds"])
+        sessions.append(SessionPerformance(
+            **r, progress=r["events_done"] / r["events_total"] if r["events_total"] else 1.0,
+            events_per_second=r["replay_events"] / seconds if seconds > 0.0 else None))
+    return SystemPerformance(
+        measured_at=now or utc_now(), store_status=str(health["status"]),
+        store_latency_ms=float(health["latency_ms"]), sessions_count=len(sessions),
+        events_processed=sum(s.events_done for s in sessions),
+        trades_applied=sum(s.trades_applied for s in sessions),
+        trades_rejected=sum(s.trades_rejected for s in sessions),
+        alerts_raised=sum(s.alerts_raised for s in sessions),
+        active_alerts=sum(s.active_alerts for s in sessions), sessions=tuple(sessions))
