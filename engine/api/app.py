@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, ConfigDict
 
 from engine import __version__
-from engine.api import _credit
+from engine.api import _credit, _live, _market, _mlrisk
 from engine.api._deps import BodyGuard, Roles, get_store, require
 from engine.api._errors import install as install_errors
 from engine.store import Store
@@ -33,8 +33,6 @@ __all__ = ["create_app", "API_LOCK_TIMEOUT", "Health", "DetailedHealth"]
 
 #: Seconds a request waits for a busy store before it gets 503 (``$STRESSLAB_API_LOCK_TIMEOUT``).
 API_LOCK_TIMEOUT = 10.0
-#: Routers added by the other capabilities' modules (each defines ``router``).
-_ROUTERS = ("engine.api._live", "engine.api._mlrisk", "engine.api._market")
 
 
 class Health(BaseModel):
@@ -88,8 +86,6 @@ def create_app(*, store: Store | None = None, task_workers: int = 2) -> FastAPI:
     task_workers : int
         Background tasks run at once; more wait as ``queued``.
     """
-    import importlib
-
     store = store if store is not None else _store_from_env()
     started = time.monotonic()
 
@@ -153,16 +149,10 @@ def create_app(*, store: Store | None = None, task_workers: int = 2) -> FastAPI:
         return cache_health()
 
     app.include_router(_credit.router)
-    for name in _ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        app.include_router(module.router)
-        if hasattr(module, "socket_router"):
-            app.include_router(module.socket_router)
+    app.include_router(_mlrisk.router)
+    app.include_router(_market.router)
+    app.include_router(_live.router)
+    app.include_router(_live.socket_router)
     # last: /ws/{user_id:path} would also match /ws/risk/{account_id}
     app.include_router(_credit.socket_router)
     return app
