@@ -9,11 +9,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from engine.api._deps import Roles, bearer, get_store, get_tasks, require
+from engine.api._deps import Roles, bearer, close_reason, get_store, get_tasks, require
 from engine.api._errors import error_body
 from engine.credit import workflow as credit
 from engine.credit.models import ScenarioInfo, StressTestBody, StressTestResponse
-from engine.errors import AuthenticationError, PermissionDeniedError, StressLabError
+from engine.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    StoreBusyError,
+    StressLabError,
+)
 from engine.store import Store
 from engine.tasks.workflow import TERMINAL, TaskRunner, TaskState, get_task, task_events
 
@@ -26,6 +32,8 @@ socket_router = APIRouter(tags=["tasks"])
 POLL_SECONDS = 0.1
 #: WebSocket close codes (the 4000–4999 range is for applications, RFC 6455 section 7.4.2).
 CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4401, 4403, 4404
+#: "Try again later" (RFC 6455 section 7.4.1, IANA registry): the store was busy.
+CLOSE_TRY_AGAIN = 1013
 
 _run = require(*Roles.RUN, action="run a stress test")
 _read = require(*Roles.READ, action="read")
@@ -64,9 +72,19 @@ def scenarios(*, _: Any = Depends(_read), store: Store = Depends(get_store)) -> 
 
 
 @router.get("/tasks/{task_id}", response_model=TaskState, summary="A task's current state")
-def task(task_id: str, *, _: Any = Depends(_read), store: Store = Depends(get_store)) -> TaskState:
-    """Answers after a server restart; a task whose server died while it ran is ``error``."""
-    return get_task(task_id, store=store)
+def task(task_id: str, *, principal: Any = Depends(_read),
+         store: Store = Depends(get_store)) -> TaskState:
+    """Answers after a server restart; a task whose server died while it ran is ``error``.
+    Only the task's own user and admins may read it (403 for others)."""
+    state = get_task(task_id, store=store)
+    _own(principal, state)
+    return state
+
+
+def _own(principal: Any, state: TaskState) -> None:
+    if state.user_id != principal.user and principal.role != "admin":
+        raise PermissionDeniedError(f"task {state.task_id!r} is not {principal.user!r}'s",
+                                    user=principal.user, role=principal.role, allowed=("admin",))
 
 
 def _message(state: TaskState) -> dict[str, Any]:
@@ -79,7 +97,8 @@ async def _refuse(websocket: WebSocket, *, code: int, exc: BaseException | None,
     text = message or (error_body(exc)[1]["message"] if exc is not None else "refused")
     await websocket.send_json({"task_id": task_id, "status": "error", "message": text,
                                "data": None})
-    await websocket.close(code=code, reason=text[:120])
+    await websocket.close(code=code, reason=close_reason(text))
+
 
 
 @socket_router.websocket("/ws/{user_id:path}")
@@ -90,7 +109,8 @@ async def task_socket(websocket: WebSocket, *, user_id: str, task_id: str = Quer
 
     The token goes in ``Authorization: Bearer …`` or, for browsers, in ``?token=``. Only the
     task's own user (``user_id``) and admins may follow it. Refusals close with 4401 (no or bad
-    token), 4403 (another user's task) or 4404 (no such task), after one ``error`` message.
+    token), 4403 (another user's task), 4404 (no such task) or 1013 (the store was busy: try
+    again later), after one ``error`` message. The socket ends early when the client leaves.
     """
     from engine.auth.workflow import authenticate
 
@@ -104,8 +124,11 @@ async def task_socket(websocket: WebSocket, *, user_id: str, task_id: str = Quer
         return
     try:
         state = await run_in_threadpool(get_task, task_id, store=store)
-    except StressLabError as exc:
+    except NotFoundError as exc:
         await _refuse(websocket, code=CLOSE_NOT_FOUND, exc=exc, task_id=task_id)
+        return
+    except StressLabError as exc:  # a busy store: "try again later" (RFC 6455, 7.4.1)
+        await _refuse(websocket, code=CLOSE_TRY_AGAIN, exc=exc, task_id=task_id)
         return
     own = principal.user == user_id == state.user_id
     if not (own or principal.role == "admin"):
@@ -113,22 +136,36 @@ async def task_socket(websocket: WebSocket, *, user_id: str, task_id: str = Quer
             f"task {task_id!r} is not {principal.user!r}'s to follow", user=principal.user,
             role=principal.role, allowed=("admin",)), task_id=task_id)
         return
+    # the client's own frames are read (and ignored) so that its leaving ends the loop
+    gone = asyncio.ensure_future(_until_disconnect(websocket))
     try:
         await websocket.send_json(_message(state))
         last, status = state.seq, state.status
         since_check = 0.0
-        while status not in TERMINAL:
+        while status not in TERMINAL and not gone.done():
             await asyncio.sleep(POLL_SECONDS)
             since_check += POLL_SECONDS
-            events = await run_in_threadpool(task_events, task_id, after_seq=last, store=store)
+            try:
+                events = await run_in_threadpool(task_events, task_id, after_seq=last,
+                                                 store=store)
+                if not events and since_check >= 2.0:  # its server may have died: look
+                    since_check = 0.0
+                    await run_in_threadpool(get_task, task_id, store=store)
+            except StoreBusyError:  # skip this poll; the messages stay stored
+                continue
             for seq, msg in events:
                 await websocket.send_json(msg.model_dump(mode="json"))
                 last, status = seq, msg.status
-            if not events and since_check >= 2.0:  # the server that ran it may have died
-                since_check = 0.0
-                state = await run_in_threadpool(get_task, task_id, store=store)
-                if state.seq > last:
-                    continue
-        await websocket.close(code=1000)
+        if not gone.done():
+            await websocket.close(code=1000)
     except WebSocketDisconnect:
         return
+    finally:
+        gone.cancel()
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return

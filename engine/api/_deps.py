@@ -16,7 +16,8 @@ from engine.limits import limits, parse_json
 from engine.store import Store
 from engine.tasks.workflow import TaskRunner
 
-__all__ = ["BodyGuard", "Roles", "bearer", "caller", "get_store", "get_tasks", "require"]
+__all__ = ["BodyGuard", "Roles", "bearer", "caller", "close_reason", "get_store", "get_tasks",
+           "require"]
 
 
 class Roles:
@@ -51,6 +52,12 @@ def bearer(authorization: str | None) -> str | None:
         raise AuthenticationError("the Authorization header must be 'Bearer <token>'; "
                                   "`stresslab tokens create` makes a token")
     return token.strip()
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to the 123 bytes of UTF-8 a WebSocket close frame's reason may hold
+    (RFC 6455, section 5.5), never inside a character."""
+    return text.encode("utf-8")[:123].decode("utf-8", errors="ignore")
 
 
 def caller(request: Request) -> Any:
@@ -119,7 +126,8 @@ class BodyGuard:
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
-        if body and b"json" in headers.get(b"content-type", b""):
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if body and (media == b"application/json" or media.endswith(b"+json")):
             try:
                 parse_json(body, name="the request body")
             except InputError as exc:

@@ -33,7 +33,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from engine.api._deps import Roles, bearer, get_store, require
+from engine.api._deps import Roles, bearer, close_reason, get_store, require
 from engine.api._errors import error_body
 from engine.canonical import canonical
 from engine.errors import (
@@ -280,7 +280,7 @@ async def _refuse(websocket: WebSocket, *, code: int, exc: BaseException,
     _, body, _ = error_body(exc)
     await websocket.send_json({"type": "error", "account_id": account_id,
                                "data": {"error": body["error"], "message": body["message"]}})
-    await websocket.close(code=code, reason=body["message"][:120])
+    await websocket.close(code=code, reason=close_reason(body["message"]))
 
 
 @socket_router.websocket("/ws/risk/{account_id}")

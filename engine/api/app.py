@@ -1,7 +1,8 @@
 """The HTTP API: a FastAPI app over the workflows, sharing the store with the app and commands.
 
 ``create_app()`` builds it; ``stresslab serve`` runs it under uvicorn. Every endpoint but
-``/health`` needs ``Authorization: Bearer <token>`` (``stresslab tokens create``); the OpenAPI
+``/health`` and the API's own description (``/docs``, ``/redoc``, ``/openapi.json``: the
+schema, no data) needs ``Authorization: Bearer <token>`` (``stresslab tokens create``); the OpenAPI
 schema at ``/docs`` is generated from the engine's own pydantic models. Errors are answered by
 :mod:`engine.api._errors` (422 with the engine's row/field/value/rule list, 401, 403, 404, 503
 with ``Retry-After``), never with a traceback.
@@ -91,11 +92,17 @@ def create_app(*, store: Store | None = None, task_workers: int = 2) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from engine.api._errors import error_body
+        from engine.api._errors import error_body, log
+
+        def describe(exc: BaseException) -> tuple[str, dict[str, Any]]:
+            status, body, _ = error_body(exc)
+            if status == 500:
+                log.error("a background task failed", exc_info=exc)
+            return body["message"], {"error": body.get("error"),
+                                     "issues": body.get("issues", [])}
 
         end_orphans(store=store)
-        app.state.tasks = TaskRunner(store=store, max_workers=task_workers,
-                                     error_data=lambda exc: _error_data(error_body(exc)[1]))
+        app.state.tasks = TaskRunner(store=store, max_workers=task_workers, describe=describe)
         try:
             yield
         finally:
@@ -157,7 +164,3 @@ def create_app(*, store: Store | None = None, task_workers: int = 2) -> FastAPI:
     app.include_router(_credit.socket_router)
     return app
 
-
-def _error_data(body: dict[str, Any]) -> dict[str, Any]:
-    """An error message's ``data``: the error's kind and, for bad input, its issue list."""
-    return {"error": body.get("error"), "issues": body.get("issues", [])}

@@ -3,8 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 
 __all__ = ["register"]
+
+
+class RedactTokens(logging.Filter):
+    """Hides a token given in a URL (``?token=…``, as browsers open a WebSocket) in the server's
+    log lines; uvicorn logs a WebSocket's path with its query."""
+
+    _TOKEN = re.compile(r"(token=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                                for a in (record.args if isinstance(record.args, tuple)
+                                          else (record.args,)))
+        if isinstance(record.msg, str):
+            record.msg = self._TOKEN.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def log_config() -> dict:
+    """uvicorn's logging configuration with :class:`RedactTokens` on every handler."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_tokens"] = {"()": RedactTokens}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact_tokens")
+    return config
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -21,7 +52,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
               "but /health needs a token, and traffic is plain HTTP (put TLS in front).")
     uvicorn.run("engine.api.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level, proxy_headers=False,
-                server_header=False)
+                server_header=False, log_config=log_config())
     return 0
 
 

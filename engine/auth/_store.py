@@ -87,7 +87,8 @@ def revoke_token(con: duckdb.DuckDBPyConnection, *, token_id: str, by: str,
     """
     rows = _dicts(con.execute(f"SELECT {_COLS} FROM api_tokens WHERE token_id = ?", [token_id]))
     if not rows:
-        raise NotFoundError(f"no token {token_id!r}; `stresslab tokens list --all` lists them")
+        shown = repr(token_id) if len(token_id) <= 32 else "with that id (this looks like a whole token, not shown here; give its id, the 16 hex digits after 'slk_')"
+        raise NotFoundError(f"no token {shown}; `stresslab tokens list --all` lists them")
     row = rows[0]
     if row["revoked_at"] is not None:
         raise InputError(f"token {token_id} was already revoked by {row['revoked_by']} at "

@@ -389,8 +389,10 @@ def _link(settings: RedisSettings) -> _Link:
             from redis.retry import Retry
 
             kwargs: dict[str, Any] = {}
-            if settings.ssl:
+            if settings.ssl:  # the certificate and the host name are checked (redis-py < 6
+                # did not check the host name by default)
                 kwargs["connection_class"] = redis.SSLConnection
+                kwargs["ssl_check_hostname"] = True
             # A blocking pool: a thread that finds every connection busy waits for one (at most
             # socket_timeout) instead of failing at once, which would trip the breaker under load.
             pool = redis.BlockingConnectionPool(

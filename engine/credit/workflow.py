@@ -975,7 +975,7 @@ class _ProgressMeter:
 
     def scenario(self, key: str, result: Any, done: int, total: int) -> None:
         with self._lock:  # held while sending, so messages go out in the order of their progress
-            self._done = done
+            self._done = max(self._done, done)  # callbacks of two threads may arrive swapped
             if result.cache_hit:
                 self._cached += 1
             self._reporter.running(
@@ -985,7 +985,7 @@ class _ProgressMeter:
 
     def chunk(self, key: str, done: int, total: int) -> None:
         with self._lock:
-            self._chunks = (done, total)
+            self._chunks = max(self._chunks, (done, total))
             now = _monotonic()
             if now - self._last < self.EVERY or done == total:
                 return

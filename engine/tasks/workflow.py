@@ -19,6 +19,8 @@ computing threads: a busy store delays a progress message, not the computation.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import queue
 import threading
@@ -31,7 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from engine.audit.runs import utc_now
-from engine.errors import NotFoundError, StressLabError
+from engine.errors import NotFoundError, StoreBusyError
 from engine.store import Store, transaction
 from engine.tasks import _store
 
@@ -49,6 +51,7 @@ __all__ = [
 
 TaskStatus = Literal["queued", "running", "completed", "error"]
 TERMINAL: tuple[str, ...] = ("completed", "error")
+log = logging.getLogger("stresslab.tasks")
 
 
 class TaskMessage(BaseModel):
@@ -102,9 +105,15 @@ def _process_start(pid: int) -> str:
 
 
 def _alive(pid: int, started: str) -> bool:
-    if started == "":
-        return False
-    return _process_start(pid) == started
+    if not os.path.isdir("/proc/self"):  # no /proc (macOS): the pid alone, reuse not detected
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return started != "" and _process_start(pid) == started
 
 
 _SELF = (os.getpid(), _process_start(os.getpid()))
@@ -122,7 +131,7 @@ def _orphan_reason(row: dict[str, Any]) -> str | None:
         return None
     if (row["owner_pid"], row["owner_started"]) == _self():
         return None
-    if row["owner_started"] and _alive(int(row["owner_pid"]), row["owner_started"]):
+    if _alive(int(row["owner_pid"]), row["owner_started"]):
         return None
     return (f"the server process that ran this task (pid {row['owner_pid']}) stopped before it "
             f"finished (it was {row['status']}: {row['message']}); nothing of it was recorded "
@@ -205,6 +214,21 @@ def task_events(task_id: str, *, after_seq: int,
                                    data=r["data"])) for r in rows]
 
 
+def _plain(data: Any) -> Any:
+    """``data`` as JSON can hold it: NaN and infinities as None, other objects as text."""
+    if isinstance(data, dict):
+        return {str(k): _plain(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_plain(v) for v in data]
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if data is None or isinstance(data, (str, int, bool)):
+        return data
+    if hasattr(data, "item"):  # a numpy scalar
+        return _plain(data.item())
+    return str(data)
+
+
 class TaskReporter:
     """What a task's work calls to report: :meth:`running` with its progress."""
 
@@ -232,19 +256,23 @@ class TaskRunner:
     store : Store
     max_workers : int
         Tasks run at once; more wait as ``queued``.
-    error_data : callable, optional
-        ``error_data(exc) -> dict``: the ``data`` of the ``error`` message for an exception
-        (the API puts the engine's issue list there). Default ``{"error": str(exc)}``.
+    describe : callable, optional
+        ``describe(exc) -> (message, data)``: the ``error`` message that ends a task whose work
+        raised ``exc`` (the API gives the engine's message and issue list, and for an internal
+        error only its kind, logging the traceback). Default: ``str(exc)`` and
+        ``{"error": str(exc)}``.
     """
 
     def __init__(self, *, store: Store, max_workers: int = 2,
-                 error_data: Callable[[BaseException], dict[str, Any]] | None = None) -> None:
+                 describe: Callable[[BaseException], tuple[str, dict[str, Any]]] | None = None
+                 ) -> None:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="task")
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._seq: dict[str, int] = {}
         self._seq_lock = threading.Lock()
-        self._error_data = error_data or (lambda exc: {"error": str(exc)})
+        self._describe = describe or (lambda exc: (str(exc) or type(exc).__name__,
+                                                   {"error": str(exc)}))
         self._writer = threading.Thread(target=self._write_loop, name="task-writer", daemon=True)
         self._writer.start()
         self._idle = threading.Condition()
@@ -254,12 +282,13 @@ class TaskRunner:
 
     def _emit(self, task_id: str, *, status: str, message: str, data: dict[str, Any] | None,
               progress: float | None = None, run_id: str | None = None) -> None:
-        with self._seq_lock:
-            seq = self._seq[task_id] = self._seq[task_id] + 1
         with self._idle:
             self._pending += 1
-        self._queue.put({"task_id": task_id, "seq": seq, "status": status, "message": message,
-                         "data": data, "at": utc_now(), "progress": progress, "run_id": run_id})
+        with self._seq_lock:  # numbered and queued together, so the queue holds them in order
+            seq = self._seq[task_id] = self._seq[task_id] + 1
+            self._queue.put({"task_id": task_id, "seq": seq, "status": status,
+                             "message": message, "data": _plain(data), "at": utc_now(),
+                             "progress": progress, "run_id": run_id})
 
     def _write_loop(self) -> None:
         while True:
@@ -276,21 +305,37 @@ class TaskRunner:
                     self._queue.put(None)
                     break
                 batch.append(nxt)
-            self._write(batch)
-            with self._idle:
-                self._pending -= len(batch)
-                self._idle.notify_all()
+            try:
+                self._write(batch)
+            except Exception:  # noqa: BLE001 - the writer must outlive any one batch
+                log.exception("task messages could not be stored; dropped %d", len(batch))
+            finally:
+                with self._idle:
+                    self._pending -= len(batch)
+                    self._idle.notify_all()
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
+        """Store a batch; a busy store is waited for (the work goes on meanwhile), any other
+        failure ends each task of the batch as ``error`` saying so, once."""
         delay = 0.05
         while True:
             try:
                 with self.store.write() as con, transaction(con):
                     _store.add_events(con, batch)
                 return
-            except StressLabError:  # busy store: the messages wait, the work goes on
+            except StoreBusyError:
                 threading.Event().wait(delay)
                 delay = min(delay * 2, 2.0)
+            except Exception as exc:  # noqa: BLE001 - write what can be written: the failure
+                log.error("task messages could not be stored", exc_info=exc)
+                last: dict[str, dict[str, Any]] = {}
+                for e in batch:
+                    last[e["task_id"]] = {**e, "status": "error", "data": {"error": "internal"},
+                                          "message": "the task's messages could not be stored "
+                                                     f"({type(exc).__name__}); see the server log"}
+                with self.store.write() as con, transaction(con):
+                    _store.add_events(con, list(last.values()))
+                return
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every message sent so far is stored; False if ``timeout`` ran out."""
@@ -330,8 +375,8 @@ class TaskRunner:
         try:
             run_id, data = work(reporter)
         except BaseException as exc:  # noqa: BLE001 - every failure ends the task as 'error'
-            self._emit(task_id, status="error", message=str(exc) or type(exc).__name__,
-                       data=self._error_data(exc))
+            message, data = self._describe(exc)
+            self._emit(task_id, status="error", message=message, data=data)
         else:
             self._emit(task_id, status="completed", message="completed", data=data,
                        progress=100.0, run_id=run_id)
@@ -341,8 +386,8 @@ class TaskRunner:
 
     def shutdown(self, *, wait: bool = True) -> None:
         """Stop taking tasks; with ``wait``, finish the running ones and store every message."""
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        self._pool.shutdown(wait=wait, cancel_futures=True)  # queued ones end as orphans
         if wait:
-            self.flush()
+            self.flush(timeout=30)
         self._queue.put(None)
         self._writer.join(timeout=10 if wait else 0.1)

@@ -377,7 +377,7 @@ def test_a_task_whose_server_died_ends_as_error(client: TestClient, auth,
             "status": "running", "message": "credit_crisis: success (2/7)", "progress": 28.6,
             "run_id": None, "owner_pid": dead.pid, "owner_started": "1", "seq": 1,
             "created_at": now, "updated_at": now})
-    state = client.get("/api/v1/tasks/t-dead", headers=auth("analyst")).json()
+    state = client.get("/api/v1/tasks/t-dead", headers=auth("analyst", user="ana")).json()
     assert state["status"] == "error"
     assert f"pid {dead.pid}" in state["message"] and "stopped" in state["message"]
     assert state["data"]["error"] == state["message"]
@@ -422,3 +422,60 @@ def test_a_user_name_with_a_space_stays_one_path_segment(client: TestClient, aut
         while (m := ws.receive_json())["status"] not in ("completed", "error"):
             pass
     assert m["status"] == "completed"
+
+
+def test_json_checks_hold_whatever_the_content_types_case(client: TestClient, auth) -> None:
+    """Duplicate keys are refused (not last-one-wins) for Application/JSON too."""
+    text = '{"request": {"pool": {"pool_id": "x", "pool_id": "y"}}}'
+    r = client.post(RUN, content=text.encode(), headers={
+        **auth("analyst"), "Content-Type": "Application/JSON; charset=utf-8"})
+    assert r.status_code == 422
+    assert "pool_id" in r.json()["message"]
+
+
+def test_only_its_user_or_an_admin_reads_a_task(client: TestClient, auth) -> None:
+    task_id = client.post(ASYNC, json=body([asset(1)]),
+                          headers=auth("analyst", user="ana")).json()["task_id"]
+    assert client.get(f"/api/v1/tasks/{task_id}",
+                      headers=auth("leadership", user="lee")).status_code == 403
+    assert client.get(f"/api/v1/tasks/{task_id}", headers=auth("admin")).status_code == 200
+
+
+def test_a_task_whose_messages_cannot_be_stored_still_ends(api_store: Store) -> None:
+    """A message the store refuses (a duplicate number) ends the task as error; the writer
+    lives on and the next task completes."""
+    from engine.tasks.workflow import TaskRunner, get_task
+
+    runner = TaskRunner(store=api_store)
+    try:
+        def clash(reporter):
+            with api_store.write() as con, transaction(con):  # takes the next message's number
+                task_store.add_events(con, [{"task_id": reporter.task_id, "seq": 3,
+                                             "status": "running", "message": "x", "data": None,
+                                             "at": utc_now()}])
+            reporter.running(progress=50, message="half")
+            return None, {"ok": True}
+
+        first = runner.submit(clash, kind="test", user_id="ana")
+        second = runner.submit(lambda r: (None, {"value": float("nan")}), kind="test",
+                               user_id="ana")
+        assert runner.flush(timeout=30)
+    finally:
+        runner.shutdown()
+    assert get_task(first.task_id, store=api_store).status == "error"
+    done = get_task(second.task_id, store=api_store)
+    assert done.status == "completed" and done.data == {"value": None}
+
+
+def test_a_token_in_a_url_is_hidden_in_the_servers_log() -> None:
+    import logging
+
+    from engine.api.cli import RedactTokens, log_config
+
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1,
+                               '%s - "WebSocket %s" [accepted]',
+                               ("127.0.0.1:5000", "/ws/ana?task_id=t1&token=slk_abc_SECRET"), None)
+    assert RedactTokens().filter(record)
+    assert "SECRET" not in record.getMessage()
+    assert "task_id=t1&token=[redacted]" in record.getMessage()
+    assert all("redact_tokens" in h["filters"] for h in log_config()["handlers"].values())
