@@ -8,7 +8,8 @@ from typing import Any
 
 
 from engine.ingest.models import PoolData
-from engine.errors import InputError, ValidationError
+from engine.errors import InputError, Issue, ValidationError
+from engine.limits import shorten
 
 from ._assumptions import AssumptionTable, fill_behavioural, load_assumptions
 from ._issues import IssueLog
@@ -99,6 +100,11 @@ def read_pool(
         raise InputError(f"Unknown tape format {format!r}; valid: {', '.join(_FORMATS)}.")
     read = read_source(source, filename=filename)
     subject = f"pool file {read.name}"
+    metadata_in = read.pool.get("metadata")
+    if metadata_in is not None and not isinstance(metadata_in, dict):
+        raise ValidationError([Issue(row=None, column="metadata", value=shorten(metadata_in),
+                                     rule="must be a JSON object of facts about the pool",
+                                     where="field")], subject=subject)
     cutoff = _as_date(cutoff_date, "cutoff_date") or _as_date(read.pool.get("cutoff_date"), "cutoff_date")
 
     log = IssueLog()
