@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["insert_task", "add_events", "get_task", "events_after", "open_tasks", "list_tasks"]
+__all__ = ["insert_task", "add_events", "last_seq", "get_task", "events_after", "open_tasks", "list_tasks"]
 
 _TASK_COLUMNS = ("task_id, kind, user_id, label, status, message, progress, run_id, owner_pid,"
                  " owner_started, seq, created_at, updated_at")
@@ -30,7 +30,7 @@ def insert_task(con: duckdb.DuckDBPyConnection, *, task: dict[str, Any]) -> None
 
 def add_events(con: duckdb.DuckDBPyConnection, events: list[dict[str, Any]]) -> None:
     """Append messages (task_id, seq, status, message, data, at, progress, run_id) in order and
-    set each task's row to its last message."""
+    set each task's row to its last message (never to an older one)."""
     for e in events:
         con.execute(
             "INSERT INTO api_task_events (task_id, seq, status, message, data, sent_at)"
@@ -39,9 +39,15 @@ def add_events(con: duckdb.DuckDBPyConnection, events: list[dict[str, Any]]) -> 
              None if e["data"] is None else json.dumps(e["data"], allow_nan=False), e["at"]])
         con.execute(
             "UPDATE api_tasks SET status = ?, message = ?, progress = coalesce(?, progress),"
-            " run_id = coalesce(?, run_id), seq = ?, updated_at = ? WHERE task_id = ?",
+            " run_id = coalesce(?, run_id), seq = ?, updated_at = ? WHERE task_id = ? AND seq < ?",
             [e["status"], e["message"], e.get("progress"), e.get("run_id"), e["seq"], e["at"],
-             e["task_id"]])
+             e["task_id"], e["seq"]])
+
+
+def last_seq(con: duckdb.DuckDBPyConnection, task_id: str) -> int:
+    """The number of the task's last stored message (0 if none)."""
+    return int(con.execute("SELECT coalesce(max(seq), 0) FROM api_task_events WHERE task_id = ?",
+                           [task_id]).fetchone()[0])
 
 
 def get_task(con: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, Any] | None:

@@ -271,6 +271,7 @@ class TaskRunner:
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._seq: dict[str, int] = {}
         self._seq_lock = threading.Lock()
+        self._broken: set[str] = set()
         self._describe = describe or (lambda exc: (str(exc) or type(exc).__name__,
                                                    {"error": str(exc)}))
         self._writer = threading.Thread(target=self._write_loop, name="task-writer", daemon=True)
@@ -282,6 +283,8 @@ class TaskRunner:
 
     def _emit(self, task_id: str, *, status: str, message: str, data: dict[str, Any] | None,
               progress: float | None = None, run_id: str | None = None) -> None:
+        if task_id in self._broken:
+            return
         with self._idle:
             self._pending += 1
         with self._seq_lock:  # numbered and queued together, so the queue holds them in order
@@ -327,14 +330,26 @@ class TaskRunner:
                 threading.Event().wait(delay)
                 delay = min(delay * 2, 2.0)
             except Exception as exc:  # noqa: BLE001 - write what can be written: the failure
+                tasks = list(dict.fromkeys(e["task_id"] for e in batch))
+                if len(tasks) > 1:  # one task's bad message must not cost the others theirs
+                    for task_id in tasks:
+                        self._write([e for e in batch if e["task_id"] == task_id])
+                    return
                 log.error("task messages could not be stored", exc_info=exc)
-                last: dict[str, dict[str, Any]] = {}
-                for e in batch:
-                    last[e["task_id"]] = {**e, "status": "error", "data": {"error": "internal"},
-                                          "message": "the task's messages could not be stored "
-                                                     f"({type(exc).__name__}); see the server log"}
+                failed = tasks
+                self._broken.update(failed)  # their later messages are dropped
+                message = (f"the task's messages could not be stored ({type(exc).__name__}); "
+                           "see the server log")
                 with self.store.write() as con, transaction(con):
-                    _store.add_events(con, list(last.values()))
+                    for task_id in failed:  # numbered after whatever the store holds
+                        row = _store.get_task(con, task_id)
+                        if row is None or row["status"] in TERMINAL:
+                            continue
+                        _store.add_events(con, [{
+                            "task_id": task_id, "seq": _store.last_seq(con, task_id) + 1,
+                            "status": "error",
+                            "message": message, "data": {"error": "internal"},
+                            "at": utc_now()}])
                 return
 
     def flush(self, timeout: float | None = None) -> bool:
