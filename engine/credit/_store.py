@@ -134,6 +134,24 @@ def save_pool(con: duckdb.DuckDBPyConnection, *, pool: PoolData, source_file: st
     return True
 
 
+def _no_pool(pool_id: str) -> NotFoundError:
+    return NotFoundError(f"no stored pool {pool_id!r}; `stresslab pools list` shows them")
+
+
+def pool_name(con: duckdb.DuckDBPyConnection, pool_id: str) -> str:
+    """A stored pool's name, without reading its loans.
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    """
+    row = con.execute("SELECT pool_name FROM pools WHERE pool_id = ?", [pool_id]).fetchone()
+    if row is None:
+        raise _no_pool(pool_id)
+    return row[0]
+
+
 def load_pool(con: duckdb.DuckDBPyConnection, pool_id: str) -> PoolData:
     """Read a stored pool back as :class:`PoolData`.
 
@@ -146,7 +164,7 @@ def load_pool(con: duckdb.DuckDBPyConnection, pool_id: str) -> PoolData:
         "SELECT pool_name, source_format, cutoff_date, metadata, assumptions, warnings"
         " FROM pools WHERE pool_id = ?", [pool_id]).fetchone()
     if row is None:
-        raise NotFoundError(f"no stored pool {pool_id!r}; `stresslab pools list` shows them")
+        raise _no_pool(pool_id)
     cols = ", ".join(ASSET_COLUMNS)
     frame = con.execute(f"SELECT {cols} FROM assets WHERE pool_id = ? ORDER BY row_number",
                         [pool_id]).df()

@@ -881,8 +881,9 @@ def stress_request(body: StressTestBody, *, use_cache: bool = True, user: str | 
 
     Returns
     -------
-    (StressRunRequest, PoolData)
-        The request (``source="api"``) and the pool it runs on.
+    (StressRunRequest, str)
+        The request (``source="api"``) and the name of the pool it runs on (a stored pool's
+        loans are not read here: the run reads them).
 
     Raises
     ------
@@ -902,11 +903,14 @@ def stress_request(body: StressTestBody, *, use_cache: bool = True, user: str | 
         content = json.dumps(doc, allow_nan=False, default=str).encode()
         pool = _read_tape(content, filename="request.json", format="native")
         save_pool(pool, source_file="HTTP API request", store=store)
-    else:
-        pool = load_pool(inner.pool.pool_id, store=store)
+        pool_id, name = pool.pool_id, pool.pool_name
+    else:  # the run reads the loans; here only that the pool is there, and its name
+        pool_id = inner.pool.pool_id
+        with store.read() as con:
+            name = _store.pool_name(con, pool_id)
     try:
         request = StressRunRequest(
-            pool_id=pool.pool_id, scenario_names=body.scenario_names,
+            pool_id=pool_id, scenario_names=body.scenario_names,
             custom_scenarios=body.custom_scenarios, analysis_date=inner.analysis_date,
             discount_rate=inner.discount_rate, projection_periods=inner.projection_periods,
             max_workers=body.max_workers if body.run_parallel else 1,
@@ -915,7 +919,7 @@ def stress_request(body: StressTestBody, *, use_cache: bool = True, user: str | 
             requested_by=user)
     except PydanticValidationError as exc:
         raise from_pydantic(exc, subject="stress run") from None
-    return request, pool
+    return request, name
 
 
 def scenario_count(request: StressRunRequest, *, store: Store | None = None) -> int:
@@ -1010,7 +1014,7 @@ def start_stress_task(body: StressTestBody, *, tasks: TaskRunner, user: str,
         As :func:`stress_request`, before anything is queued.
     """
     store = _store_or_default(store)
-    request, pool = stress_request(body, use_cache=use_cache, user=user, store=store)
+    request, pool_name = stress_request(body, use_cache=use_cache, user=user, store=store)
     n = scenario_count(request, store=store)
 
     def work(reporter: TaskReporter) -> tuple[str | None, dict[str, Any]]:
@@ -1019,10 +1023,10 @@ def start_stress_task(body: StressTestBody, *, tasks: TaskRunner, user: str,
                          chunk_progress=meter.chunk)
         return run.run_id, {"results": run.result.response(), "run_id": run.run_id}
 
-    state = tasks.submit(work, kind="credit_stress", user_id=user, label=pool.pool_name,
-                         message=f"{n} scenarios on {pool.pool_name} queued")
+    state = tasks.submit(work, kind="credit_stress", user_id=user, label=pool_name,
+                         message=f"{n} scenarios on {pool_name} queued")
     return StressTaskAccepted(
-        task_id=state.task_id, message=state.message, pool_name=pool.pool_name,
+        task_id=state.task_id, message=state.message, pool_name=pool_name,
         scenario_count=n, websocket_url=websocket_url(user, state.task_id))
 
 
