@@ -9,17 +9,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from engine.api._deps import Roles, bearer, close_reason, get_store, get_tasks, require
+from engine.api._deps import (
+    Roles,
+    close_code,
+    close_reason,
+    get_store,
+    get_tasks,
+    require,
+    socket_caller,
+)
 from engine.api._errors import error_body
 from engine.credit import workflow as credit
 from engine.credit.models import ScenarioInfo, StressTestBody, StressTestResponse
-from engine.errors import (
-    AuthenticationError,
-    NotFoundError,
-    PermissionDeniedError,
-    StoreBusyError,
-    StressLabError,
-)
+from engine.errors import PermissionDeniedError, StoreBusyError, StressLabError
 from engine.store import Store
 from engine.tasks.workflow import TERMINAL, TaskRunner, TaskState, get_task, task_events
 
@@ -30,10 +32,6 @@ socket_router = APIRouter(tags=["tasks"])
 
 #: How often a task's WebSocket looks for new messages in the store, s.
 POLL_SECONDS = 0.1
-#: WebSocket close codes (the 4000–4999 range is for applications, RFC 6455 section 7.4.2).
-CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4401, 4403, 4404
-#: "Try again later" (RFC 6455 section 7.4.1, IANA registry): the store was busy.
-CLOSE_TRY_AGAIN = 1013
 
 _run = require(*Roles.RUN, action="run a stress test")
 _read = require(*Roles.READ, action="read")
@@ -81,8 +79,12 @@ def task(task_id: str, *, principal: Any = Depends(_read),
     return state
 
 
-def _own(principal: Any, state: TaskState) -> None:
-    if state.user_id != principal.user and principal.role != "admin":
+def _own(principal: Any, state: TaskState, *, path_user: str | None = None) -> None:
+    """Refuse a caller who is neither the task's user (nor the user its socket path names)
+    nor an admin."""
+    if principal.role == "admin":
+        return
+    if principal.user != state.user_id or path_user not in (None, principal.user):
         raise PermissionDeniedError(f"task {state.task_id!r} is not {principal.user!r}'s",
                                     user=principal.user, role=principal.role, allowed=("admin",))
 
@@ -92,12 +94,11 @@ def _message(state: TaskState) -> dict[str, Any]:
             "data": state.data}
 
 
-async def _refuse(websocket: WebSocket, *, code: int, exc: BaseException | None,
-                  message: str | None = None, task_id: str | None = None) -> None:
-    text = message or (error_body(exc)[1]["message"] if exc is not None else "refused")
+async def _refuse(websocket: WebSocket, *, exc: BaseException, task_id: str) -> None:
+    text = error_body(exc)[1]["message"]
     await websocket.send_json({"task_id": task_id, "status": "error", "message": text,
                                "data": None})
-    await websocket.close(code=code, reason=close_reason(text))
+    await websocket.close(code=close_code(exc), reason=close_reason(text))
 
 
 
@@ -112,29 +113,14 @@ async def task_socket(websocket: WebSocket, *, user_id: str, task_id: str = Quer
     token), 4403 (another user's task), 4404 (no such task) or 1013 (the store was busy: try
     again later), after one ``error`` message. The socket ends early when the client leaves.
     """
-    from engine.auth.workflow import authenticate
-
     store = websocket.app.state.store
     await websocket.accept()
     try:
-        principal = await run_in_threadpool(
-            authenticate, bearer(websocket.headers.get("authorization")) or token, store=store)
-    except AuthenticationError as exc:
-        await _refuse(websocket, code=CLOSE_UNAUTHORIZED, exc=exc, task_id=task_id)
-        return
-    try:
+        principal = await socket_caller(websocket, token=token)
         state = await run_in_threadpool(get_task, task_id, store=store)
-    except NotFoundError as exc:
-        await _refuse(websocket, code=CLOSE_NOT_FOUND, exc=exc, task_id=task_id)
-        return
-    except StressLabError as exc:  # a busy store: "try again later" (RFC 6455, 7.4.1)
-        await _refuse(websocket, code=CLOSE_TRY_AGAIN, exc=exc, task_id=task_id)
-        return
-    own = principal.user == user_id == state.user_id
-    if not (own or principal.role == "admin"):
-        await _refuse(websocket, code=CLOSE_FORBIDDEN, exc=PermissionDeniedError(
-            f"task {task_id!r} is not {principal.user!r}'s to follow", user=principal.user,
-            role=principal.role, allowed=("admin",)), task_id=task_id)
+        _own(principal, state, path_user=user_id)
+    except StressLabError as exc:
+        await _refuse(websocket, exc=exc, task_id=task_id)
         return
     # the client's own frames are read (and ignored) so that its leaving ends the loop
     gone = asyncio.ensure_future(_until_disconnect(websocket))

@@ -16,8 +16,14 @@ from engine.limits import limits, parse_json
 from engine.store import Store
 from engine.tasks.workflow import TaskRunner
 
-__all__ = ["BodyGuard", "Roles", "bearer", "caller", "close_reason", "get_store", "get_tasks",
-           "require"]
+__all__ = ["BodyGuard", "Roles", "bearer", "caller", "close_code", "close_reason", "get_store",
+           "get_tasks", "require", "socket_caller"]
+
+#: WebSocket close codes: 4401, 4403, 4404 for the application (the 4000–4999 range, RFC 6455
+#: section 7.4.2); 1013 "try again later" for a busy store and 1011 for any other failure
+#: (IANA's WebSocket close code registry).
+CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4401, 4403, 4404
+CLOSE_TRY_AGAIN, CLOSE_INTERNAL = 1013, 1011
 
 
 class Roles:
@@ -52,6 +58,40 @@ def bearer(authorization: str | None) -> str | None:
         raise AuthenticationError("the Authorization header must be 'Bearer <token>'; "
                                   "`stresslab tokens create` makes a token")
     return token.strip()
+
+
+def close_code(exc: BaseException) -> int:
+    """The WebSocket close code that answers ``exc`` (as :func:`~engine.api._errors.error_body`
+    answers an HTTP request)."""
+    from engine.errors import NotFoundError, PermissionDeniedError, StoreBusyError
+
+    if isinstance(exc, AuthenticationError):
+        return CLOSE_UNAUTHORIZED
+    if isinstance(exc, PermissionDeniedError):
+        return CLOSE_FORBIDDEN
+    if isinstance(exc, NotFoundError):
+        return CLOSE_NOT_FOUND
+    if isinstance(exc, StoreBusyError):
+        return CLOSE_TRY_AGAIN
+    return CLOSE_INTERNAL
+
+
+async def socket_caller(websocket: Any, *, token: str | None) -> Any:
+    """The caller of a WebSocket: its ``Authorization: Bearer`` header or, for browsers that
+    cannot set one, its ``?token=`` (read in a worker thread: it opens the store).
+
+    Raises
+    ------
+    AuthenticationError
+        No token, or an unknown or revoked one.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    from engine.auth.workflow import authenticate
+
+    return await run_in_threadpool(
+        authenticate, bearer(websocket.headers.get("authorization")) or token,
+        store=websocket.app.state.store)
 
 
 def close_reason(text: str) -> str:

@@ -33,13 +33,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from engine.api._deps import Roles, bearer, close_reason, get_store, require
+from engine.api._deps import Roles, close_code, close_reason, get_store, require, socket_caller
 from engine.api._errors import error_body
 from engine.canonical import canonical
 from engine.errors import (
-    AuthenticationError,
-    NotFoundError,
-    PermissionDeniedError,
     StoreBusyError,
     StressLabError,
 )
@@ -58,10 +55,6 @@ socket_router = APIRouter(tags=["risk desk"])
 POLL_SECONDS = 0.5
 #: The newest alerts of the account a risk socket watches for new ones and for changes.
 ALERT_WINDOW = 500
-#: WebSocket close codes (the 4000–4999 range is for applications, RFC 6455 section 7.4.2);
-#: 1011 is "internal error" and 1013 "try again later" (IANA WebSocket close code registry).
-CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4401, 4403, 4404
-CLOSE_INTERNAL, CLOSE_BUSY = 1011, 1013
 
 _read = require(*Roles.READ, action="read the risk desk")
 _acknowledge = require(*Roles.ACKNOWLEDGE, action="acknowledge an alert")
@@ -275,12 +268,11 @@ def _read_account(account_id: str, store: Store) -> tuple[live.AccountStatus, li
                         store=store))
 
 
-async def _refuse(websocket: WebSocket, *, code: int, exc: BaseException,
-                  account_id: str) -> None:
+async def _refuse(websocket: WebSocket, *, exc: BaseException, account_id: str) -> None:
     _, body, _ = error_body(exc)
     await websocket.send_json({"type": "error", "account_id": account_id,
                                "data": {"error": body["error"], "message": body["message"]}})
-    await websocket.close(code=code, reason=close_reason(body["message"]))
+    await websocket.close(code=close_code(exc), reason=close_reason(body["message"]))
 
 
 @socket_router.websocket("/ws/risk/{account_id}")
@@ -300,27 +292,17 @@ async def risk_socket(websocket: WebSocket, *, account_id: str,
     replay holds the account, or it has no update yet) or 1013 (the store stays busy). A poll
     that finds the store busy is skipped.
     """
-    from engine.auth.workflow import authenticate, authorize
+    from engine.auth.workflow import authorize
 
     store = websocket.app.state.store
     await websocket.accept()
     try:
-        principal = await run_in_threadpool(
-            authenticate, bearer(websocket.headers.get("authorization")) or token, store=store)
+        principal = await socket_caller(websocket, token=token)
         authorize(principal, allowed=Roles.READ, action="follow the risk desk")
         status, alerts = await run_in_threadpool(_read_account, account_id, store)
         active = await run_in_threadpool(live.active_alerts, account_id=account_id, store=store)
-    except AuthenticationError as exc:
-        await _refuse(websocket, code=CLOSE_UNAUTHORIZED, exc=exc, account_id=account_id)
-        return
-    except PermissionDeniedError as exc:
-        await _refuse(websocket, code=CLOSE_FORBIDDEN, exc=exc, account_id=account_id)
-        return
-    except NotFoundError as exc:
-        await _refuse(websocket, code=CLOSE_NOT_FOUND, exc=exc, account_id=account_id)
-        return
-    except StoreBusyError as exc:
-        await _refuse(websocket, code=CLOSE_BUSY, exc=exc, account_id=account_id)
+    except StressLabError as exc:
+        await _refuse(websocket, exc=exc, account_id=account_id)
         return
     watch = _Watch(status, alerts)
     loop = asyncio.get_running_loop()
@@ -349,6 +331,6 @@ async def risk_socket(websocket: WebSocket, *, account_id: str,
     except WebSocketDisconnect:
         return
     except StressLabError as exc:  # not expected: the account was found at the start
-        await _refuse(websocket, code=CLOSE_INTERNAL, exc=exc, account_id=account_id)
+        await _refuse(websocket, exc=exc, account_id=account_id)
     finally:
         receiver.cancel()
