@@ -49,14 +49,11 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +73,8 @@ USER = "bench"
 
 from bench_credit import SCENARIOS, synthetic_frame  # noqa: E402
 
-from tests.redis_server import RedisServer, free_port, start_redis_server  # noqa: E402
+from tests.api_server import serve  # noqa: E402
+from tests.redis_server import RedisServer, start_redis_server  # noqa: E402
 
 
 # --------------------------------------------------------------------------- setup
@@ -117,41 +115,6 @@ def prepare_store(work: Path, *, env: dict[str, str], big_loans: int) -> dict[st
 def body(pool_id: str) -> dict[str, Any]:
     return {"request": {"pool": {"pool_id": pool_id}, "discount_rate": 0.05},
             "scenario_names": SCENARIOS}
-
-
-@contextmanager
-def serve(env: dict[str, str], *, log: Path, workers: int = 1) -> Iterator[str]:
-    """``stresslab serve`` on a free port; yields its URL; stops it (and its workers) after."""
-    port = free_port()
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([PY, "-m", "engine.cli", "serve", "--port", str(port),
-                                 "--workers", str(workers), "--log-level", "warning"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # its own group: workers stop with it
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"stresslab serve exited {proc.returncode}: "
-                                 f"{log.read_text(errors='replace')[-2000:]}")
-            try:
-                if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("stresslab serve did not answer /health within 120 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
 
 
 # --------------------------------------------------------------------------- measurements

@@ -11,24 +11,18 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.api_server import serve
 from tests.e2e.conftest import ROOT
 
 pytestmark = [pytest.mark.xdist_group("e2e")]
 
 TAPE = ROOT / "data" / "lendingclub_2018q1" / "loans_full_schema.csv.gz"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
@@ -47,33 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     tokens = {role: _cli(env, "tokens", "create", "--user", f"{role}-user", "--role",
                          role).strip().splitlines()[-1]
               for role in ("analyst", "leadership")}
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"stresslab serve exited {proc.returncode}: "
-                               f"{proc.stdout.read().decode(errors='replace')}")
-        try:
-            if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("stresslab serve did not answer /health within 60 s")
-        time.sleep(0.2)
-    try:
-        yield {"url": url, "env": env, "tokens": tokens, "proc": proc, "pool": pool_id}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serve(env, log=tmp / "serve.log", timeout=60) as url:
+        yield {"url": url, "env": env, "tokens": tokens, "pool": pool_id}
 
 
 def test_client_script_runs_sync_and_async_to_completion(server: dict) -> None:
