@@ -59,11 +59,19 @@ class _Errors:
         return out
 
 
+def _json_safe(issue: dict[str, Any]) -> dict[str, Any]:
+    """An issue whose value JSON cannot hold (NaN, an infinity) with that value as text."""
+    value = issue.get("value")
+    if isinstance(value, float) and not math.isfinite(value):
+        return {**issue, "value": str(value)}
+    return issue
+
+
 def error_body(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
     """The status, JSON body and headers that answer ``exc``."""
     if isinstance(exc, ValidationError):
         return 422, {"error": "validation", "message": str(exc),
-                     "issues": exc.to_records()}, {}
+                     "issues": [_json_safe(i) for i in exc.to_records()]}, {}
     if isinstance(exc, NotFoundError):
         return 404, {"error": "not_found", "message": str(exc)}, {}
     if isinstance(exc, InputError):

@@ -479,3 +479,13 @@ def test_a_token_in_a_url_is_hidden_in_the_servers_log() -> None:
     assert "SECRET" not in record.getMessage()
     assert "task_id=t1&token=[redacted]" in record.getMessage()
     assert all("redact_tokens" in h["filters"] for h in log_config()["handlers"].values())
+
+
+def test_an_issue_holding_nan_is_answered_as_json() -> None:
+    from engine.api._errors import error_body
+    from engine.errors import Issue, ValidationError
+
+    status, payload, _ = error_body(ValidationError(
+        [Issue(row=2, column="rate", value=float("nan"), rule="a number")], subject="pool"))
+    assert status == 422
+    assert json.loads(json.dumps(payload, allow_nan=False))["issues"][0]["value"] == "nan"
