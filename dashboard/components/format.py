@@ -28,6 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.state import BUSY_MESSAGE
+from engine.display import money, money_short, pct  # one formatting for pages and reports
 from engine.errors import StoreBusyError, StressLabError, ValidationError
 
 __all__ = ["plain", "chart_text", "show_error", "money", "money_short", "pct", "metric_columns", "USD",
@@ -108,32 +109,6 @@ def show_error(exc: StressLabError) -> None:
                      column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     else:
         st.error(plain(exc))
-
-
-def money(x: float | None) -> str:
-    """USD with thousands separators, no cents ("$144,674,740")."""
-    if x is None or pd.isna(x):
-        return "–"
-    return f"-${-x:,.0f}" if x < 0 else f"${x:,.0f}"
-
-
-def money_short(x: float | None) -> str:
-    """USD in thousands, millions or billions with 2 decimals ("$144.67M"), for headline figures."""
-    if x is None or pd.isna(x):
-        return "–"
-    sign, v = ("-" if x < 0 else ""), abs(x)
-    for unit, div in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if v >= div:
-            return f"{sign}${v / div:,.2f}{unit}"
-    return f"{sign}${v:,.0f}"
-
-
-def pct(x: float | None, *, decimal: bool = True, signed: bool = False) -> str:
-    """A percentage with 2 decimals; ``decimal`` True means 0.05 is 5.00 %."""
-    if x is None or pd.isna(x):
-        return "–"
-    v = x * 100.0 if decimal else x
-    return f"{v:+.2f}%" if signed else f"{v:.2f}%"
 
 
 #: Table format for currency: whole dollars with thousands separators.

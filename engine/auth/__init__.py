@@ -22,7 +22,10 @@ from engine._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     # roles and the role check
+    "ACTIONS": "engine.auth._roles",
     "ADMIN": "engine.auth._roles",
+    "Action": "engine.auth._roles",
+    "may": "engine.auth._roles",
     "ROLES": "engine.auth._roles",
     "Principal": "engine.auth._roles",
     "Role": "engine.auth._roles",

@@ -19,7 +19,7 @@ from typing import Literal, get_args
 
 from engine.errors import PermissionDeniedError
 
-__all__ = ["ADMIN", "ROLES", "Principal", "Role", "authorize"]
+__all__ = ["ACTIONS", "ADMIN", "ROLES", "Action", "Principal", "Role", "authorize", "may"]
 
 #: A role a token (or, with issue 13, a user) holds.
 Role = Literal["analyst", "validator", "leadership", "admin"]
@@ -80,3 +80,46 @@ def authorize(principal: Principal, *, allowed: Iterable[Role], action: str) -> 
         f"that needs the role {' or '.join(permitted)}. Ask an admin for a token with one of "
         "them.",
         user=principal.user, role=principal.role, allowed=permitted)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One thing a user may do, in words for messages, and the roles allowed besides ``admin``."""
+
+    words: str
+    allowed: tuple[Role, ...]
+
+
+_EVERYONE: tuple[Role, ...] = ("analyst", "validator", "leadership")
+
+#: Who may do what, the same for the app's users and the HTTP API's tokens (issue 13):
+#: analyst runs, uploads and acknowledges alerts; validator validates and signs off;
+#: leadership reads and downloads; admin manages users and tokens, the kill switch and limits.
+ACTIONS: dict[str, Action] = {
+    "read": Action("read results", _EVERYONE),
+    "download": Action("download reports and evidence", _EVERYONE),
+    "upload_pool": Action("upload or delete a pool", ("analyst",)),
+    "edit_scenarios": Action("save or delete a scenario", ("analyst",)),
+    "run_stress": Action("run a stress test", ("analyst",)),
+    "run_market": Action("run a market-risk calculation", ("analyst",)),
+    "mark_false_positive": Action("mark a limit breach a false positive", ("analyst",)),
+    "acknowledge_alert": Action("acknowledge an alert", ("analyst",)),
+    "run_compliance": Action("run a compliance check", ("analyst",)),
+    "run_validation": Action("run a model validation", ("validator",)),
+    "edit_handbook": Action("edit the scenario handbook", ("validator",)),
+    "sign_off": Action("sign off a validation decision", ("validator",)),
+    "kill_switch": Action("use the kill switch or resume an account", ()),
+    "set_limits": Action("change limits or the enforcement mode", ()),
+    "manage_users": Action("manage users and tokens", ()),
+}
+
+
+def may(role: Role, action: str) -> bool:
+    """Whether ``role`` may do ``action`` (a key of :data:`ACTIONS`); ``admin`` may do all.
+
+    Raises
+    ------
+    KeyError
+        If ``action`` is not in :data:`ACTIONS` (a programming error).
+    """
+    return role == ADMIN or role in ACTIONS[action].allowed

@@ -87,7 +87,7 @@ def test_pools_page_shows_the_seeded_pool_statistics(store):
     at = _app("pools")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Loans"] == "10,000"
-    assert metrics["Balance"] == "$144.67M"
+    assert metrics["Balance"] == "$144.7M"
     assert metrics["WAC"] == "12.66%"
     assert metrics["WART (months)"] == "42.2"
     assert len(at.get("plotly_chart")) == 3
