@@ -32,7 +32,7 @@ redis:
 	fi
 
 # Installs on first use, then serves the app; a new store is seeded with the Lending Club pool.
-run: $(STAMP)
+run: $(STAMP) chromium
 	@mkdir -p .stresslab
 	@echo "StressLab at http://127.0.0.1:8501 (store: $${STRESSLAB_DB:-.stresslab/stresslab.duckdb})"
 	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port 8501
