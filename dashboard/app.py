@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:  # running from a checkout without `pip install -e
 
 import streamlit as st  # noqa: E402
 
+from dashboard import signin  # noqa: E402
 from dashboard.shell import render_sidebar, startup  # noqa: E402
 from dashboard.components.format import show_error  # noqa: E402
 from engine.errors import StressLabError  # noqa: E402
@@ -26,6 +27,12 @@ PAGES = ROOT / "pages"
 st.set_page_config(page_title="StressLab", page_icon=str(ROOT / "dashboard" / "assets" / "favicon.png"),
                    layout="wide")
 startup()
+try:
+    #: False: the sign-in page is drawn and no page runs (users exist, nobody signed in here).
+    signed_in = signin.gate()
+except StressLabError as exc:  # a busy store while reading the users: a plain message
+    show_error(exc)
+    signed_in = False
 
 #: Sidebar groups by workflow; each page is one thin script in pages/.
 NAVIGATION: dict[str, list[st.Page]] = {
@@ -48,9 +55,12 @@ NAVIGATION: dict[str, list[st.Page]] = {
                           url_path="risk_desk")],
 }
 
-navigation = st.navigation({k: v for k, v in NAVIGATION.items() if v})
-render_sidebar()
-try:
-    navigation.run()
-except StressLabError as exc:  # a busy store or an engine error: a plain message, no traceback
-    show_error(exc)
+# Signed out, the pages stay registered (a deep link survives the sign-in) but hidden, and none runs.
+navigation = st.navigation({k: v for k, v in NAVIGATION.items() if v},
+                           position="sidebar" if signed_in else "hidden")
+if signed_in:
+    render_sidebar()
+    try:
+        navigation.run()
+    except StressLabError as exc:  # a busy store or an engine error: a plain message, no traceback
+        show_error(exc)

@@ -7,7 +7,10 @@ Names recorded with a sign-off, an acknowledgement or a kill switch come from :f
 never from a text field.
 
 With no users in the store the app runs in single-user mode: one local user (the operating
-system's login name) with the admin role, which may do everything; the sidebar says so.
+system's login name) with the admin role, which may do everything; the sidebar says so. Once a
+user exists, :mod:`dashboard.signin` asks every browser session to sign in before any page runs
+and keeps the signed-in :class:`~engine.auth.Principal` under :data:`PRINCIPAL_KEY` (its role
+re-read from the store at most every minute).
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ import streamlit as st
 
 from engine.auth import ACTIONS, ADMIN, ROLES, Principal, may
 
-__all__ = ["current", "allowed", "refuse_unless", "single_user", "LOCAL_TOKEN_ID"]
+__all__ = ["current", "allowed", "refuse_unless", "single_user", "LOCAL_TOKEN_ID",
+           "PRINCIPAL_KEY"]
 
 #: The ``token_id`` of the local single user's principal (no token exists).
 LOCAL_TOKEN_ID = "local"
+#: The session-state key of the signed-in user's :class:`~engine.auth.Principal`.
+PRINCIPAL_KEY = "_principal"
 
 
 def _local_name() -> str:
@@ -34,13 +40,13 @@ def _local_name() -> str:
 def single_user() -> bool:
     """True while the app runs as the local single user (nobody signed in through a user
     account)."""
-    who = st.session_state.get("_principal")
+    who = st.session_state.get(PRINCIPAL_KEY)
     return who is None or who.token_id == LOCAL_TOKEN_ID
 
 
 def current() -> Principal:
     """The user of this browser session: the signed-in user, or the local single user."""
-    who = st.session_state.get("_principal")
+    who = st.session_state.get(PRINCIPAL_KEY)
     if who is None:
         who = Principal(user=_local_name(), role=ADMIN, token_id=LOCAL_TOKEN_ID)
     return who

@@ -1,4 +1,5 @@
-"""What every page shares: first-start seeding of the store, the sidebar footer and the page paths."""
+"""What every page shares: first-start seeding of the store, the sidebar (who is signed in, the
+store, the version) and the page paths."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import signin, state
 from dashboard.components.format import plain
 from engine import __version__
 from engine.credit.workflow import seed_store
@@ -45,7 +46,9 @@ def startup() -> None:
 
 
 def render_sidebar() -> None:
-    """The store in use and the engine version, at the foot of the sidebar."""
+    """Who is using the app (single-user mode, or the signed-in user, role and Sign out), then
+    the store in use and the engine version, at the foot of the sidebar."""
     with st.sidebar:
+        signin.sidebar_user()
         st.caption(f"Store: `{state.store_location()}`")
         st.caption(f"Engine version {__version__}")

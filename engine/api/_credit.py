@@ -10,12 +10,11 @@ from fastapi import APIRouter, Depends, Query, Response, WebSocket, WebSocketDis
 from starlette.concurrency import run_in_threadpool
 
 from engine.api._deps import (
-    Roles,
     close_code,
     close_reason,
     get_store,
     get_tasks,
-    require,
+    require_action,
     socket_caller,
 )
 from engine.api._errors import error_body
@@ -33,8 +32,8 @@ socket_router = APIRouter(tags=["tasks"])
 #: How often a task's WebSocket looks for new messages in the store, s.
 POLL_SECONDS = 0.1
 
-_run = require(*Roles.RUN, action="run a stress test")
-_read = require(*Roles.READ, action="read")
+_run = require_action("run_stress")
+_read = require_action("read")
 
 
 @router.post("/asset-classes/stress-testing/run", response_model=StressTestResponse,

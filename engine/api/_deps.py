@@ -1,5 +1,6 @@
 """What every endpoint shares: the store, the task runner, the caller (bearer token) and its
-role, and the guard on request bodies."""
+role, checked against :data:`engine.auth.ACTIONS` (:func:`require_action`, the same table as
+the app's pages), and the guard on request bodies."""
 
 from __future__ import annotations
 
@@ -16,27 +17,14 @@ from engine.limits import limits, parse_json
 from engine.store import Store
 from engine.tasks.workflow import TaskRunner
 
-__all__ = ["BodyGuard", "Roles", "bearer", "caller", "close_code", "close_reason", "get_store",
-           "get_tasks", "require", "socket_caller"]
+__all__ = ["BodyGuard", "bearer", "caller", "close_code", "close_reason", "get_store",
+           "get_tasks", "require_action", "socket_caller"]
 
 #: WebSocket close codes: 4401, 4403, 4404 for the application (the 4000–4999 range, RFC 6455
 #: section 7.4.2); 1013 "try again later" for a busy store and 1011 for any other failure
 #: (IANA's WebSocket close code registry).
 CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4401, 4403, 4404
 CLOSE_TRY_AGAIN, CLOSE_INTERNAL = 1013, 1011
-
-
-class Roles:
-    """Who may do what (issue 12; issue 13 gives the same roles to signed-in users).
-
-    ``admin`` may do everything; the other roles are listed per action.
-    """
-
-    READ = ("analyst", "validator", "leadership", "admin")
-    RUN = ("analyst",)                    # credit stress runs, VaR, limit evaluations
-    ACKNOWLEDGE = ("analyst",)            # alerts, compliance checks
-    VALIDATE = ("validator",)             # model validations
-    ADMIN: tuple[str, ...] = ()           # kill switch: admin only
 
 
 def get_store(request: Request) -> Store:
@@ -114,18 +102,26 @@ def caller(request: Request) -> Any:
     return authenticate(token, store=request.app.state.store)
 
 
-def require(*roles: str, action: str) -> Callable[..., Any]:
-    """A dependency that lets through callers holding one of ``roles`` (or ``admin``).
+def require_action(action: str) -> Callable[..., Any]:
+    """A dependency that lets through callers whose role may do ``action``, a key of
+    :data:`engine.auth.ACTIONS`: the one table of who may do what, which the app's pages apply
+    too (``admin`` may do everything).
 
     Raises
     ------
     PermissionDeniedError
-        A known caller of another role (403).
+        A known caller of another role (403); the message names the action in words.
+    KeyError
+        At import, if ``action`` is not in the table (a programming error).
     """
-    def dependency(principal: Any = Depends(caller)) -> Any:
-        from engine.auth.workflow import authorize
+    from engine.auth._roles import ACTIONS
 
-        authorize(principal, allowed=roles, action=action)
+    ACTIONS[action]  # noqa: B018 - an unknown key fails when the endpoint is defined, not called
+
+    def dependency(principal: Any = Depends(caller)) -> Any:
+        from engine.auth._roles import authorize_action
+
+        authorize_action(principal, action)
         return principal
 
     return dependency

@@ -33,7 +33,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from engine.api._deps import Roles, close_code, close_reason, get_store, require, socket_caller
+from engine.api._deps import close_code, close_reason, get_store, require_action, socket_caller
 from engine.api._errors import error_body
 from engine.canonical import canonical
 from engine.errors import (
@@ -56,11 +56,11 @@ POLL_SECONDS = 0.5
 #: The newest alerts of the account a risk socket watches for new ones and for changes.
 ALERT_WINDOW = 500
 
-_read = require(*Roles.READ, action="read the risk desk")
-_acknowledge = require(*Roles.ACKNOWLEDGE, action="acknowledge an alert")
-_check = require(*Roles.ACKNOWLEDGE, action="run a compliance check")
-_kill = require(*Roles.ADMIN, action="use the kill switch")
-_resume = require(*Roles.ADMIN, action="resume a halted account")
+_read = require_action("read")
+_acknowledge = require_action("acknowledge_alert")
+_check = require_action("run_compliance")
+_kill = require_action("kill_switch")
+_resume = require_action("kill_switch")
 
 AccountId = Annotated[str, Path(min_length=1, max_length=128, description="The account's id.")]
 
@@ -292,13 +292,13 @@ async def risk_socket(websocket: WebSocket, *, account_id: str,
     replay holds the account, or it has no update yet) or 1013 (the store stays busy). A poll
     that finds the store busy is skipped.
     """
-    from engine.auth.workflow import authorize
+    from engine.auth import authorize_action
 
     store = websocket.app.state.store
     await websocket.accept()
     try:
         principal = await socket_caller(websocket, token=token)
-        authorize(principal, allowed=Roles.READ, action="follow the risk desk")
+        authorize_action(principal, "read")
         status, alerts = await run_in_threadpool(_read_account, account_id, store)
         active = await run_in_threadpool(live.active_alerts, account_id=account_id, store=store)
     except StressLabError as exc:

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
-from engine.api._deps import Roles, get_store, require
+from engine.api._deps import get_store, require_action
 from engine.market import workflow as market
 from engine.market.workflow import EvaluationRecorded, LimitsRequest, VaRRequest, VaRRun
 from engine.store import Store
@@ -29,8 +29,8 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 router = APIRouter(tags=["market risk"])
 
-_run = require(*Roles.RUN, action="run a market-risk calculation")
-_read = require(*Roles.READ, action="read")
+_run = require_action("run_market")
+_read = require_action("read")
 
 
 @router.post("/api/v1/market/var", response_model=VaRRun,

@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
-from engine.api._deps import Roles, get_store, get_tasks, require
+from engine.api._deps import get_store, get_tasks, require_action
 from engine.mlrisk import workflow as mlrisk
 from engine.mlrisk.workflow import ValidateRequest, ValidationTaskAccepted, ValidationView
 from engine.store import Store
@@ -30,8 +30,8 @@ __all__ = ["router", "PREFIX"]
 PREFIX = "/api/v1/validation"
 router = APIRouter(prefix=PREFIX, tags=["model validation"])
 
-_validate = require(*Roles.VALIDATE, action="run a model validation")
-_read = require(*Roles.READ, action="read")
+_validate = require_action("run_validation")
+_read = require_action("read")
 
 
 @router.post("/run", response_model=ValidationTaskAccepted, status_code=202,

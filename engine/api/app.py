@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engine import __version__
 from engine.api import _credit, _live, _market, _mlrisk
-from engine.api._deps import BodyGuard, Roles, get_store, require
+from engine.api._deps import BodyGuard, get_store, require_action
 from engine.api._errors import install as install_errors
 from engine.store import Store
 from engine.tasks.workflow import TaskRunner, end_orphans
@@ -116,7 +116,7 @@ def create_app(*, store: Store | None = None, task_workers: int = 2) -> FastAPI:
     app.state.store = store
     install_errors(app)
     app.add_middleware(BodyGuard)
-    read = require(*Roles.READ, action="read")
+    read = require_action("read")
 
     @app.get("/health", response_model=Health, tags=["health"])
     def health() -> Health:

@@ -1,4 +1,5 @@
-"""Bearer tokens of the HTTP API: roles, tokens stored as hashes, authentication, the role check.
+"""Users, their roles and sign-in, and the HTTP API's bearer tokens: roles, tokens stored as
+hashes, passwords stored as Argon2id hashes, authentication, the role check.
 
 One private module per concept, re-exported here:
 
@@ -7,12 +8,16 @@ One private module per concept, re-exported here:
 - :mod:`engine.auth._tokens`: the token's format (``slk_<token_id>_<secret>``), how a new one
   is made and its stored hash (SHA-256), with the sources for both;
 - :mod:`engine.auth._last_used`: ``last_used_at``, written at most once a minute per token, in
-  the background.
+  the background;
+- :mod:`engine.auth._passwords`: users' passwords hashed with Argon2id (argon2-cffi, RFC 9106);
+- :mod:`engine.auth._policy`: the lockout after 5 failed sign-ins and the app session's expiry.
 
 The user actions are in :mod:`engine.auth.workflow` (:func:`create_token`, :func:`list_tokens`,
-:func:`revoke_token`, :func:`authenticate`, :func:`authorize`); storage in
-:mod:`engine.auth._store` (table ``api_tokens``, migration 0009, SQL only there); the command
-in :mod:`engine.auth.cli` (``stresslab tokens create|list|revoke``). Names load on first use
+:func:`revoke_token`, :func:`authenticate`, :func:`authorize`, :func:`add_user`,
+:func:`list_users`, :func:`disable_user`, :func:`set_role`, :func:`sign_in`); storage in
+:mod:`engine.auth._store` (tables ``api_tokens`` and ``users``, migrations 0009 and 0010, SQL
+only there); the commands in :mod:`engine.auth.cli` (``stresslab tokens create|list|revoke``,
+``stresslab users add|list|disable|set-role``). Names load on first use
 (PEP 562): the API imports this package on every request path.
 """
 
@@ -30,6 +35,7 @@ _LAZY: dict[str, str] = {
     "Principal": "engine.auth._roles",
     "Role": "engine.auth._roles",
     "authorize": "engine.auth._roles",
+    "authorize_action": "engine.auth._roles",
     # the token's text
     "TOKEN_LENGTH": "engine.auth._tokens",
     "TOKEN_PREFIX": "engine.auth._tokens",
@@ -46,6 +52,27 @@ _LAZY: dict[str, str] = {
     "flush_last_used": "engine.auth.workflow",
     "list_tokens": "engine.auth.workflow",
     "revoke_token": "engine.auth.workflow",
+    # users (issue 13)
+    "RoleRequest": "engine.auth.workflow",
+    "UserAdded": "engine.auth.workflow",
+    "UserChanged": "engine.auth.workflow",
+    "UserInfo": "engine.auth.workflow",
+    "UserList": "engine.auth.workflow",
+    "UserRequest": "engine.auth.workflow",
+    "add_user": "engine.auth.workflow",
+    "check_user": "engine.auth.workflow",
+    "disable_user": "engine.auth.workflow",
+    "list_users": "engine.auth.workflow",
+    "set_role": "engine.auth.workflow",
+    "sign_in": "engine.auth.workflow",
+    "users_exist": "engine.auth.workflow",
+    # sign-in policy (pure)
+    "ABSOLUTE_TIMEOUT": "engine.auth._policy",
+    "IDLE_TIMEOUT": "engine.auth._policy",
+    "LOCKOUT": "engine.auth._policy",
+    "MAX_FAILED_ATTEMPTS": "engine.auth._policy",
+    "RECHECK_INTERVAL": "engine.auth._policy",
+    "session_expiry": "engine.auth._policy",
 }
 
 __all__ = list(_LAZY)

@@ -7,8 +7,9 @@ Four roles, the same for the HTTP API's tokens and for the users of issue 13:
 - ``leadership``: reads dashboards, reports and the desk;
 - ``admin``: everything, including the kill switch and token management.
 
-Which role may call which endpoint is the API's decision (``allowed=`` at each call of
-:func:`authorize`); ``admin`` is allowed everything, wherever it is checked.
+Who may do what is one table, :data:`ACTIONS`, for the app's pages (:func:`may`, through
+``dashboard.session``) and the HTTP API's endpoints (:func:`authorize_action`) alike; ``admin``
+is allowed everything, wherever it is checked. :func:`authorize` checks an explicit list of roles.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Literal, get_args
 
 from engine.errors import PermissionDeniedError
 
-__all__ = ["ACTIONS", "ADMIN", "ROLES", "Action", "Principal", "Role", "authorize", "may"]
+__all__ = ["ACTIONS", "ADMIN", "ROLES", "Action", "Principal", "Role", "authorize",
+           "authorize_action", "may"]
 
 #: A role a token (or, with issue 13, a user) holds.
 Role = Literal["analyst", "validator", "leadership", "admin"]
@@ -40,7 +42,9 @@ class Principal:
     role : {"analyst", "validator", "leadership", "admin"}
         The role the token grants.
     token_id : str
-        The token's id (16 hex digits; not secret), to revoke it or trace its use.
+        The token's id (16 hex digits; not secret), to revoke it or trace its use; for a user
+        signed in to the app with a password ``"password"``, and ``"local"`` for the app's
+        single user when no user exists.
     """
 
     user: str
@@ -123,3 +127,19 @@ def may(role: Role, action: str) -> bool:
         If ``action`` is not in :data:`ACTIONS` (a programming error).
     """
     return role == ADMIN or role in ACTIONS[action].allowed
+
+
+def authorize_action(principal: Principal, action: str) -> None:
+    """Check that ``principal``'s role may do ``action``, a key of :data:`ACTIONS` (the rule the
+    app's pages apply through :func:`may`).
+
+    Raises
+    ------
+    PermissionDeniedError
+        If the role may not (HTTP 403); the message names the action in words and the roles
+        that may.
+    KeyError
+        If ``action`` is not in :data:`ACTIONS` (a programming error).
+    """
+    rule = ACTIONS[action]
+    authorize(principal, allowed=rule.allowed, action=rule.words)

@@ -1,0 +1,149 @@
+"""AppTest of sign-in (issue 13), through the entry script: single-user mode while no user
+exists; once one does, a sign-in page before anything else; right and wrong passwords, the
+lockout, sign-out, the session's expiry (idle and absolute) and a user disabled or given
+another role while signed in. Users are added with the engine's workflow, as
+``stresslab users add`` does; times are moved by editing the session's stored times, never by
+sleeping."""
+
+from __future__ import annotations
+
+import getpass
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher, profiles
+from streamlit.testing.v1 import AppTest
+
+from engine.auth import _passwords
+from engine.auth.workflow import (
+    SESSION_ENDED,
+    SIGN_IN_FAILED,
+    RoleRequest,
+    UserRequest,
+    add_user,
+    disable_user,
+    set_role,
+)
+from engine.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "dashboard" / "app.py")
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture()
+def db(tmp_path, monkeypatch):
+    """A fresh store per test; Argon2id with the cheapest parameters (tests only)."""
+    import streamlit as st
+
+    path = tmp_path / "app.duckdb"
+    monkeypatch.setenv("STRESSLAB_DB", str(path))
+    monkeypatch.setattr(_passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    st.cache_data.clear()
+    yield path
+    st.cache_data.clear()
+
+
+def _text(elements) -> str:
+    """Elements' text as a reader sees it (Markdown backslash escapes dropped)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(str(e.value) for e in elements))
+
+
+def _add(db: Path, name: str = "ana", role: str = "analyst") -> None:
+    add_user(UserRequest.build(name=name, role=role), password=PASSWORD, by="test",
+             store=Store(db))
+
+
+def _sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    at.text_input(key="signin_name").input(name)
+    at.text_input(key="signin_password").input(password)
+    at.button(key="signin_submit").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _on_sign_in_page(at: AppTest) -> bool:
+    return [s.value for s in at.subheader] == ["Sign in"] and not at.metric \
+        and len(at.sidebar) == 0
+
+
+def test_single_user_mode_says_so_in_the_sidebar(db):
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert _text(at.sidebar.caption).startswith(
+        f"Single-user mode: you are **{getpass.getuser()}** with every role. Add a user "
+        "(`stresslab users add`) to require sign-in.")
+    assert at.metric  # Home's figures: the app opens straight onto data
+    assert "signin_name" not in [t.key for t in at.text_input]
+
+
+def test_once_a_user_exists_only_the_sign_in_page_shows(db):
+    _add(db)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert _on_sign_in_page(at)
+    assert [t.label for t in at.text_input] == ["Name", "Password"]
+    from streamlit.proto.TextInput_pb2 import TextInput
+
+    assert at.text_input(key="signin_password").proto.type == TextInput.PASSWORD
+    assert at.text_input(key="signin_password").autocomplete == "current-password"
+
+
+def test_a_wrong_password_shows_the_plain_message_and_the_right_one_signs_in(db):
+    _add(db, name="ana", role="analyst")
+    at = _sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", "wrong password")
+    assert _text(at.error) == SIGN_IN_FAILED
+    assert _on_sign_in_page(at)
+    at = _sign_in(at, "ana", PASSWORD)
+    assert not _on_sign_in_page(at) and at.metric  # Home
+    assert "**ana** · analyst" in _text(at.sidebar.markdown)
+    assert [b.label for b in at.sidebar.button] == ["Sign out"]
+    assert "Single-user mode" not in _text(at.sidebar.caption)
+    at.sidebar.button(key="signout").click().run()
+    assert _on_sign_in_page(at)
+    assert _text(at.info) == "You signed out."
+
+
+def test_five_wrong_passwords_lock_even_the_right_one(db):
+    _add(db)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    for _ in range(5):
+        at = _sign_in(at, "ana", "wrong password")
+    at = _sign_in(at, "ana", PASSWORD)
+    assert _on_sign_in_page(at) and _text(at.error) == SIGN_IN_FAILED
+
+
+@pytest.mark.parametrize("moved, says", [
+    ("_last_seen", "Your session ended after 30 minutes without activity. Sign in again."),
+    ("_signed_in_at", "Your session ended 12 hours after you signed in. Sign in again."),
+])
+def test_the_session_expires(db, moved, says):
+    _add(db)
+    at = _sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", PASSWORD)
+    assert not _on_sign_in_page(at)
+    back = timedelta(minutes=30) if moved == "_last_seen" else timedelta(hours=12)
+    at.session_state[moved] = at.session_state[moved] - back
+    at.run()
+    assert _on_sign_in_page(at) and _text(at.info) == says
+
+
+def test_a_user_disabled_while_signed_in_is_signed_out_at_the_next_check(db):
+    _add(db)
+    at = _sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", PASSWORD)
+    disable_user("ana", by="test", store=Store(db))
+    at.run()  # checked less than a minute ago: still in
+    assert not _on_sign_in_page(at)
+    at.session_state["_checked_at"] = at.session_state["_checked_at"] - timedelta(minutes=1)
+    at.run()
+    assert _on_sign_in_page(at) and _text(at.info) == SESSION_ENDED
+
+
+def test_a_new_role_applies_at_the_next_check(db):
+    _add(db)
+    at = _sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", PASSWORD)
+    set_role(RoleRequest.build(name="ana", role="leadership"), by="test", store=Store(db))
+    at.session_state["_checked_at"] = at.session_state["_checked_at"] - timedelta(minutes=1)
+    at.run()
+    assert "**ana** · leadership" in _text(at.sidebar.markdown)
