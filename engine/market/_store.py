@@ -36,6 +36,7 @@ __all__ = [
     "insert_evaluation",
     "insert_false_positive",
     "insert_mode_change",
+    "recent_evaluations",
     "sensor_history",
     "stored_figures",
 ]
@@ -257,3 +258,31 @@ def evaluations_frame(con: duckdb.DuckDBPyConnection, *, limit: int = 200) -> pd
         "SELECT evaluation_id, evaluated_at, mode, action, latency_us, audit_seq"
         " FROM market_evaluations ORDER BY evaluated_at DESC, audit_seq DESC LIMIT ?",
         [int(limit)]).df()
+
+
+def recent_evaluations(con: duckdb.DuckDBPyConnection, *, limit: int = 2) -> list[dict]:
+    """The latest ``limit`` evaluations, newest first, each read back whole.
+
+    Returns
+    -------
+    list of dict
+        ``evaluation_id``, ``evaluated_at`` (naive UTC), ``mode``, ``action``, ``snapshot``
+        (``RiskSnapshot`` as JSON, parsed), ``decisions`` (list of dict, the rules in sensor
+        order) and ``breaches``: a frame of the evaluation's breaches (breach_id, sensor, rule,
+        metric, threshold, action, false_positive), by breach id.
+    """
+    rows = con.execute(
+        "SELECT evaluation_id, evaluated_at, mode, action, snapshot, decisions"
+        " FROM market_evaluations ORDER BY evaluated_at DESC, audit_seq DESC LIMIT ?",
+        [int(limit)]).fetchall()
+    ids = [str(r[0]) for r in rows]
+    found = con.execute(
+        "SELECT b.evaluation_id, b.breach_id, b.sensor, b.rule, b.metric, b.threshold, b.action,"
+        " f.fp_id IS NOT NULL AS false_positive"
+        " FROM market_breaches b LEFT JOIN market_false_positives f USING (breach_id)"
+        " WHERE list_contains(?, b.evaluation_id) ORDER BY b.breach_id", [ids]).df()
+    return [{"evaluation_id": eid, "evaluated_at": at, "mode": str(mode), "action": str(action),
+             "snapshot": json.loads(snap), "decisions": json.loads(decisions),
+             "breaches": found[found["evaluation_id"] == eid].drop(columns="evaluation_id")
+             .reset_index(drop=True)}
+            for eid, at, mode, action, snap, decisions in rows]

@@ -16,7 +16,8 @@ Actions and what they store:
   records and a ``runs`` row, in one transaction;
 * :func:`set_mode`, :func:`mark_false_positive`: one row each and its audit record;
 * read queries: :func:`market_state`, :func:`current_mode`, :func:`sensor_statuses`,
-  :func:`breaches`, :func:`evaluations`, :func:`market_metrics`, :func:`metric_samples`,
+  :func:`breaches`, :func:`evaluations`, :func:`recent_evaluations`,
+  :func:`market_metrics`, :func:`metric_samples`,
   :func:`metrics_exposition`; :func:`serve_metrics` serves the figures over HTTP.
 
 Store discipline: inputs are read in a short read session, computation happens with the store
@@ -51,7 +52,7 @@ from engine.market.data_io import (
     read_prices_csv,
     simple_returns,
 )
-from engine.market.enforcement import Evaluation, evaluate
+from engine.market.enforcement import Decision, Evaluation, evaluate
 from engine.market.limits import LimitsConfig, Mode, load_default_limits, load_limits
 from engine.market.metrics import MarketFigures, MetricSample, figures
 from engine.market.sensors import RiskSnapshot, SensorStatus, compute_snapshot
@@ -75,6 +76,7 @@ __all__ = [
     "ModeChanged",
     "ModeRequest",
     "StressReplay",
+    "StoredEvaluation",
     "StressRequest",
     "VaRRequest",
     "VaRRun",
@@ -89,6 +91,7 @@ __all__ = [
     "market_state",
     "metric_samples",
     "metrics_exposition",
+    "recent_evaluations",
     "serve_metrics",
     "set_mode",
     "sensor_statuses",
@@ -781,6 +784,47 @@ def evaluations(*, limit: int = 200, store: Store | None = None) -> pd.DataFrame
     """Stored evaluations, newest first (id, time, mode, action, latency, audit seq)."""
     with (store or Store()).read() as con:
         return _store.evaluations_frame(con, limit=limit)
+
+
+@dataclass(frozen=True)
+class StoredEvaluation:
+    """A stored limit evaluation read back, nothing recomputed.
+
+    Attributes
+    ----------
+    evaluation_id : str
+        Also its run id.
+    evaluated_at : datetime
+        Naive UTC.
+    mode, action : str
+        The enforcement mode it ran under and its overall action.
+    snapshot : RiskSnapshot
+        The risk figures it judged (VaR and ES in currency).
+    decisions : tuple of Decision
+        Every rule's decision, in sensor order (metric, threshold, utilisation, breached).
+    breaches : DataFrame
+        Its breaches: breach_id, sensor, rule, metric, threshold, action, false_positive.
+    """
+
+    evaluation_id: str
+    evaluated_at: datetime
+    mode: str
+    action: str
+    snapshot: RiskSnapshot
+    decisions: tuple[Decision, ...]
+    breaches: pd.DataFrame
+
+
+def recent_evaluations(*, limit: int = 2, store: Store | None = None) -> tuple[StoredEvaluation, ...]:
+    """The latest ``limit`` stored evaluations, newest first, each with its snapshot, decisions
+    and breaches (with their false-positive mark), from one read session."""
+    with (store or Store()).read() as con:
+        rows = _store.recent_evaluations(con, limit=limit)
+    return tuple(StoredEvaluation(
+        evaluation_id=r["evaluation_id"], evaluated_at=r["evaluated_at"], mode=r["mode"],
+        action=r["action"], snapshot=RiskSnapshot.model_validate(r["snapshot"]),
+        decisions=tuple(Decision.model_validate(d) for d in r["decisions"]),
+        breaches=r["breaches"]) for r in rows)
 
 
 def market_state(*, config: LimitsConfig | None = None, store: Store | None = None,

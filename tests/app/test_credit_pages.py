@@ -70,9 +70,10 @@ def _small_tape(n: int = 40) -> bytes:
 def test_home_renders_on_the_seeded_pool(store):
     at = _app()
     assert at.title[0].value == "StressLab"
-    assert at.metric[0].value == "1"  # the seeded Lending Club pool
+    # the decision summary on a store with the seeded pool and no run of any kind
+    assert [m.value for m in at.metric] == ["no run yet"] * 4
     assert "No stress run yet" in _texts(at.info)
-    assert len(at.get("page_link")) == 5  # pools, scenarios, stress test, model validation, VaR
+    assert len(at.get("page_link")) == 7  # a link per tile, and 3 workflow links
 
 
 @pytest.mark.parametrize("page,title", [("pools", "Pools"), ("scenarios", "Scenarios"),
@@ -87,9 +88,9 @@ def test_pools_page_shows_the_seeded_pool_statistics(store):
     at = _app("pools")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Loans"] == "10,000"
-    assert metrics["Balance"] == "$144.7M"
-    assert metrics["WAC"] == "12.66%"
-    assert metrics["WART (months)"] == "42.2"
+    assert metrics["Balance (USD)"] == "$144.7M"
+    assert metrics["Weighted average rate"] == "12.66%"
+    assert metrics["Weighted average maturity"] == "42.2 months"
     assert len(at.get("plotly_chart")) == 3
 
 
@@ -159,7 +160,7 @@ def test_scenario_form_builds_and_saves_a_scenario(store):
     at.text_input(key="scen_name").set_value("Deep recession")
     at.number_input(key="scen_f_default_multiplier").set_value(3.5)
     at.number_input(key="scen_f_recovery_multiplier").set_value(0.5)
-    at.number_input(key="scen_f_spread_widening").set_value(0.04)
+    at.number_input(key="scen_f_spread_widening").set_value(4.0)  # percentage points
     at.button[[b.label for b in at.button].index("Save scenario")].click().run()
     assert not at.exception
     assert not at.error
@@ -177,7 +178,10 @@ def test_scenario_form_refuses_a_builtin_key(store):
     at.text_input(key="scen_key").set_value("credit_crisis")
     at.button[[b.label for b in at.button].index("Save scenario")].click().run()
     assert not at.exception
-    assert "built-in scenario" in _texts(at.error)
+    assert _texts(at.error).startswith("custom scenario 'credit_crisis': 1 problem found")
+    issue = at.dataframe[-1].value.iloc[0]  # show_error's table: field, value, rule
+    assert (issue["field"], issue["value"]) == ("key", "credit_crisis")
+    assert "'credit_crisis' is a built-in scenario" in issue["rule"]
 
 
 def test_start_from_fills_the_form(store):
@@ -234,12 +238,13 @@ def test_run_shows_results_and_reopens_from_the_store(store):
     assert len(at.get("plotly_chart")) == 2  # NPV change, and the open tab's balance chart
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Loans"] == "10,000"
-    assert metrics["Discount rate"] == "5.00%"
+    assert metrics["Discount rate (annual)"] == "5.00%"
     table = at.dataframe[0].value
     assert list(table["name"]) == ["Base Case", "Credit Crisis", "Housing Boom"]
-    assert (table["status"] == "success").all()
+    assert "status" not in table  # shown only when a scenario failed
     crisis = table[table["name"] == "Credit Crisis"].iloc[0]
-    assert crisis["npv_change"] < 0 and crisis["total_loss_change"] > 0
+    base = table[table["name"] == "Base Case"].iloc[0]
+    assert crisis["npv_change"] < 0 and crisis["total_loss"] > base["total_loss"]
     assert {d.key for d in at.get("download_button")} >= {"stress_dl_json", "stress_dl_metrics",
                                                           "stress_dl_cf"}
 
