@@ -34,6 +34,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "engine.live.cli",
     "engine.auth.cli",
     "engine.api.cli",
+    "engine.reports.cli",
 )
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2

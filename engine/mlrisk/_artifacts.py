@@ -1,6 +1,8 @@
 """Artifact rendering: validation_decision.md and the evidence zip.
 
-The evidence zip holds a run's evidence files side by side: the five :data:`ARTIFACT_NAMES`,
+The evidence zip holds a run's evidence files side by side: the six :data:`ARTIFACT_NAMES`
+(among them :data:`REPORT_NAME`, the run's HTML report, made with the run by
+:func:`engine.reports.workflow.evidence_report` and hashed in the manifest like the others),
 ``evidence_manifest.sig`` when the run was signed, and each sign-off addendum
 (``signoff_NNN.json`` and ``.sig``); see :mod:`engine.audit.manifest`.
 
@@ -15,15 +17,25 @@ import io
 import zipfile
 from typing import Any
 
-__all__ = ["ARTIFACT_NAMES", "FLOAT_DIGITS", "decision_markdown", "artifacts_zip"]
+__all__ = ["ARTIFACT_NAMES", "REQUIRED_OUTPUTS", "REPORT_NAME", "FLOAT_DIGITS", "decision_markdown",
+           "artifacts_zip"]
+
+#: The run's report (self-contained HTML) in its evidence; see :mod:`engine.reports`.
+REPORT_NAME = "validation_report.html"
 
 ARTIFACT_NAMES: tuple[str, ...] = (
     "stress_scenarios.json",
     "robustness_results.json",
     "performance_degradation_report.json",
     "validation_decision.md",
+    REPORT_NAME,
     "evidence_manifest.json",
 )
+#: The outputs a manifest must list for its evidence to verify. The report is not among them:
+#: evidence made before reports existed (0.1.0 without it) still verifies; when a manifest lists
+#: the report, its hash is checked like every listed file's.
+REQUIRED_OUTPUTS: tuple[str, ...] = ("stress_scenarios.json", "robustness_results.json",
+                                     "performance_degradation_report.json", "validation_decision.md")
 #: Floats are written with 12 significant digits, so results are byte-identical across runs.
 FLOAT_DIGITS = 12
 

@@ -17,7 +17,7 @@ from engine import __version__
 from engine.audit.manifest import MANIFEST_NAME, build_manifest
 from engine.canonical import canonical, canonical_bytes
 from engine.errors import InputError
-from engine.mlrisk._artifacts import FLOAT_DIGITS, artifacts_zip, decision_markdown
+from engine.mlrisk._artifacts import FLOAT_DIGITS, REPORT_NAME, artifacts_zip, decision_markdown
 from engine.mlrisk._data import prepare_data
 from engine.mlrisk._decision import PRIMARY_METRIC, decide, degradation_pct, metric_status, worsening_pct
 from engine.mlrisk._drift import drift, histogram_pair
@@ -295,6 +295,12 @@ def run_validation(
     inputs = {data_name: data_bytes, "validation_config.json": config_bytes}
     if model_bytes is not None:
         inputs[model_name or "model.skops"] = model_bytes
+    # the run's HTML report, hashed in the manifest with the other outputs (engine.render)
+    from engine.render.validation import evidence_report
+
+    outputs[REPORT_NAME] = evidence_report(
+        results, rows=rows, run_id=run_id, generated_at=generated_at, user=user,
+        input_hashes={k: _sha(v) for k, v in sorted(inputs.items())}, engine_version=__version__)
     seeds = {"split": config.seed, "model": config.seed, **{f"scenario:{s.scenario_id}": s.seed for s in handbook.scenarios}}
     manifest = build_manifest(run_id=run_id, generated_at=generated_at, team_or_user=user,
                               app_version=__version__, seeds=seeds, inputs=inputs, outputs=outputs)

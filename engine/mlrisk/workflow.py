@@ -60,7 +60,7 @@ from engine.audit.runs import new_run_id, stored_request, utc_now
 from engine.errors import InputError, Issue, NotFoundError, StoreError, ValidationError
 from engine.limits import parse_json
 from engine.mlrisk import _store
-from engine.mlrisk._artifacts import ARTIFACT_NAMES, artifacts_zip
+from engine.mlrisk._artifacts import REQUIRED_OUTPUTS, artifacts_zip
 from engine.mlrisk._data import (
     DEFAULT_DATASET_NAME,
     DEFAULT_SUBGROUPS,
@@ -735,7 +735,7 @@ def verify_evidence(
             recorded = _manifest.RecordedEvidence(where=f"no store at {store.path}", found=False)
     results = "robustness_results.json"
     return _manifest.check_evidence(
-        files, source=source, key=key, required=[n for n in ARTIFACT_NAMES if n != _manifest.MANIFEST_NAME],
+        files, source=source, key=key, required=list(REQUIRED_OUTPUTS),
         decision=_manifest.decision_of(files, results_name=results) if results in files else None,
         recorded=recorded, allow_unsigned=allow_unsigned)
 
@@ -765,7 +765,8 @@ PATH_RULE = (f"must lie under the API's data root (${DATA_ROOT_ENV}, default "
 #: The artifact name of a run's whole evidence as one zip.
 EVIDENCE_ZIP = "evidence.zip"
 _MEDIA_TYPES = {".json": "application/json", ".sig": "application/json",
-                ".md": "text/markdown; charset=utf-8", ".zip": "application/zip"}
+                ".md": "text/markdown; charset=utf-8", ".zip": "application/zip",
+                ".html": "text/html; charset=utf-8"}
 _PATH_FIELDS = (("config.data", "data"), ("config.model_path", "model_path"),
                 ("config.handbook", "handbook"))
 

@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.conftest import SCREENSHOTS, wait_for_app
 
 ARTIFACTS = {"stress_scenarios.json", "robustness_results.json", "performance_degradation_report.json",
-             "validation_decision.md", "evidence_manifest.json"}
+             "validation_decision.md", "evidence_manifest.json", "validation_report.html"}
 
 
 @pytest.mark.e2e
@@ -21,10 +21,10 @@ def test_build_scenario_run_validation_download_zip(app_server, page):
     # a new store is seeded with the bundled credit pool on first start: allow for it
     page.get_by_role("heading", name="Scenario handbook").wait_for(timeout=120_000)
     wait_for_app(page, timeout=120_000)
-    page.get_by_label("scenario_id (letters, digits, _ . -)").fill("e2e_limit_noise")
-    page.get_by_label("feature (numeric column)").fill("LIMIT_BAL")
-    page.get_by_label("description").fill("Noise on credit limits (browser test)")
-    page.get_by_label("real_world_event").fill("Bureau data glitch")
+    page.get_by_label("Scenario id (letters, digits, _ . -)").fill("e2e_limit_noise")
+    page.get_by_label("Feature (numeric column)").fill("LIMIT_BAL")
+    page.get_by_label("Description").fill("Noise on credit limits (browser test)")
+    page.get_by_label("Real-world event").fill("Bureau data glitch")
     page.get_by_role("button", name="Save scenario").click()
     page.get_by_text("Scenario e2e_limit_noise saved.").wait_for()
     wait_for_app(page)

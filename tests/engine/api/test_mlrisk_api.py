@@ -198,7 +198,7 @@ def test_view_and_artifacts_are_the_stored_ones(client: TestClient, auth,
     assert names == [*sorted([*ARTIFACT_NAMES, "signoff_001.json"]), "evidence.zip"]
 
     types = {".json": "application/json", ".md": "text/markdown; charset=utf-8",
-             ".zip": "application/zip"}
+             ".html": "text/html; charset=utf-8", ".zip": "application/zip"}
     for link in view["artifacts"]:
         assert link["url"] == f"/api/v1/validation/{run_id}/artifacts/{link['name']}"
         got = client.get(link["url"], headers=reader)

@@ -60,7 +60,7 @@ def test_validate_records_one_run_whose_configuration_rebuilds_the_request(store
     assert rebuilt.config == CONFIG and rebuilt.handbook == synthetic_handbook
     assert (rebuilt.user, rebuilt.source, rebuilt.data_name) == ("dana", "app", "synthetic.csv")
     assert _count(store, "SELECT count(*) FROM ml_degradation") == len(done.rows) == 30
-    assert _count(store, "SELECT count(*) FROM ml_artifacts") == 5
+    assert _count(store, "SELECT count(*) FROM ml_artifacts") == len(ARTIFACT_NAMES)
 
 
 def test_stored_run_reads_back_without_recomputation(store, csv_bytes, synthetic_handbook):
