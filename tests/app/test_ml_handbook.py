@@ -1,4 +1,5 @@
-"""AppTest of the Scenario handbook page: add, edit, refuse out-of-range parameters, delete, reset."""
+"""AppTest of the Scenario handbook page: add, edit, refuse out-of-range parameters, delete, reset;
+reader labels; only a validator (or admin) edits."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.components.format import plain
+from engine.auth import Principal
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "ml_handbook.py")
 NEW = "(new scenario)"
@@ -83,3 +85,41 @@ def test_save_and_open_a_handbook_in_the_store(db):
     at.button(key="ml_hb_open").click().run()
     assert not at.exception
     assert "rate_shift" not in _ids(at) and len(_ids(at)) == 4
+
+
+def _as(role: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["_principal"] = Principal(user="someone", role=role, token_id="t")
+    return at
+
+
+@pytest.mark.parametrize("role", ["leadership", "analyst"])
+def test_only_validators_edit_the_handbook(db, role):
+    at = _as(role).run()
+    assert not at.exception
+    assert any(f"Your role ({role}) may not edit the scenario handbook" in i.value for i in at.info)
+    keys = {b.key for b in at.button}
+    assert not keys & {"ml_hb_delete", "ml_hb_reset", "ml_hb_save", "ml_hb_open"}
+    assert "ml_hb_pick" not in [s.key for s in at.selectbox]
+    assert not at.get("form")  # no add/edit form
+    assert [d.key for d in at.download_button] == ["ml_hb_export"]  # reading and exporting stay open
+    assert _ids(at) == ["volatility_noise", "rate_shift", "missing_credit_limit", "beyond_range_bills",
+                        "subgroup_high_school"]
+
+
+def test_validator_edits_with_reader_labels(db):
+    at = _as("validator").run()
+    assert not at.exception and not at.info
+    k = f"_{NEW}_NOISE"
+    assert at.text_input(key="ml_hb_id" + k).label == "Scenario id (letters, digits, _ . -)"
+    assert "scenario_id" in at.text_input(key="ml_hb_id" + k).help
+    assert at.number_input(key="ml_hb_sdm" + k).label == "Noise (standard deviations of the feature)"
+    assert "std_dev_multiplier" in at.number_input(key="ml_hb_sdm" + k).help
+    assert at.text_input(key="ml_hb_event" + k).label == "Real-world event"
+    assert at.selectbox(key=f"ml_hb_type_{NEW}").options == [
+        "Noise", "Feature shift", "Missing values", "Out of distribution", "Subgroup"]
+    table = next(d for d in at.dataframe if "scenario_id" in d.value.columns)
+    assert table.value["stress_type"].tolist() == ["Noise", "Feature shift", "Missing values",
+                                                   "Out of distribution", "Subgroup"]
+    labels = {c: v.get("label") for c, v in json.loads(table.proto.columns).items()}
+    assert labels["real_world_event"] == "Real-world event" and labels["severity_level"] == "Severity"
