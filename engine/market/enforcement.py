@@ -13,7 +13,9 @@ yes         gradual, HIGH_FP/MONITORING  ``warn`` (False)
 yes         full                         the rule's action (True)
 ==========  ===========================  =====================================================
 
-A rule is breached when its metric is strictly above its threshold.
+A rule is breached when its metric is strictly above its threshold. The reason states the metric
+and the limit for reading (:func:`engine.market.readings.comparison`: "$1,219,960", "9.2%"); the
+numbers themselves stay in ``metric`` and ``threshold``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engine.errors import InputError
 from engine.market.limits import ACTIONS, MODES, LimitsConfig
+from engine.market.readings import action_words, comparison
 from engine.market.sensors import RiskSnapshot, sensor_rules
 
 __all__ = ["Decision", "Evaluation", "SEVERITY", "decide", "evaluate"]
@@ -84,24 +87,24 @@ def decide(
     util = metric / threshold if threshold > 0 else metric
     breached = metric > threshold
     enforced = False
+    said = comparison(rule, metric=metric, threshold=threshold)  # numbers kept apart, unformatted
+    would = f" (would {action_words(configured_action)})"
     if not breached:
-        action, reason = "none", f"{rule} {metric:.6g} within limit {threshold:.6g}"
+        action, reason = "none", said
     elif configured_action == "none":
-        action, reason = "none", f"{rule} {metric:.6g} above {threshold:.6g}; rule action is none"
+        action, reason = "none", f"{said}; rule action is none"
     elif mode == "monitoring":
         action = "warn"
-        would = "" if configured_action == "warn" else f" (would {configured_action})"
-        reason = f"{rule} {metric:.6g} above {threshold:.6g}; monitoring mode: warn only{would}"
+        reason = f"{said}; monitoring mode: warn only{'' if configured_action == 'warn' else would}"
     elif mode == "full" or status == "READY":
         action, enforced = configured_action, True
         why = "full mode" if mode == "full" else f"gradual mode, sensor {sensor} READY"
-        reason = f"{rule} {metric:.6g} above {threshold:.6g}; {why}: {configured_action}"
+        reason = f"{said}; {why}: {action_words(configured_action)}"
     else:
         action = "warn"
         why = ("false-positive rate at or above the threshold" if status == "HIGH_FP"
                else "not observed long enough")
-        reason = (f"{rule} {metric:.6g} above {threshold:.6g}; gradual mode, sensor {sensor} "
-                  f"{status} ({why}): warn only (would {configured_action})")
+        reason = (f"{said}; gradual mode, sensor {sensor} {status} ({why}): warn only{would}")
     return Decision(sensor=sensor, rule=rule, metric=metric, threshold=threshold,
                     utilisation=util, breached=breached, configured_action=configured_action,
                     action=action, enforced=enforced, mode=mode, status=status, reason=reason)
