@@ -5,22 +5,26 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import session, state
 from dashboard.components.credit import (
+    FIELD_NAMES,
     UPLOAD_TYPES,
     VALUE_FIELDS,
+    assumptions_view,
     cached_assumptions,
     cached_breakdown,
     cached_pool,
     cached_summary,
     detect_upload_format,
+    loan_columns,
     read_upload,
     remove_pool,
     store_pool,
 )
 from dashboard.components.credit_charts import breakdown_chart
-from dashboard.components.format import metric_columns, money_short, pct, plain, show_error
+from dashboard.components.format import metric_columns, money, money_short, pct, plain, show_error
 from engine.credit.workflow import list_pools
+from engine.display import term
 from engine.errors import StressLabError
 
 st.title("Pools")
@@ -34,88 +38,116 @@ FORMAT_LABELS = {
     "loan-record": "Loan record (LoanId, LoanAmount, …)",
 }
 
+#: Help of the assumption table's rate columns.
+RATE_HELP = {
+    "prepayment_speed": term("cpr").help,
+    "default_probability": term("cdr").help,
+    "recovery_rate": term("recovery_rate").help,
+    "delinquent_default_probability": "The CDR given to loans delinquent at the cutoff date.",
+}
+#: How the assumptions a pool got are shown (see ``assumptions_view``).
+ASSUMPTION_COLUMNS = {
+    "Loans": st.column_config.NumberColumn("Loans", format="%,d"),
+    "Value": st.column_config.TextColumn(
+        "Value", help="Rates as percentages (annual), lags in months."),
+    "Source": st.column_config.TextColumn(
+        "Source", help="Where the figure comes from; each source is described in the "
+                       "assumptions document (ASSUMPTIONS.md) shipped with StressLab."),
+}
+
+#: The preview's two tables (each fits the page at 1440 px): the loans' terms, and the
+#: behavioural values each loan carries (from the tape or the assumptions).
+LOAN_TERMS = ("asset_id", "asset_class", "status", "grade", "balance", "original_balance",
+              "rate", "rate_type", "term", "age")
+LOAN_BEHAVIOUR = ("asset_id", "prepayment_speed", "default_probability", "recovery_rate",
+                  "loss_severity", "recovery_lag")
+
 tab_stored, tab_upload = st.tabs(["Stored pools", "Upload a pool"])
 
 # --------------------------------------------------------------------------- upload
-with tab_upload:
+def _upload_tab() -> None:
+    """The upload form: read, check and preview a tape, then store it."""
     upload = st.file_uploader(
         "Loan tape: CSV (also .csv.gz), Parquet, JSON or Excel (.xlsx)", type=UPLOAD_TYPES,
         key="pools_upload")
-    if upload is not None:
-        content = upload.getvalue()
-        stem = Path(upload.name).name.split(".")[0]
-        try:
-            detected = detect_upload_format(content, upload.name)
-            st.info(f"Detected format: **{FORMAT_LABELS[detected]}**. Choose another mapping "
-                    "below if this is wrong.")
-        except StressLabError as exc:
-            detected = None
-            st.warning(f"The format could not be recognised from the header ({plain(exc)}). "
-                       "Choose a mapping below.")
-        c1, c2, c3, c4 = st.columns([1.2, 1, 1.4, 1])
-        fmt = c1.selectbox("Mapping", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get,
-                           key="pools_format")
-        pool_id = c2.text_input("Pool id", value=stem.lower().replace(" ", "-"), key="pools_id")
-        pool_name = c3.text_input("Pool name", value=upload.name, key="pools_name")
-        cutoff = c4.date_input("Cutoff date", value=None, key="pools_cutoff",
-                               help="The date balances and ages refer to. Required for "
-                                    "loan-record tapes; the Lending Club tape defaults to "
-                                    "2018-06-30.")
+    if upload is None:
+        return
+    content = upload.getvalue()
+    stem = Path(upload.name).name.split(".")[0]
+    try:
+        detected = detect_upload_format(content, upload.name)
+        st.info(f"Detected format: **{FORMAT_LABELS[detected]}**. Choose another mapping "
+                "below if this is wrong.")
+    except StressLabError as exc:
+        detected = None
+        st.warning(f"{plain(exc)} Choose it under **Mapping** below.")
+    c1, c2, c3, c4 = st.columns([1.2, 1, 1.4, 1])
+    fmt = c1.selectbox("Mapping", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get,
+                       key="pools_format")
+    pool_id = c2.text_input("Pool id", value=stem.lower().replace(" ", "-"), key="pools_id")
+    pool_name = c3.text_input("Pool name", value=upload.name, key="pools_name")
+    cutoff = c4.date_input("Cutoff date", value=None, key="pools_cutoff",
+                           help="The date balances and ages refer to. Required for "
+                                "loan-record tapes; the Lending Club tape defaults to "
+                                "2018-06-30.")
 
-        st.markdown("**Assumptions for values the tape does not carry** — edit a cell to "
-                    "override it for this upload (annual CPR and CDR, recovery rate as decimals; "
-                    "recovery lag in months).")
-        table = cached_assumptions()
-        shown = table[["asset_class", "grade", *VALUE_FIELDS]]
-        edited = st.data_editor(
-            shown, key="pools_assumptions", hide_index=True, width="stretch",
-            disabled=["asset_class", "grade"],
-            column_config={
-                "prepayment_speed": st.column_config.NumberColumn(
-                    "CPR (annual)", min_value=0.0, max_value=1.0, format="%.4f"),
-                "default_probability": st.column_config.NumberColumn(
-                    "CDR (annual)", min_value=0.0, max_value=1.0, format="%.4f"),
-                "recovery_rate": st.column_config.NumberColumn(
-                    "Recovery rate", min_value=0.0, max_value=1.0, format="%.4f"),
-                "recovery_lag": st.column_config.NumberColumn(
-                    "Recovery lag (months)", min_value=0, max_value=120, step=1, format="%d"),
-                "delinquent_default_probability": st.column_config.NumberColumn(
-                    "CDR if delinquent (annual)", min_value=0.0, max_value=1.0, format="%.4f"),
-            })
+    st.markdown("**Assumptions for values the tape does not carry** — edit a cell to "
+                "override it for this upload. Rates are shown as percentages and typed as "
+                "decimals (0.127 for 12.7%); the recovery lag is in months.")
+    table = cached_assumptions()
+    shown = table[["asset_class", "grade", *VALUE_FIELDS]]
+    typed = "Shown as a percentage; type a decimal (0.127 for 12.7%)."
+    edited = st.data_editor(
+        shown, key="pools_assumptions", hide_index=True, width="stretch",
+        disabled=["asset_class", "grade"],
+        column_config={
+            "asset_class": st.column_config.TextColumn("Asset class"),
+            "grade": st.column_config.TextColumn("Grade"),
+            **{f: st.column_config.NumberColumn(FIELD_NAMES[f], min_value=0.0, max_value=1.0,
+                                                format="percent", help=f"{words} {typed}")
+               for f, words in RATE_HELP.items()},
+            "recovery_lag": st.column_config.NumberColumn(
+                FIELD_NAMES["recovery_lag"], min_value=0, max_value=120, step=1, format="%d"),
+        })
+    if detected is None and fmt == "auto":
+        return  # the warning above already says what to do: choose a mapping
+    try:
+        pool = read_upload(content, upload.name, fmt=fmt, pool_id=pool_id, pool_name=pool_name,
+                           cutoff_date=cutoff, edited_assumptions=edited)
+    except StressLabError as exc:
+        st.markdown("**The file was not stored.**")
+        show_error(exc)
+        return
+    s = st.columns(4)
+    s[0].metric("Loans", f"{pool.n_assets:,}")
+    s[1].metric("Balance (USD)", money_short(pool.total_balance),
+                help=f"Exactly {money(pool.total_balance)}.")
+    s[2].metric("Format", FORMAT_LABELS.get(pool.source_format, pool.source_format))
+    s[3].metric("Cutoff date", str(pool.cutoff_date or "–"))
+    st.markdown("**Assumptions that will be applied** (values filled where the tape has none)")
+    st.dataframe(assumptions_view(pool.assumptions), hide_index=True, width="stretch",
+                 column_config=ASSUMPTION_COLUMNS)
+    for w in pool.warnings:
+        st.caption(f"Note: {plain(w)}")
+    if st.button("Save pool", type="primary", key="pools_save"):
         try:
-            pool = read_upload(content, upload.name, fmt=fmt, pool_id=pool_id, pool_name=pool_name,
-                               cutoff_date=cutoff, edited_assumptions=edited)
+            saved = store_pool(pool, source_file=upload.name)
         except StressLabError as exc:
-            st.markdown("**The file was not stored.**")
             show_error(exc)
         else:
-            s = st.columns(4)
-            s[0].metric("Loans", f"{pool.n_assets:,}")
-            s[1].metric("Balance", money_short(pool.total_balance))
-            s[2].metric("Format", FORMAT_LABELS.get(pool.source_format, pool.source_format))
-            s[3].metric("Cutoff date", str(pool.cutoff_date or "–"))
-            st.markdown("**Assumptions that will be applied** (values filled where the tape "
-                        "has none)")
-            st.dataframe(pool.assumptions, hide_index=True, width="stretch",
-                         column_config={"n_assets": st.column_config.NumberColumn(
-                             "Loans", format="%,d"),
-                             "value": st.column_config.NumberColumn("Value", format="%.4f")})
-            for w in pool.warnings:
-                st.caption(f"Note: {plain(w)}")
-            if st.button("Save pool", type="primary", key="pools_save"):
-                try:
-                    saved = store_pool(pool, source_file=upload.name)
-                except StressLabError as exc:
-                    show_error(exc)
-                else:
-                    st.session_state["pools_selected"] = saved.pool_id
-                    if saved.created:
-                        st.success(f"Stored pool **{plain(saved.pool_name)}** ({saved.n_assets:,} "
-                                   f"loans) as {plain(saved.pool_id)}. It is now in **Stored pools** "
-                                   "and on **Stress test**.")
-                    else:
-                        st.info(f"This pool is already stored as {plain(saved.pool_id)}; nothing was "
-                                "written.")
+            st.session_state["pools_selected"] = saved.pool_id
+            if saved.created:
+                st.success(f"Stored pool **{plain(saved.pool_name)}** ({saved.n_assets:,} "
+                           f"loans) as {plain(saved.pool_id)}. It is now in **Stored pools** "
+                           "and on **Stress test**.")
+            else:
+                st.info(f"This pool is already stored as {plain(saved.pool_id)}; nothing was "
+                        "written.")
+
+
+with tab_upload:
+    if session.refuse_unless("upload_pool"):
+        _upload_tab()
 
 # --------------------------------------------------------------------------- stored pools
 with tab_stored:
@@ -124,7 +156,8 @@ with tab_stored:
         st.info("No pool is stored yet: upload one in **Upload a pool**.")
         st.stop()
     st.dataframe(
-        pools, hide_index=True, width="stretch",
+        pools.assign(source_format=pools["source_format"].map(
+            lambda f: FORMAT_LABELS.get(f, f))), hide_index=True, width="stretch",
         column_config={
             **metric_columns(pools.columns),
             "pool_id": "Pool id", "pool_name": "Name", "source_format": "Format",
@@ -143,16 +176,19 @@ with tab_stored:
         show_error(exc)
         st.stop()
 
-    m = st.columns(5)
+    rate, maturity, cdr = term("wart"), term("wam"), term("wa_cdr")
+    m = st.columns([0.8, 1, 1, 1.35, 1])
     m[0].metric("Loans", f"{summary['n_assets']:,}", help=f"{summary['n_active']:,} active")
-    m[1].metric("Balance", money_short(summary["total_balance"]),
-                help=f"${summary['total_balance']:,.2f}")
-    m[2].metric("WAC", pct(summary["weighted_average_coupon"]),
-                help="Balance-weighted average annual coupon of the active loans.")
-    m[3].metric("WART (months)", f"{summary['weighted_average_remaining_term']:.1f}",
-                help="Balance-weighted average remaining term of the active loans.")
-    m[4].metric("WA CDR", pct(summary["weighted_average_cdr"]),
-                help="Balance-weighted average annual default rate (CDR).")
+    m[1].metric("Balance (USD)", money_short(summary["total_balance"]),
+                help=f"Exactly {money(summary['total_balance'])}.")
+    m[2].metric(rate.name, pct(summary["weighted_average_coupon"]),
+                help="The pool's annual note rate, weighted by loan balance, over the active "
+                     "loans (WAC, weighted average coupon).")
+    m[3].metric(maturity.name, f"{summary['weighted_average_remaining_term']:.1f} months",
+                help=f"{maturity.help} Over the active loans; also called WART (weighted "
+                     "average remaining term).")
+    m[4].metric(cdr.name, pct(summary["weighted_average_cdr"]),
+                help=f"{cdr.help} Annual, over the active loans.")
 
     splits = {"grade": "grade", "status": "status", "asset_class": "asset class"}
     for tab, (by, label) in zip(st.tabs([f"By {v}" for v in splits.values()]), splits.items(),
@@ -165,23 +201,27 @@ with tab_stored:
                             column_config={**metric_columns(frame.columns), by: label.capitalize()})
 
     with st.expander("Preview: the first 200 loans"):
-        st.dataframe(cached_pool(pool_id).frame.head(200), hide_index=True, width="stretch",
-                     column_config={"balance": st.column_config.NumberColumn(format="$%,.2f"),
-                                    "original_balance": st.column_config.NumberColumn(format="$%,.2f"),
-                                    "rate": st.column_config.NumberColumn(format="percent")})
+        loans = cached_pool(pool_id).frame.head(200)
+        terms, behaviour = st.tabs(["Terms", "Behaviour (CPR, CDR, recovery)"])
+        terms.dataframe(loans[[c for c in LOAN_TERMS if c in loans]], hide_index=True,
+                        width="stretch", column_config=loan_columns())
+        behaviour.dataframe(loans[[c for c in LOAN_BEHAVIOUR if c in loans]], hide_index=True,
+                            width="stretch", column_config=loan_columns())
     with st.expander("Assumptions applied when this pool was stored"):
-        st.dataframe(cached_pool(pool_id).assumptions, hide_index=True, width="stretch")
+        st.dataframe(assumptions_view(cached_pool(pool_id).assumptions), hide_index=True,
+                     width="stretch", column_config=ASSUMPTION_COLUMNS)
 
     with st.expander("Delete this pool"):
-        st.write(f"Deleting **{plain(names[pool_id])}** removes the pool and its loans; its past runs "
-                 "stay readable.")
-        sure = st.checkbox(f"Yes, delete {plain(pool_id)}", key="pools_confirm_delete")
-        if st.button("Delete pool", type="secondary", disabled=not sure, key="pools_delete"):
-            try:
-                remove_pool(pool_id)
-            except StressLabError as exc:
-                show_error(exc)
-            else:
-                st.session_state.pop("pools_selected", None)
-                st.session_state.pop("pools_confirm_delete", None)
-                st.rerun()
+        if session.refuse_unless("upload_pool"):
+            st.write(f"Deleting **{plain(names[pool_id])}** removes the pool and its loans; its "
+                     "past runs stay readable.")
+            sure = st.checkbox(f"Yes, delete {plain(pool_id)}", key="pools_confirm_delete")
+            if st.button("Delete pool", type="secondary", disabled=not sure, key="pools_delete"):
+                try:
+                    remove_pool(pool_id)
+                except StressLabError as exc:
+                    show_error(exc)
+                else:
+                    st.session_state.pop("pools_selected", None)
+                    st.session_state.pop("pools_confirm_delete", None)
+                    st.rerun()

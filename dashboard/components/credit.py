@@ -12,14 +12,16 @@ add to them, and they are cheap to read.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import date
+from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from engine.credit import PoolData
+from engine.credit import FACTOR_HELP, FACTOR_RANGES, PoolData, Scenario
 from engine.credit._views import (
     loan_level_by,
     metrics_against_base,
@@ -43,6 +45,7 @@ from engine.credit.workflow import (
     save_pool,
 )
 from engine.credit.workflow import loan_path as _loan_path
+from engine.display import pct
 from engine.export import to_safe_csv
 from engine.ingest import VALUE_FIELDS
 
@@ -52,6 +55,9 @@ __all__ = [
     "detect_upload_format", "read_upload", "store_pool", "remove_pool", "stress_request",
     "metrics_csv", "cashflows_csv", "cashflows_parquet", "response_json",
     "loan_level_by", "top_loans", "scenario_factor_table", "scenarios_to_json",
+    "FIELD_NAMES", "source_name", "assumptions_view", "loan_columns",
+    "FACTORS", "NEUTRAL", "factor_help", "factors_to_form", "factors_from_form", "library_table",
+    "factor_guide", "fed_translation_view",
 ]
 
 #: File types the pool upload accepts (".gz" for a gzip-compressed CSV).
@@ -175,6 +181,244 @@ def remove_pool(pool_id: str) -> None:
         delete_pool(pool_id, store=state.store())
     finally:
         _clear_pool_caches()
+
+
+# --------------------------------------------------------------------------- pools, for reading
+
+#: Reader names of the behavioural fields of a tape and of the assumption table.
+FIELD_NAMES: dict[str, str] = {
+    "prepayment_speed": "CPR (annual)",
+    "default_probability": "CDR (annual)",
+    "delinquent_default_probability": "CDR if delinquent (annual)",
+    "recovery_rate": "Recovery rate",
+    "recovery_lag": "Recovery lag (months)",
+    "loss_severity": "Loss severity",
+}
+
+#: The sources of ``engine/ingest/data/ASSUMPTIONS.md`` by key, as a reader names them.
+_SOURCE_NAMES: dict[str, str] = {
+    "fed-nco-2024q2": "Federal Reserve charge-off rates, 2024 Q2",
+    "psa-100": "PSA prepayment benchmark (100% PSA)",
+    "sp-auto-abs": "S&P auto loan ABS performance",
+    "auto-abs-speed": "Auto ABS prepayment speed (1.0% ABS)",
+    "lc-tape-prepay": "Measured on the Lending Club tape",
+    "kbra-mpl-2023": "KBRA marketplace loan ABS indices, March 2023",
+    "lc-recoveries": "Lending Club recoveries (rounded judgement)",
+    "lc-grace-cure": "Lending Club grace-period cure rates (judgement)",
+    "gls-sba-2011": "SBA loan CPR report, Government Loan Solutions 2011",
+    "moodys-urd-2007": "Moody's Ultimate Recovery Database, 2007",
+    "judgemental-rmbs-cdr": "Judgement: residential mortgage CDR",
+    "judgemental-rmbs-recovery": "Judgement: residential mortgage recovery",
+    "judgemental-cmbs-prepay": "Judgement: commercial mortgage CPR",
+    "judgemental-cmbs-recovery": "Judgement: commercial mortgage recovery",
+    "judgemental-student": "Judgement: student loans",
+    "judgemental-card-prepay": "Judgement: credit card CPR",
+    "judgemental-card-recovery": "Judgement: credit card recovery",
+    "judgemental-lc-grade-ladder": "Judgement: CDR ladder by Lending Club grade",
+    "judgemental-delinquent": "Judgement: CDR of delinquent loans",
+    "judgemental-lag": "Judgement: recovery lag",
+}
+
+
+def source_name(source: str | None) -> str:
+    """An assumption's source as a reader names it, never a file path.
+
+    ``engine/ingest/data/ASSUMPTIONS.md#lc-tape-prepay`` reads "Measured on the Lending Club
+    tape"; an unknown key of ASSUMPTIONS.md reads as its words ("my-figure" → "My figure"); a
+    user's file reads as its file name without folders; other text (such as "edited in the
+    app") is kept, with a capital first letter; None reads "–".
+    """
+    if source is None or source != source:  # None or NaN
+        return "–"
+    text = str(source).strip()
+    if "#" in text:
+        key = text.rsplit("#", 1)[1]
+        if key in _SOURCE_NAMES:
+            return _SOURCE_NAMES[key]
+        words = key.replace("-", " ").replace("_", " ").strip()
+        return words[:1].upper() + words[1:]
+    if "/" in text or "\\" in text:
+        return PurePosixPath(text.replace("\\", "/")).name
+    return text[:1].upper() + text[1:]
+
+
+def _assumption_value(field: str, value: Any) -> str:
+    if value is None or value != value:
+        return "–"
+    if field == "recovery_lag":
+        return f"{int(value)} months"
+    return pct(float(value), digits=2)
+
+
+def assumptions_view(records: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """The assumptions a pool got, for reading: one row per value filled in.
+
+    Parameters
+    ----------
+    records : list of dict or DataFrame
+        :attr:`PoolData.assumptions`: field, basis, asset_class, grade, value, source, n_assets.
+
+    Returns
+    -------
+    DataFrame
+        Columns "Assumption" (the reader's name of the basis: "CPR (annual)", "CDR if
+        delinquent (annual)", …), "Asset class", "Grade" ("any" when none), "Loans", "Value"
+        (rates as percentages "12.70%", lags as "6 months") and "Source" (:func:`source_name`).
+    """
+    frame = pd.DataFrame(records)
+    columns = ["Assumption", "Asset class", "Grade", "Loans", "Value", "Source"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    basis = frame["basis"] if "basis" in frame else frame["field"]
+    return pd.DataFrame({
+        "Assumption": [FIELD_NAMES.get(b, b) for b in basis],
+        "Asset class": [str(c).replace("_", " ").capitalize() for c in frame["asset_class"]],
+        "Grade": [g if isinstance(g, str) and g else "any" for g in frame["grade"]],
+        "Loans": frame["n_assets"].astype("int64"),
+        "Value": [_assumption_value(f, v) for f, v in zip(frame["field"], frame["value"],
+                                                          strict=True)],
+        "Source": [source_name(x) for x in frame["source"]],
+    }, columns=columns)
+
+
+def loan_columns() -> dict[str, Any]:
+    """``column_config`` of a pool's loan table: amounts in USD, rates as percentages, terms in
+    months, every header a reader's name with help text."""
+    col = st.column_config
+    rate = "percent"
+    return {
+        "asset_id": col.TextColumn("Loan id"),
+        "asset_class": col.TextColumn("Asset class"),
+        "balance": col.NumberColumn("Balance (USD)", format="$%,.2f"),
+        "rate": col.NumberColumn("Rate (annual)", format=rate, help="The loan's note rate."),
+        "term": col.NumberColumn("Term (months)", format="%d"),
+        "age": col.NumberColumn("Age (months)", format="%d",
+                                help="Months since origination at the cutoff date."),
+        "original_balance": col.NumberColumn("Original balance (USD)", format="$%,.2f"),
+        "rate_type": col.TextColumn("Rate type"),
+        "prepayment_speed": col.NumberColumn(
+            "CPR (annual)", format=rate,
+            help="Conditional prepayment rate: the annualised share of balance prepaid."),
+        "default_probability": col.NumberColumn(
+            "CDR (annual)", format=rate,
+            help="Conditional default rate: the annualised share of balance defaulting."),
+        "recovery_rate": col.NumberColumn("Recovery rate", format=rate,
+                                          help="The share of a defaulted balance recovered."),
+        "loss_severity": col.NumberColumn("Loss severity", format=rate,
+                                          help="The share of a defaulted balance lost."),
+        "status": col.TextColumn("Status"),
+        "grade": col.TextColumn("Grade"),
+        "recovery_lag": col.NumberColumn("Recovery lag (months)", format="%d",
+                                         help="Months from default to recovery."),
+    }
+
+
+# --------------------------------------------------------------------------- scenarios, for reading
+
+#: Each market factor's reader name, the unit the form and tables show it in, and the scale
+#: from the engine's unit (decimal) to it: rates and spreads in percentage points, multipliers ×.
+FACTORS: dict[str, tuple[str, str, float]] = {
+    "interest_rate_shock": ("Interest-rate shock", "pp", 100.0),
+    "discount_rate_shock": ("Discount-rate shock", "pp", 100.0),
+    "default_multiplier": ("Default multiplier", "×", 1.0),
+    "recovery_multiplier": ("Recovery multiplier", "×", 1.0),
+    "prepayment_multiplier": ("Prepayment multiplier", "×", 1.0),
+    "spread_widening": ("Spread widening", "pp", 100.0),
+}
+#: Each factor's neutral value in the engine's unit (a factor at it changes nothing).
+NEUTRAL: dict[str, float] = {"interest_rate_shock": 0.0, "discount_rate_shock": 0.0,
+                             "default_multiplier": 1.0, "recovery_multiplier": 1.0,
+                             "prepayment_multiplier": 1.0, "spread_widening": 0.0}
+
+_FACTOR_WORDS: dict[str, str] = {
+    "interest_rate_shock": "A parallel move in rates, in percentage points (3 = +300bp). Moves "
+                           "floating-rate coupons (floored at 0) and the discount yield.",
+    "discount_rate_shock": "An extra move of the discount yield only, in percentage points.",
+    "spread_widening": "A credit spread added to the discount yield, in percentage points "
+                       "(5 = +500bp).",
+}
+
+
+def factor_help(factor: str) -> str:
+    """Help text of a factor in the form's unit: what it does, its valid range, its neutral."""
+    _, unit, scale = FACTORS[factor]
+    lo, hi = FACTOR_RANGES[factor]
+    words = _FACTOR_WORDS.get(factor, FACTOR_HELP[factor])
+    unit_text = " pp" if unit == "pp" else "×"
+    return (f"{words} Valid range {lo * scale:g} … {hi * scale:g}{unit_text}; neutral "
+            f"{NEUTRAL[factor] * scale:g}{unit_text}.")
+
+
+def factors_to_form(factors: Mapping[str, float]) -> dict[str, float]:
+    """Factors in the engine's unit (decimal rates) as the form shows them (rates in pp)."""
+    return {f: round(float(v) * FACTORS[f][2], 8) for f, v in factors.items()}
+
+
+def factors_from_form(values: Mapping[str, float]) -> dict[str, float]:
+    """Factors as typed in the form (rates in pp) in the engine's unit (decimal rates)."""
+    return {f: round(float(v) / FACTORS[f][2], 10) for f, v in values.items()}
+
+
+def library_table(library: Mapping[str, Scenario]) -> pd.DataFrame:
+    """:func:`scenario_factor_table` with each rate factor in percentage points (0.03 → 3.0);
+    columns key, name, source, description, then the six factors."""
+    table = scenario_factor_table(dict(library))
+    for f, (_, _, scale) in FACTORS.items():
+        table[f] = table[f].astype("float64") * scale
+    return table
+
+
+def factor_guide() -> pd.DataFrame:
+    """One row per factor: "Factor", "Unit", "Valid range", "Neutral", "Meaning" (form units)."""
+    rows = []
+    for f, (name, unit, scale) in FACTORS.items():
+        lo, hi = FACTOR_RANGES[f]
+        rows.append({"Factor": name, "Unit": "percentage points" if unit == "pp" else "multiplier",
+                     "Valid range": f"{lo * scale:g} … {hi * scale:g}",
+                     "Neutral": f"{NEUTRAL[f] * scale:g}",
+                     "Meaning": _FACTOR_WORDS.get(f, FACTOR_HELP[f])})
+    return pd.DataFrame(rows)
+
+
+def _factor_text(factor: str, value: float) -> str:
+    _, unit, scale = FACTORS[factor]
+    return f"{value * scale:+.2f} pp" if unit == "pp" else f"{value:.2f}×"
+
+
+def fed_translation_view(translations: Mapping[str, Any]) -> pd.DataFrame:
+    """The Federal Reserve translation as a reader checks it: one row per figure read from the
+    Board's tables, then one per factor it gave; one column per scenario.
+
+    Parameters
+    ----------
+    translations : mapping of key to FedTranslation
+        :func:`engine.credit.fed_translations` (figures in percent, or index points for the
+        House Price Index).
+
+    Returns
+    -------
+    DataFrame
+        Column "Figure", then each scenario's name; cells are text ("4.10%", "-0.60 pp",
+        "1.05×").
+    """
+    rows: list[tuple[str, Any]] = [
+        ("Jump-off quarter", lambda t: t.jump_off_quarter),
+        ("Projection horizon", lambda t: t.horizon),
+        ("5-year Treasury yield at jump-off", lambda t: f"{t.treasury_5y_jump_off:.2f}%"),
+        ("5-year Treasury yield, largest move", lambda t: f"{t.treasury_5y_peak_move_pp:+.2f} pp"),
+        ("Unemployment rate at jump-off", lambda t: f"{t.unemployment_jump_off:.1f}%"),
+        ("Unemployment rate, peak", lambda t: f"{t.unemployment_peak:.1f}%"),
+        ("House Price Index at jump-off", lambda t: f"{t.house_price_jump_off:,.1f}"),
+        ("House Price Index, trough", lambda t: f"{t.house_price_trough:,.1f}"),
+        ("BBB spread at jump-off", lambda t: f"{t.bbb_spread_jump_off_pp:.2f} pp"),
+        ("BBB spread, peak", lambda t: f"{t.bbb_spread_peak_pp:.2f} pp"),
+        *((f"→ {FACTORS[f][0]}",
+           (lambda t, f=f: _factor_text(f, getattr(t.market_factors, f)))) for f in FACTORS),
+    ]
+    data: dict[str, list[str]] = {"Figure": [name for name, _ in rows]}
+    for t in translations.values():
+        data[t.scenario] = [str(get(t)) for _, get in rows]
+    return pd.DataFrame(data)
 
 
 # --------------------------------------------------------------------------- runs

@@ -9,12 +9,19 @@ Custom scenarios written as JSON (a file, a request) are read strictly by
 :func:`parse_custom_scenarios`: every factor is a JSON number (an integer such as ``2`` is read
 as ``2.0``; ``true``, ``"2"`` and ``null`` are refused), every unknown field or factor is
 refused by name, and a key may not shadow a built-in scenario (:func:`custom_key_problem`).
+
+A custom scenario key is written in lower-case letters, digits and ``_``, starting with a letter
+(:data:`KEY_PATTERN`), so it reads the same in a URL, a file name, a request and a command line.
+A scenario whose factors are all neutral is accepted but changes nothing; the front ends say so
+(:func:`neutral_warning`).
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -43,7 +50,12 @@ __all__ = [
     "SCENARIO_FIELDS",
     "RESERVED_KEYS",
     "MAX_KEY_CHARS",
+    "KEY_PATTERN",
+    "KEY_RULE",
     "custom_key_problem",
+    "suggest_key",
+    "neutral_warning",
+    "neutral_warnings",
     "check_custom_key",
     "CustomKey",
     "CustomScenario",
@@ -446,13 +458,56 @@ def _key_form(key: str) -> str:
 _RESERVED_FORMS = {_key_form(k): k for k in RESERVED_KEYS}
 
 
+#: What a custom scenario key holds: lower-case letters, digits and ``_``, a letter first.
+KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+#: :data:`KEY_PATTERN` in words, as messages and help texts give it.
+KEY_RULE = ("a key holds only lower-case letters a–z, digits 0–9 and _, and starts with a "
+            "letter")
+
+
+def suggest_key(text: str) -> str:
+    """A key that follows :data:`KEY_PATTERN`, made from ``text`` (a name, or a refused key).
+
+    Letters are case-folded and reduced to a–z where NFKD gives one (``é`` → ``e``); every run of
+    other characters becomes one ``_``; a key that would start with a digit gets ``s_`` in
+    front, one that would shadow a built-in key ``my_``; an empty result is ``my_scenario``.
+    The result is cut to :data:`MAX_KEY_CHARS`.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+        A key for which :func:`custom_key_problem` gives None.
+
+    Examples
+    --------
+    >>> suggest_key("my bad key!")
+    'my_bad_key'
+    >>> suggest_key("Credit Crisis")
+    'my_credit_crisis'
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    key = re.sub(r"[^a-z0-9]+", "_", ascii_text.casefold()).strip("_") or "my_scenario"
+    if not key[0].isalpha():
+        key = f"s_{key}"
+    if _key_form(key) in _RESERVED_FORMS:
+        key = f"my_{key}"
+    return key[:MAX_KEY_CHARS].rstrip("_")
+
+
 def custom_key_problem(key: str) -> str | None:
     """Why ``key`` cannot name a custom scenario, or None when it can.
 
     A key is refused when it is empty, longer than :data:`MAX_KEY_CHARS`, has blanks around it,
-    holds a control or invisible character, or reads as a key of :data:`RESERVED_KEYS` once
+    holds a control or invisible character, reads as a key of :data:`RESERVED_KEYS` once
     case, width (NFKC), blanks and hyphens are set aside (``Base``, ``" base "``,
-    ``credit-crisis``), so a custom scenario can never stand in for a built-in one.
+    ``credit-crisis``), so a custom scenario can never stand in for a built-in one, or does not
+    follow :data:`KEY_PATTERN` (lower-case letters, digits and ``_``, a letter first:
+    ``my bad key!`` is refused, ``my_bad_key`` accepted). The checks run in that order, so a
+    key gets the most specific reason.
 
     Parameters
     ----------
@@ -479,6 +534,8 @@ def custom_key_problem(key: str) -> str | None:
         return (f"the key {key!r}{same} would shadow a built-in key: {what}. Custom scenarios may "
                 f"not reuse a predefined or Federal Reserve key; rename it, e.g. "
                 f"'my_{_key_form(key)}'")
+    if KEY_PATTERN.fullmatch(key) is None:
+        return f"{KEY_RULE}; write it e.g. as {suggest_key(key)!r}"
     return None
 
 
@@ -509,6 +566,36 @@ def _valid_key(key: str) -> str:
 
 #: A custom scenario's key in a file or request: checked as written (:func:`custom_key_problem`).
 CustomKey = Annotated[str, AfterValidator(_valid_key)]
+
+
+def neutral_warning(key: str, scenario: Scenario) -> str | None:
+    """The warning for a scenario that changes nothing, or None when a factor moves.
+
+    A scenario whose six factors are all neutral (0 for shocks and spreads, 1 for multipliers)
+    is valid, and its results equal the base case's; it is accepted with this warning, never
+    refused.
+
+    Parameters
+    ----------
+    key : str
+        The scenario's key, named in the message.
+    scenario : Scenario
+
+    Returns
+    -------
+    str or None
+        The warning, worded for the user.
+    """
+    if scenario.market_factors.named():
+        return None
+    return (f"Scenario {_shown(key)!r} changes nothing: every market factor is at its neutral "
+            "value (0 for shocks and spreads, 1 for multipliers), so its results equal the base "
+            "case. Move at least one factor for it to stress the pool.")
+
+
+def neutral_warnings(scenarios: Mapping[str, Scenario]) -> list[str]:
+    """:func:`neutral_warning` of each scenario that changes nothing, in the given order."""
+    return [w for k, sc in scenarios.items() if (w := neutral_warning(k, sc)) is not None]
 
 
 class CustomScenario(BaseModel):

@@ -16,9 +16,19 @@ from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, RootModel
+from pydantic import ValidationError as PydanticValidationError
 
 from engine import __version__
-from engine.credit._scenarios import CustomKey, CustomScenario, Scenario
+from engine.credit._scenarios import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS,
+    CustomKey,
+    CustomScenario,
+    MarketFactors,
+    Scenario,
+    neutral_warning,
+)
+from engine.errors import from_pydantic
 from engine.ingest.models import (
     ASSET_COLUMNS,
     BEHAVIOURAL_COLUMNS,
@@ -48,6 +58,8 @@ __all__ = [
     "AnalysisRequest",
     "ScenarioSpec",
     "StressTestRequest",
+    "CustomKey",
+    "ScenarioDraft",
     "ScenarioResult",
     "StressTestResult",
     # the HTTP API's body and response (the original API's shapes)
@@ -107,6 +119,73 @@ class ScenarioSpec(BaseModel):
     name: str
     description: str = ""
     market_factors: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScenarioDraft(BaseModel):
+    """A custom scenario with its key, as a user writes it in a form: checked before it is saved.
+
+    The key follows the rule every front end applies (:data:`CustomKey`, i.e.
+    :func:`engine.credit._scenarios.custom_key_problem`): lower-case letters, digits and ``_``,
+    a letter first, at most 120 characters, and no built-in key in any spelling. The app's form,
+    a scenario file read by the CLI and a request to the HTTP API refuse the same keys with the
+    same words.
+
+    Attributes
+    ----------
+    key : str
+        The key, as typed (blanks around it are removed by :meth:`build`).
+    name : str
+        At most 120 characters; empty means the key.
+    description : str
+    market_factors : MarketFactors
+        Rates and spreads annual, decimal (0.03 = +300bp); multipliers plain.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: CustomKey
+    name: str = Field(default="", max_length=MAX_NAME_CHARS, strict=True)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS, strict=True)
+    market_factors: MarketFactors = Field(default_factory=MarketFactors)
+
+    @classmethod
+    def build(cls, key: str, *, name: str = "", description: str = "",
+              market_factors: dict[str, Any] | None = None) -> "ScenarioDraft":
+        """The draft, or every problem of it at once.
+
+        Parameters
+        ----------
+        key : str
+            Blanks around it are removed first.
+        name, description : str
+        market_factors : dict of str to number, optional
+            Factor → value; a factor not named is neutral.
+
+        Raises
+        ------
+        ValidationError
+            One issue per bad field: ``key`` (the key rule broken, e.g. "a key holds only
+            lower-case letters a–z, digits 0–9 and _, and starts with a letter; write it e.g. as
+            'my_bad_key'"), ``name``, ``description``, or ``market_factors.<factor>`` (outside
+            its valid range, not a number, unknown), each with its value and rule.
+        """
+        data = {"key": key.strip() if isinstance(key, str) else key, "name": name,
+                "description": description,
+                "market_factors": {} if market_factors is None else market_factors}
+        try:
+            return cls.model_validate(data)
+        except PydanticValidationError as exc:
+            shown = data["key"] if isinstance(data["key"], str) and data["key"] else "(no key)"
+            raise from_pydantic(exc, subject=f"custom scenario {shown[:80]!r}") from None
+
+    def to_scenario(self) -> Scenario:
+        """The scenario to store (``source="custom"``), named after the key when unnamed."""
+        return Scenario(name=self.name.strip() or self.key, description=self.description,
+                        market_factors=self.market_factors, source="custom")
+
+    def warning(self) -> str | None:
+        """The warning for a draft that changes nothing (every factor neutral), else None."""
+        return neutral_warning(self.key, self.to_scenario())
 
 
 class StressTestRequest(BaseModel):

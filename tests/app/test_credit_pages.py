@@ -253,8 +253,7 @@ def test_run_shows_results_and_reopens_from_the_store(store):
 
     runs = list_runs(store=_store(store))
     assert len(runs) == 1 and runs["status"].iloc[0] == "success"
-    labels = [s.label for s in at.get("status")]
-    assert f"Done: 3 scenarios stored as {runs['run_id'].iloc[0]}" in labels
+    assert f"Done: 3 scenarios stored as {runs['run_id'].iloc[0]}" in _texts(at.success)
     again = _app("stress_test")
     assert again.selectbox(key="stress_open_run").value == runs["run_id"].iloc[0]
     assert list(again.dataframe[0].value["name"]) == ["Base Case", "Credit Crisis",

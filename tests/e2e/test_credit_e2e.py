@@ -67,8 +67,8 @@ def test_upload_scenario_run_download(app_server, app_store, page, tmp_path: Pat
     _goto(page, f"{app_server}/scenarios")
     page.get_by_label("Key", exact=True).fill("e2e_recession")
     page.get_by_label("Name", exact=True).fill("E2E recession")
-    page.get_by_label("default_multiplier (×)", exact=True).fill("2.5")
-    page.get_by_label("recovery_multiplier (×)", exact=True).fill("0.7")
+    page.get_by_label("Default multiplier (×)", exact=True).fill("2.5")
+    page.get_by_label("Recovery multiplier (×)", exact=True).fill("0.7")
     page.get_by_role("button", name="Save scenario").click()
     page.get_by_test_id("stAlertContentSuccess").filter(
         has_text="Saved custom scenario").wait_for(timeout=30_000)

@@ -169,7 +169,7 @@ def test_every_built_in_key_is_reserved():
     assert RESERVED_KEYS == {"base", "rate_shock_up", "rate_shock_down", "credit_crisis",
                              "liquidity_crisis", "housing_boom", "housing_bust",
                              "fed_2025_baseline", "fed_2025_severely_adverse", "all"}
-    for key in ("my_base", "base_v2", "crisis", "Basel"):
+    for key in ("my_base", "base_v2", "crisis", "basel"):
         assert custom_key_problem(key) is None
 
 
