@@ -50,8 +50,10 @@ def current_mode(con: duckdb.DuckDBPyConnection, *, default: str = "monitoring")
 
 
 def insert_mode_change(con: duckdb.DuckDBPyConnection, *, mode: str, reason: str,
-                       timestamp: datetime, default: str = "monitoring") -> tuple[str, int]:
-    """Record a switch of the enforcement mode (in the caller's transaction).
+                       timestamp: datetime, default: str = "monitoring",
+                       by: str | None = None) -> tuple[str, int]:
+    """Record a switch of the enforcement mode (in the caller's transaction); ``by`` (who
+    switched it) goes into the signed audit record.
 
     Returns
     -------
@@ -71,7 +73,8 @@ def insert_mode_change(con: duckdb.DuckDBPyConnection, *, mode: str, reason: str
     con.execute("INSERT INTO market_mode_changes VALUES (?, ?, ?, ?, ?)",
                 [timestamp, old, mode, reason.strip(), seq])
     chain.append(con, event_type="mode_change",
-                 payload={"old_mode": old, "new_mode": mode, "reason": reason.strip()},
+                 payload={"old_mode": old, "new_mode": mode, "reason": reason.strip(),
+                          **({"by": by} if by else {})},
                  timestamp=timestamp, covers=[("market_mode_changes", {"audit_seq": seq})])
     return old, seq
 
@@ -119,8 +122,10 @@ def insert_evaluation(con: duckdb.DuckDBPyConnection, *, evaluation_id: str,
 
 
 def insert_false_positive(con: duckdb.DuckDBPyConnection, *, fp_id: str, breach_id: str,
-                          reason: str, confidence: float, timestamp: datetime) -> tuple[str, int]:
-    """Record that a past breach was a false positive (in the caller's transaction).
+                          reason: str, confidence: float, timestamp: datetime,
+                          by: str | None = None) -> tuple[str, int]:
+    """Record that a past breach was a false positive (in the caller's transaction); ``by``
+    (who marked it) goes into the signed audit record.
 
     Parameters
     ----------
@@ -158,7 +163,8 @@ def insert_false_positive(con: duckdb.DuckDBPyConnection, *, fp_id: str, breach_
                 [fp_id, breach_id, sensor, timestamp, reason.strip(), conf])
     rec = chain.append(con, event_type="false_positive", timestamp=timestamp,
                        payload={"fp_id": fp_id, "breach_id": breach_id, "sensor": sensor,
-                                "reason": reason.strip(), "confidence": conf},
+                                "reason": reason.strip(), "confidence": conf,
+                                **({"by": by} if by else {})},
                        covers=[("market_false_positives", {"fp_id": fp_id})])
     return sensor, rec.seq
 

@@ -731,7 +731,8 @@ def set_mode(request: ModeRequest, *, store: Store | None = None,
     now = now or utc_now()
     with (store or Store()).write() as con, transaction(con):
         old, seq = _store.insert_mode_change(con, mode=request.mode, reason=request.reason,
-                                             timestamp=now, default=request.default_mode)
+                                             timestamp=now, default=request.default_mode,
+                                             by=request.requested_by)
     return ModeChanged(mode=request.mode, previous_mode=old, audit_seq=seq, changed_at=now)
 
 
@@ -751,7 +752,7 @@ def mark_false_positive(request: FalsePositiveRequest, *, store: Store | None = 
     with (store or Store()).write() as con, transaction(con):
         sensor, seq = _store.insert_false_positive(
             con, fp_id=fp_id, breach_id=request.breach_id, reason=request.reason,
-            confidence=request.confidence, timestamp=now)
+            confidence=request.confidence, timestamp=now, by=request.requested_by)
     return FalsePositiveRecorded(fp_id=fp_id, breach_id=request.breach_id, sensor=sensor,
                                  audit_seq=seq, recorded_at=now)
 

@@ -3,6 +3,8 @@ the stored configuration that rebuilds a run's request."""
 
 from __future__ import annotations
 
+import json
+
 import urllib.request
 from datetime import date, datetime, timedelta
 
@@ -243,9 +245,16 @@ def test_false_positive_and_market_state(store, limits_request, breaching_limits
     assert status["var_breach"].status == "READY" and status["var_breach"].breaches == 1
     bid = state.breaches.query("sensor == 'var_breach'")["breach_id"].iloc[0]
     fp = mw.mark_false_positive(mw.FalsePositiveRequest.build(
-        breach_id=bid, reason="stale price", confidence=0.9), store=store,
+        breach_id=bid, reason="stale price", confidence=0.9).asked_by("ana"), store=store,
         now=T0 + timedelta(days=1))
     assert fp.sensor == "var_breach"
+    mw.set_mode(mw.ModeRequest.build(mode="gradual", reason="pilot").asked_by("ada"),
+                store=store, now=T0 + timedelta(days=2))
+    with store.read() as con:  # who marked it and who switched the mode are in the signed trail
+        payloads = {e: json.loads(p) for e, p in con.execute(
+            "SELECT event_type, payload FROM audit_chain WHERE event_type IN "
+            "('false_positive', 'mode_change')").fetchall()}
+    assert payloads["false_positive"]["by"] == "ana" and payloads["mode_change"]["by"] == "ada"
     after = mw.market_state(config=config, store=store, now=T0 + timedelta(days=14))
     assert after.breaches.set_index("breach_id").loc[bid, "false_positive"]
     rate = {s.sensor: s for s in after.statuses}["var_breach"].false_positive_rate_per_week
