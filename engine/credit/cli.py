@@ -131,12 +131,15 @@ def _scenarios_list(args: argparse.Namespace) -> int:
 def _load_customs(paths: list[Path]) -> dict[str, dict[str, Any]]:
     """The ``--custom`` files as the request's ``custom_scenarios``, each file checked on its own.
 
-    A file holds one scenario ``{name, description, market_factors}`` (its key is the name in
-    lower case with ``_`` for blanks, else the file's stem) or several, ``{key: {...}, ...}``.
-    Keys, fields and factors are checked by
-    :func:`~engine.credit._scenarios.parse_custom_scenarios`, so an error names the file.
+    A file holds one scenario ``{name, description, market_factors}`` (its key is made from the
+    name, else the file's stem: in lower case with ``_`` for blanks, or where that breaks the key
+    rule by :func:`~engine.credit._scenarios.suggest_key`: "My Recession (2025)" →
+    ``my_recession_2025``) or several, ``{key: {...}, ...}``. Keys, fields and factors
+    are checked by :func:`~engine.credit._scenarios.parse_custom_scenarios`, so an error names
+    the file. A scenario that changes nothing is run, with a warning on stderr.
     """
-    from engine.credit._scenarios import SCENARIO_FIELDS, parse_custom_scenarios
+    from engine.credit._scenarios import (KEY_PATTERN, SCENARIO_FIELDS, neutral_warnings,
+                                          parse_custom_scenarios, suggest_key)
     from engine.limits import parse_json
 
     out: dict[str, dict[str, Any]] = {}
@@ -153,8 +156,12 @@ def _load_customs(paths: list[Path]) -> dict[str, dict[str, Any]]:
         if isinstance(obj, dict) and any(k in SCENARIO_FIELDS for k in obj):
             name = obj.get("name")
             stem = name if isinstance(name, str) and name.strip() else p.stem
-            obj = {stem.strip().lower().replace(" ", "_"): obj}
+            plain_key = stem.strip().lower().replace(" ", "_")
+            # a name that reads as a built-in key ("Base") keeps it, so it is refused as such
+            obj = {plain_key if KEY_PATTERN.fullmatch(plain_key) else suggest_key(stem): obj}
         parsed = parse_custom_scenarios(obj, subject=f"custom scenario file {str(p)!r}")
+        for warning in neutral_warnings(parsed):
+            print(f"warning: {str(p)}: {warning}", file=sys.stderr)
         for key, scenario in parsed.items():
             if key in out:
                 raise InputError(f"custom scenario {key!r} is in both {str(origin[key])!r} and "

@@ -236,3 +236,20 @@ def test_output_to_a_shell_pipe_into_head_prints_one_line_and_no_error(tmp_path)
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.stdout.startswith("base ") and done.stdout.count("\n") == 1
     assert done.stderr == ""
+
+
+def test_a_custom_file_named_in_words_gets_a_valid_key_and_a_neutral_one_a_warning(tape, tmp_path,
+                                                                                   capsys):
+    """Issue 13: the key is made from the name by the key rule ("My Recession (2025)" →
+    my_recession_2025, which the old lower-and-underscore rule turned into a refused key), and
+    a scenario that changes nothing runs with a warning on stderr."""
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps({"name": "My Recession (2025)",
+                                 "market_factors": {"default_multiplier": 1.5}}))
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"name": "Flat", "market_factors": {}}))
+    assert main(["stress", str(tape), "--custom", str(named), "--custom", str(flat),
+                 "--scenario", "base", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert {"my_recession_2025", "flat"} <= set(json.loads(out))
+    assert err.count("warning:") == 1 and "flat" in err and "my_recession" not in err
