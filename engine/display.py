@@ -145,10 +145,11 @@ GLOSSARY: dict[str, Term] = {
     "cdr": Term("CDR", "Conditional default rate: the annualised share of balance defaulting."),
     "wa_cdr": Term("Weighted average CDR", "The pool's conditional default rate, weighted by "
                                            "loan balance."),
-    "wart": Term("Weighted average rate", "The pool's note rate, weighted by loan balance "
-                                          "(WART)."),
+    "wac": Term("Weighted average rate", "The pool's note rate, weighted by loan balance "
+                                         "(WAC, weighted average coupon)."),
     "wam": Term("Weighted average maturity", "The remaining term in months, weighted by loan "
-                                             "balance (WAM)."),
+                                             "balance (WAM; also WART, weighted average "
+                                             "remaining term)."),
     "lgd": Term("LGD", "Loss given default: the share of a defaulted balance not recovered."),
     "recovery_rate": Term("Recovery rate", "The share of a defaulted balance recovered."),
     "interest_rate_shock": Term("Interest-rate shock", "A parallel shift of the discount rate, "

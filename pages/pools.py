@@ -176,7 +176,7 @@ with tab_stored:
         show_error(exc)
         st.stop()
 
-    rate, maturity, cdr = term("wart"), term("wam"), term("wa_cdr")
+    rate, maturity, cdr = term("wac"), term("wam"), term("wa_cdr")
     m = st.columns([0.8, 1, 1, 1.35, 1])
     m[0].metric("Loans", f"{summary['n_assets']:,}", help=f"{summary['n_active']:,} active")
     m[1].metric("Balance (USD)", money_short(summary["total_balance"]),

@@ -3,6 +3,8 @@ report, evaluates the limits, switches the enforcement mode and shows the breach
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from engine.store import Store
@@ -16,7 +18,7 @@ def test_var_table_backtest_chart_and_mode_switch(app_server, app_store, page):
     page.goto(f"{app_server}/market_risk")
     wait_for_app(page, timeout=60_000)
     page.locator("h1", has_text="VaR and limits").first.wait_for()
-    page.get_by_text("Methods compared (currency)").wait_for()
+    page.get_by_text("Methods compared (USD)").wait_for()
     var_table = page.get_by_test_id("stDataFrame").first
     var_table.wait_for()
     assert var_table.is_visible()
@@ -34,7 +36,7 @@ def test_var_table_backtest_chart_and_mode_switch(app_server, app_store, page):
 
     page.get_by_role("tab", name="Limits and sensors").click()
     page.get_by_role("button", name="Evaluate limits now").click()
-    page.get_by_text("recorded: action", exact=False).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"Evaluation \w+ recorded by .+: action")).wait_for(timeout=60_000)
     wait_for_app(page)
     page.get_by_test_id("stRadio").get_by_text("gradual", exact=True).click()
     page.get_by_text("Mode set to gradual", exact=False).wait_for()

@@ -11,6 +11,7 @@ and its DOM node are the same as before.
 
 from __future__ import annotations
 
+import getpass
 import re
 import time
 
@@ -20,6 +21,10 @@ from playwright.sync_api import expect
 from engine.live import workflow as lw
 from engine.store import Store
 from tests.e2e.conftest import SCREENSHOTS, wait_for_app
+
+#: The app runs in single-user mode (no users in its store): actions are recorded under the
+#: login name of the user running it, the same as this test's (dashboard/session.py).
+ME = getpass.getuser()
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -97,25 +102,23 @@ def test_replay_panels_ack_and_kill_switch(app_server, app_store, browser):
         # Acknowledge the alert the form offers first (the newest open one).
         open_before = len(lw.alerts(store=store).alerts)
         ack = _form(page, "Acknowledge an alert")
-        ack.get_by_label("Your name").fill("Dana Risk")
         ack.get_by_label("Note (optional)").fill("seen in e2e")
         ack.get_by_role("button", name="Acknowledge").click()
-        done = page.get_by_text(re.compile(r"Alert \w+ acknowledged by Dana Risk\."))
+        done = page.get_by_text(re.compile(rf"Alert \w+ acknowledged by {re.escape(ME)}\."))
         alert_id = re.search(r"Alert (\w+) acknowledged", done.inner_text()).group(1)
         stored = {a["alert_id"]: a for a in
                   lw.alerts(store=store, include_acknowledged=True).alerts}[alert_id]
         assert (stored["is_acknowledged"], stored["acknowledged_by"], stored["ack_note"]) == (
-            True, "Dana Risk", "seen in e2e")
+            True, ME, "seen in e2e")
         assert len(lw.alerts(store=store).alerts) == open_before - 1
 
         # Kill switch on alpha (the form's default account), confirmed; then resume it.
         page.get_by_role("tab", name="Kill switch").click()
         kill = _form(page, "Kill switch")
         kill.get_by_label("Reason").fill("e2e drill")
-        kill.get_by_label("Your name").fill("Ola Desk")
         kill.get_by_text("I confirm").click()
         kill.get_by_role("button", name="Trigger kill switch").click()
-        page.get_by_text("alpha is HALTED (was ACTIVE), by Ola Desk.").wait_for()
+        page.get_by_text(f"alpha is HALTED (was ACTIVE), by {ME}.").wait_for()
         wait_for_app(page)
         states = lw.desk(store=store).accounts.set_index("account_id")["trading_state"]
         assert states.to_dict() == {"alpha": "HALTED", "beta": "ACTIVE", "gamma": "ACTIVE"}
@@ -123,9 +126,8 @@ def test_replay_panels_ack_and_kill_switch(app_server, app_store, browser):
         resume = _form(page, "Resume trading")
         expect(resume.get_by_label("Account")).to_have_value("alpha (HALTED)")
         _shot(page, "risk_desk_halted_1440.png", width=1440)
-        resume.get_by_label("Your name").fill("Ola Desk")
         resume.get_by_role("button", name="Resume trading").click()
-        page.get_by_text("alpha is ACTIVE again, by Ola Desk.").wait_for()
+        page.get_by_text(f"alpha is ACTIVE again, by {ME}.").wait_for()
         states = lw.desk(store=store).accounts.set_index("account_id")["trading_state"]
         assert states["alpha"] == "ACTIVE"
 

@@ -42,6 +42,6 @@ def test_pct_and_pvalue():
 def test_glossary_names_the_issue_terms():
     assert label("cornish_fisher") == "Cornish–Fisher"
     assert label("KS_p_value") == "KS p-value"
-    assert label("wart") == "Weighted average rate"
+    assert label("wac") == "Weighted average rate"
     assert term("unknown_code").name == "Unknown code" and term("unknown_code").help == ""
     assert all(t.help for t in GLOSSARY.values())
