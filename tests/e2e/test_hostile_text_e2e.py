@@ -14,12 +14,20 @@ image in the Pools page's delete message and checkbox and in the Stress test cap
 names did so through the upload warnings, file names through messages and engine errors, and
 ``<span style="mask-image:url(…)">`` in a scenario name, loan id, feature or subgroup column made
 Plotly fetch the URL.
+
+Since issue 13 a custom scenario key holds only ``a-z``, ``0-9`` and ``_``: a hostile key is
+refused (the refusal shows it as text) and the seeded key is plain. A user name may hold any
+printable characters: a validator with a hostile name, added with ``stresslab users add`` on an
+app of its own, signs in and signs off, and the sidebar and the sign-off read the name as written.
 """
 
 from __future__ import annotations
 
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -29,11 +37,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, _free_port, start_server, stop_server, wait_for_app
+from tests.e2e.conftest import ROOT, SCREENSHOTS, _free_port, start_server, stop_server, wait_for_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 MARK = "hostile-"
+#: The password of the user with the hostile name (``stresslab users add --password-stdin``).
+PASSWORD = "e2e password, long enough"
 
 
 class Bait:
@@ -84,12 +94,14 @@ def hostile(bait: Bait) -> dict[str, str]:
         "pool_id": bait.md("poolid"),
         "pool_name": f"{bait.md('poolname')} {bait.html('poolhtml')}",
         "loan_id": bait.span("loan"),
-        "scenario_key": bait.md("sk"),
+        "scenario_key": "my_stress",  # a key holds only a-z, 0-9 and _: no hostile key is stored
         "scenario_name": bait.md("n") + bait.span("s"),  # at most 120 characters
         "feature": bait.span("feature"),
         "group": bait.span("group"),
         "level": bait.md("level"),
         "validator": bait.md("validator"),
+        # a user name: any printable characters, at most 128
+        "user": f"{bait.md('user')} {bait.html('userhtml')} :blue[b]",
     }
 
 
@@ -140,6 +152,45 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory, bait: Bait, hostile: d
     """Base URL of the app on its own store, seeded with the hostile records."""
     db = tmp_path_factory.mktemp("hostile") / "hostile.duckdb"
     _seed(db, bait, hostile)
+    proc, url, _ = start_server(db)
+    try:
+        yield url
+    finally:
+        stop_server(proc)
+
+
+def _seed_validation(db: Path) -> None:
+    """One small validation run (logistic regression, one NOISE scenario) to sign off."""
+    from engine.mlrisk import parse_handbook
+    from engine.mlrisk.workflow import ValidateRequest, validate
+    from engine.store import Store
+
+    rng = np.random.default_rng(11)
+    n = 400
+    data = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n)})
+    data["y"] = (data["x"] + rng.normal(size=n) > 0).astype(int)
+    handbook = parse_handbook([
+        {"scenario_id": "noise_1", "stress_type": "NOISE", "seed": 1, "severity_level": 2,
+         "parameters": {"feature": "x", "std_dev_multiplier": 0.5}, "description": "d",
+         "real_world_event": "e", "expected_business_impact": "i"}])
+    validate(ValidateRequest.build(
+        config={"target": "y", "features": ["x", "z"], "model": "logistic_regression", "seed": 1},
+        data_content=data.to_csv(index=False).encode(), data_name="small.csv", handbook=handbook,
+        user="seed", source="api"), store=Store(db))
+
+
+@pytest.fixture(scope="module")
+def hostile_user_app(tmp_path_factory: pytest.TempPathFactory, hostile: dict[str, str]) -> Iterator[str]:
+    """Base URL of the app on its own store: one validation run and one user, a validator whose
+    name is hostile, added with ``stresslab users add --password-stdin`` before the app starts
+    (so the app asks for sign-in)."""
+    db = tmp_path_factory.mktemp("hostile_user") / "hostile_user.duckdb"
+    _seed_validation(db)
+    added = subprocess.run([sys.executable, "-m", "engine.cli", "users", "add", hostile["user"],
+                            "--role", "validator", "--password-stdin"], input=PASSWORD + "\n",
+                           text=True, capture_output=True, env=dict(os.environ, STRESSLAB_DB=str(db)),
+                           cwd=ROOT, timeout=120)
+    assert added.returncode == 0, added.stderr
     proc, url, _ = start_server(db)
     try:
         yield url
@@ -222,7 +273,7 @@ def test_stress_test_page_shows_pool_and_scenario_as_text(hostile_app, page, req
     _goto(page, hostile_app)  # home: the runs table (a canvas) names the pool and the scenario
     page.get_by_text("Latest stress runs").wait_for()
     _goto(page, f"{hostile_app}/stress_test")
-    _shows(page, f"Pool {hostile['pool_name']} · run")
+    _shows(page, f"Pool {hostile['pool_name']} · analysis date")
     chart = page.locator('[data-testid="stPlotlyChart"]').first
     chart.get_by_text(hostile["scenario_name"], exact=False).first.wait_for()  # the NPV chart's axis
 
@@ -232,7 +283,7 @@ def test_stress_test_drill_down_shows_the_loan_id_as_text(hostile_app, page, req
     page.get_by_role("tab", name="Loan drill-down").click()
     page.get_by_text("The 20 loans with the largest expected loss").wait_for(timeout=60_000)
     wait_for_app(page)
-    _shows(page, f"Loan {hostile['loan_id']}: expected path")  # the loan path chart's title
+    _shows(page, f"Loan {hostile['loan_id']}: expected balance and cumulative loss")  # above its path chart
     page.mouse.move(700, 400)  # hover labels are drawn on demand
 
 
@@ -241,13 +292,16 @@ def test_scenarios_page_shows_a_stored_key_as_text(hostile_app, page, request_lo
     _shows(page, f"Yes, delete {hostile['scenario_key']}")
 
 
-def test_scenarios_form_shows_a_saved_key_and_name_as_text(hostile_app, page, request_log):
+def test_scenarios_form_shows_a_refused_key_and_a_saved_name_as_text(hostile_app, page, request_log):
     _goto(page, f"{hostile_app}/scenarios")
-    key, name = f"![k]({MARK}key.png)", f"![n]({MARK}name.png) :blue[b] $y$"
-    page.get_by_label("Key", exact=True).fill(key)
+    bad_key, name = f"![k]({MARK}key.png)", f"![n]({MARK}name.png) :blue[b] $y$"
+    page.get_by_label("Key", exact=True).fill(bad_key)
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_role("button", name="Save scenario").click()
-    _shows(page, f"Saved custom scenario {name} as {key}.")
+    _shows(page, f"custom scenario '{bad_key}': 1 problem found; nothing was stored.")
+    page.get_by_label("Key", exact=True).fill("my_saved")
+    page.get_by_role("button", name="Save scenario").click()
+    _shows(page, f"Saved custom scenario {name} as my_saved.")
 
 
 def test_model_validation_page_shows_columns_and_levels_as_text(hostile_app, page, request_log, hostile):
@@ -259,11 +313,22 @@ def test_model_validation_page_shows_columns_and_levels_as_text(hostile_app, pag
     _shows(page, f"Not evaluated: {hostile['group']}={hostile['level']}")
 
 
-def test_model_validation_sign_off_shows_the_name_as_text(hostile_app, page, request_log, hostile):
-    _goto(page, f"{hostile_app}/ml_validation")
-    page.get_by_label("Name", exact=True).fill(hostile["validator"])
+def test_model_validation_sign_off_shows_the_user_name_as_text(hostile_user_app, page, request_log, hostile):
+    """A validator whose user name holds a Markdown image, HTML and a Streamlit directive signs
+    in, and signs off a run: the sidebar, the sign-off form and its confirmation read the name
+    as written."""
+    name = hostile["user"]
+    _goto(page, f"{hostile_user_app}/ml_validation")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="Sign out").wait_for(timeout=60_000)
+    sidebar.get_by_text(f"{name} · validator", exact=False).first.wait_for()
+    _shows(page, f"as {name} (validator).")  # the sign-off form says who signs
     page.get_by_role("button", name="Record sign-off").click()
-    _shows(page, f"Sign-off by {hostile['validator']} recorded")
+    _shows(page, f"Sign-off by {name} recorded with run")
+    assert not page.locator('[data-testid="stSidebar"] img, [data-testid="stMain"] img').count()
 
 
 def test_handbook_import_shows_the_file_name_as_text(hostile_app, page, request_log):
