@@ -127,11 +127,15 @@ def _validation_figures(summary: DecisionSummary) -> None:
                 "run_id"]],
         hide_index=True, width="stretch",
         column_config={
-            "decision": "Decision", "model": "Model", "target": "Target",
-            "validated_at": st.column_config.DatetimeColumn("Validated (UTC)",
+            # widths sum to under the 978 px main block at 1440 px (the every-page check)
+            "decision": st.column_config.TextColumn("Decision", width=95),
+            "model": st.column_config.TextColumn("Model", width=260),
+            "target": st.column_config.TextColumn("Target", width=110),
+            "validated_at": st.column_config.DatetimeColumn("Validated (UTC)", width=135,
                                                             format="YYYY-MM-DD HH:mm"),
-            "signoffs": st.column_config.NumberColumn("Sign-offs", format="%d"),
-            "previous_decision": "Previous decision", "run_id": "Run",
+            "signoffs": st.column_config.NumberColumn("Sign-offs", format="%d", width=75),
+            "previous_decision": st.column_config.TextColumn("Previous", width=105),
+            "run_id": st.column_config.TextColumn("Run", width=180),
         })
 
 

@@ -335,7 +335,7 @@ with tab_metrics:
             st.subheader("Prometheus figures")
             st.dataframe(metrics.to_frame(), hide_index=True, key="mr_metrics")
             with st.expander("Exposition text (as served by `stresslab metrics serve`)"):
-                st.code(metrics.exposition(), language="text")
+                st.code(metrics.exposition(), language="text", wrap_lines=True)
         st.subheader("Audit trail")
         if st.button("Verify the audit trail", key="mr_verify", icon=":material/verified:"):
             try:
@@ -354,7 +354,7 @@ with tab_metrics:
             notice(plain(f"{audit.line()} (checked {when:%Y-%m-%d %H:%M:%S} UTC)"))
             with st.expander("Verification details (as `stresslab audit verify` prints them)",
                              expanded=not audit.ok):
-                st.code(audit.to_text(), language="text")
+                st.code(audit.to_text(), language="text", wrap_lines=True)
         st.download_button("Download audit trail (JSON Lines)",
                            lambda: aw.export_audit(store=state.store()),
                            file_name="audit.jsonl", mime="application/x-ndjson",
