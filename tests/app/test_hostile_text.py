@@ -102,8 +102,7 @@ def store(tmp_path, monkeypatch):
     """A store holding a hostile pool, custom scenario and stress run (loan level kept)."""
     import streamlit as st
 
-    from engine.credit import make_scenario
-    from engine.credit.workflow import ImportPoolRequest, StressRunRequest, import_pool, run_stress, save_scenario
+    from engine.credit.workflow import ImportPoolRequest, StressRunRequest, import_pool, run_stress
     from engine.store import Store
 
     path = tmp_path / "app.duckdb"
