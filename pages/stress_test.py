@@ -1,5 +1,5 @@
 """Stress test: run scenarios over a stored pool with live progress, then compare the results,
-drill into loans, reopen past runs from the store and download them.
+drill into loans, reopen past runs from the store and download them (data and reports).
 
 The run happens on a background thread (``dashboard.components.jobs.RunJob``) that calls the
 ``run_stress`` workflow, which records the run itself; this script only polls its progress.
@@ -7,14 +7,21 @@ Results are always read back from the store (``load_run``), so a fresh run and a
 look the same and nothing is recomputed. **Cancel** stops the scenarios that have not started;
 those already running finish, and the run is stored as ``partial`` with the cancelled scenarios
 marked as errors.
+
+The form shows the settings of the run shown below it: on a new session (a reload) and whenever
+another run is chosen, the run's pool, scenarios, discount rate, analysis date and horizon are
+put in the form. When the user then changes the form, a note says in what it differs from the
+run shown, with a button to put the run's settings back. Running needs the ``run_stress`` role;
+everyone may read and download the results.
 """
 
 from datetime import date
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import session, state
 from dashboard.components.credit import (
     cached_run,
     cashflows_csv,
@@ -36,9 +43,26 @@ from dashboard.components.credit_charts import (
     timeline_chart,
     wal_duration_chart,
 )
-from dashboard.components.format import metric_columns, money_short, pct, plain, show_error
-from dashboard.components.jobs import finish_run, poll_run, start_run
+from dashboard.components.format import money_short, pct, plain, show_error
+from dashboard.components.jobs import QUICK_RUN_S, finish_run, poll_run, start_run, wait_run
+from dashboard.components.stress import (
+    GROUP_COLUMNS,
+    LOAN_COLUMNS,
+    RESULT_COLUMNS,
+    FormSettings,
+    form_differences,
+    put_in_form,
+    report_bytes,
+    report_filename,
+    reports_available,
+    drill_columns,
+    result_columns,
+    settings_of_form,
+    settings_of_run,
+    words,
+)
 from engine.credit.workflow import list_pools, list_runs, scenario_library
+from engine.display import term
 from engine.errors import StressLabError
 
 st.title("Stress test")
@@ -52,7 +76,21 @@ if pools.empty:
 
 names = dict(zip(pools["pool_id"], pools["pool_name"], strict=True))
 cutoffs = dict(zip(pools["pool_id"], pools["cutoff_date"], strict=True))
-LOAN_LEVEL_LIMIT = 100_000
+#: Loan-level results are on by default up to this many loans. Storing one row per loan and
+#: scenario costs more than the run: for the 10,000-loan pool under 4 scenarios, ~0.45 s of a
+#: 0.65 s run is writing and checkpointing 40,000 loan rows (benchmarks/bench_dashboard.py).
+LOAN_LEVEL_LIMIT = 5_000
+
+
+def _stored_runs() -> dict[str, str]:
+    """The stored runs that have results, newest first: run id → label for the run selector
+    (a label two runs share gets the run id, so that every choice is told apart)."""
+    runs = list_runs(store=store, limit=200)
+    runs = runs[runs["n_scenarios"].fillna(0) > 0]
+    labels = {r.run_id: f"{r.started_at:%Y-%m-%d %H:%M:%S} · {r.pool_name} · "
+                        f"{int(r.n_scenarios)} scenarios · {r.status}" for r in runs.itertuples()}
+    seen = pd.Series(list(labels.values())).value_counts()
+    return {k: (f"{v} · {k}" if seen[v] > 1 else v) for k, v in labels.items()}
 
 
 def _pool_defaults() -> None:
@@ -65,46 +103,81 @@ def _pool_defaults() -> None:
     st.session_state["stress_loan_level"] = n <= LOAN_LEVEL_LIMIT
 
 
+def _settings_of(run_id: str | None) -> FormSettings | None:
+    """The form's settings that repeat a stored run (None if it cannot be read)."""
+    if run_id is None:
+        return None
+    try:
+        return settings_of_run(cached_run(run_id), library=library)
+    except StressLabError:
+        return None
+
+
+def _form_from_shown_run() -> None:
+    """Put the settings of the run shown in the form (on a new session, when another run is
+    chosen, and on "Use this run's settings")."""
+    settings = _settings_of(st.session_state.get("stress_open_run"))
+    if settings is not None:
+        put_in_form(settings, pools=names, library=library)
+
+
+job = st.session_state.get("stress_job")
+running = job is not None and job.running
+run_labels = _stored_runs()
+run_ids = list(run_labels)
+if st.session_state.get("stress_open_run") not in run_labels and run_ids:
+    st.session_state["stress_open_run"] = run_ids[0]
+
+# The form, filled once per session: from the run shown, else from the first pool's defaults.
+st.session_state.setdefault("stress_discount", 5.0)
+st.session_state.setdefault("stress_periods", 0)
 if st.session_state.get("stress_pool") not in names:
-    st.session_state["stress_pool"] = pools["pool_id"].iloc[0]
-    _pool_defaults()
+    if run_ids and not running:
+        _form_from_shown_run()
+    if st.session_state.get("stress_pool") not in names:  # no run, or its pool is gone
+        st.session_state["stress_pool"] = pools["pool_id"].iloc[0]
+        _pool_defaults()
 st.session_state.setdefault("stress_scenarios", [k for k in ("rate_shock_up", "credit_crisis",
                                                              "fed_2025_severely_adverse")
                                                  if k in library])
 st.session_state["stress_scenarios"] = [k for k in st.session_state["stress_scenarios"]
                                         if k in library]
 
-job = st.session_state.get("stress_job")
-running = job is not None and job.running
-
 # --------------------------------------------------------------------------- inputs
-with st.container(border=True):
-    c1, c2 = st.columns([1, 2])
-    pool_id = c1.selectbox("Pool", list(names), format_func=lambda k: names[k], key="stress_pool",
-                           on_change=_pool_defaults)
-    chosen = c2.multiselect(
-        "Scenarios (the base case always runs)", [k for k in library if k != "base"],
-        format_func=lambda k: library[k].name, key="stress_scenarios")
-    c3, c4, c5, c6 = st.columns(4)
-    discount = c3.number_input("Discount rate (annual, %)", min_value=-5.0, max_value=100.0,
-                               value=5.0, step=0.25, format="%.2f", key="stress_discount",
-                               help="Monthly compounded; each scenario adds its rate shock and "
-                                    "spread widening to it.")
-    analysis_date = c4.date_input("Analysis date", key="stress_date")
-    periods = c5.number_input("Projection periods (months; 0 = to the longest remaining term)",
-                              min_value=0, max_value=600, value=0, step=12, key="stress_periods")
-    loan_level = c6.checkbox("Keep loan-level results", key="stress_loan_level",
-                             help="Needed for the loan drill-down; stores one row per loan and "
-                                  "scenario, so it is off by default above "
-                                  f"{LOAN_LEVEL_LIMIT:,} loans.")
-    run_clicked = st.button("Run stress test", type="primary", key="stress_run", disabled=running)
+run_clicked = False
+may_run = session.refuse_unless("run_stress")
+if may_run:
+    with st.container(border=True):
+        c1, c2 = st.columns([1, 2])
+        pool_id = c1.selectbox("Pool", list(names), format_func=lambda k: names[k],
+                               key="stress_pool", on_change=_pool_defaults)
+        chosen = c2.multiselect(
+            "Scenarios (the base case always runs)", [k for k in library if k != "base"],
+            format_func=lambda k: library[k].name, key="stress_scenarios")
+        c3, c4, c5, c6 = st.columns(4)
+        discount = c3.number_input("Discount rate (annual, %)", min_value=-5.0, max_value=100.0,
+                                   step=0.25, format="%.2f", key="stress_discount",
+                                   help="Monthly compounded; each scenario adds its "
+                                        "interest-rate shock and spread widening to it.")
+        analysis_date = c4.date_input("Analysis date", key="stress_date",
+                                      help="The date the pool's balances are valued at.")
+        periods = c5.number_input("Projection periods (months)", min_value=0, max_value=600,
+                                  step=12, key="stress_periods",
+                                  help="0 projects to the longest remaining term (full run-off).")
+        loan_level = c6.checkbox("Keep loan-level results", key="stress_loan_level",
+                                 help="Needed for the loan drill-down. Stores one row per loan "
+                                      "and scenario, which takes longer than the run itself, so "
+                                      f"it is off by default above {LOAN_LEVEL_LIMIT:,} loans.")
+        run_clicked = st.button("Run stress test", type="primary", key="stress_run",
+                                disabled=running, icon=":material/play_arrow:")
 
 if run_clicked and not running:
     try:
         request = stress_request(
             pool_id=pool_id, scenario_names=list(dict.fromkeys(["base", *chosen])),
             discount_rate=float(discount) / 100.0, analysis_date=analysis_date,
-            projection_periods=int(periods) or None, include_loan_level=loan_level)
+            projection_periods=int(periods) or None, include_loan_level=loan_level,
+            requested_by=session.current().user)
         job = start_run(request)
     except StressLabError as exc:
         show_error(exc)
@@ -113,97 +186,162 @@ if run_clicked and not running:
         st.session_state["stress_job"] = job
 
 # --------------------------------------------------------------------------- live progress
+_MARK = {"success": ":green[:material/check_circle:]"}
+_NOT_DONE = ":orange[:material/warning:]"
+
+
+def _finished(job) -> str | None:
+    """The finished run's outcome on screen; its id, or None if it failed as a whole."""
+    try:
+        run_id = finish_run(job)
+    except StressLabError as exc:
+        st.error("The stress run failed.", icon=":material/error:")
+        show_error(exc)
+        return None
+    failed = [name for _key, name, outcome in job.done if outcome != "success"]
+    if job.cancel.is_set():
+        st.warning(f"Run cancelled: the finished scenarios were stored as {run_id}.",
+                   icon=":material/cancel:")
+    elif failed:
+        st.warning(f"Done: {job.n_total} scenarios stored as {run_id}; "
+                   f"{len(failed)} failed (see below).", icon=":material/warning:")
+    else:
+        st.success(f"Done: {job.n_total} scenarios stored as {run_id}",
+                   icon=":material/check_circle:")
+    return run_id
+
+
 if job is not None:
-    st.button("Cancel run", key="stress_cancel", on_click=job.cancel.set,
-              help="Scenarios not yet started are cancelled; running ones finish.")
-    with st.status(f"Running {job.n_total} scenarios on {plain(names.get(pool_id, pool_id))} …",
-                   expanded=True) as status:
-        bar = st.progress(len(job.done) / job.n_total,
-                          text=f"{len(job.done)} of {job.n_total} scenarios done")
-        for _key, name, outcome in job.done:  # after a rerun (e.g. Cancel), show what is done
-            st.write(f"{'✅' if outcome == 'success' else '⚠️'} {plain(name)}")
-
-        def on_event(key: str, name: str, outcome: str, n_done: int, n_total: int) -> None:
-            bar.progress(n_done / n_total, text=f"{n_done} of {n_total} scenarios done")
-            st.write(f"{'✅' if outcome == 'success' else '⚠️'} {plain(name)}")
-
-        elapsed = st.empty()
-        poll_run(job, on_event, on_tick=lambda s: elapsed.caption(f"{s:.1f} s elapsed"))
+    # A quick run (most runs) is shown finished at once; a longer one gets live progress after
+    # ``stress_live_after`` seconds (default QUICK_RUN_S; 0 always shows it).
+    ended = (wait_run(job, timeout=float(st.session_state.get("stress_live_after", QUICK_RUN_S)))
+             if run_clicked else not job.running)
+    finished_id = None
+    if ended:
         st.session_state.pop("stress_job", None)
-        try:
-            run_id = finish_run(job)
-        except StressLabError as exc:
-            status.update(label="The stress run failed", state="error", expanded=True)
-            show_error(exc)
-        else:
-            cancelled = job.cancel.is_set()
-            status.update(label=("Run cancelled: finished scenarios were stored" if cancelled
-                                 else f"Done: {job.n_total} scenarios stored as {run_id}"),
-                          state="error" if cancelled else "complete", expanded=False)
-            st.session_state["stress_open_run"] = run_id
+        finished_id = _finished(job)
+    else:
+        cancel_slot = st.empty()  # cleared when the run ends
+        cancel_slot.button("Cancel run", key="stress_cancel", on_click=job.cancel.set,
+                           icon=":material/cancel:",
+                           help="Scenarios not yet started are cancelled; running ones finish.")
+        job_pool = job.request.pool_id or ""
+        with st.status(f"Running {job.n_total} scenarios on "
+                       f"{plain(names.get(job_pool, job_pool))} …", expanded=True) as status:
+            bar = st.progress(len(job.done) / job.n_total,
+                              text=f"{len(job.done)} of {job.n_total} scenarios done")
+            for _key, name, outcome in job.done:  # what finished before this rerun
+                st.markdown(f"{_MARK.get(outcome, _NOT_DONE)} {plain(name)}")
+
+            def on_event(key: str, name: str, outcome: str, n_done: int, n_total: int) -> None:
+                bar.progress(n_done / n_total, text=f"{n_done} of {n_total} scenarios done")
+                st.markdown(f"{_MARK.get(outcome, _NOT_DONE)} {plain(name)}")
+
+            elapsed = st.empty()
+            poll_run(job, on_event, on_tick=lambda s: elapsed.caption(f"{s:.1f} s elapsed"))
+            cancel_slot.empty()
+            st.session_state.pop("stress_job", None)
+            status.update(label=f"{job.n_total} scenarios ended", state="complete",
+                          expanded=False)
+        finished_id = _finished(job)
+    if finished_id is not None:
+        run_labels = _stored_runs()
+        run_ids = list(run_labels)
+        st.session_state["stress_open_run"] = finished_id  # the form holds its settings already
 
 # --------------------------------------------------------------------------- runs and results
-runs = list_runs(store=store, limit=200)
-runs = runs[runs["n_scenarios"].fillna(0) > 0]
-if runs.empty:
-    st.info("No stored run yet: choose scenarios above and press **Run stress test**.")
+if not run_ids:
+    st.info("No stored run yet: choose scenarios above and press **Run stress test**."
+            if may_run else "No stored run yet.")
     st.stop()
 
-run_ids = runs["run_id"].tolist()
-if st.session_state.get("stress_open_run") not in run_ids:
-    st.session_state["stress_open_run"] = run_ids[0]
-run_label = {r.run_id: f"{r.started_at:%Y-%m-%d %H:%M:%S} · {r.pool_name} · {int(r.n_scenarios)} "
-             f"scenarios · {r.status}" for r in runs.itertuples()}
 st.subheader("Results")
-run_id = st.selectbox("Run (newest first; reopened from the store, not recomputed)", run_ids,
-                      format_func=run_label.get, key="stress_open_run")
+run_id = st.selectbox("Run shown (newest first; reopened from the store, not recomputed)",
+                      run_ids, format_func=run_labels.get, key="stress_open_run",
+                      on_change=_form_from_shown_run,
+                      help="Choosing a run also puts its settings in the form above.")
 try:
-    result = cached_run(run_id).result
+    stored = cached_run(run_id)
+    result = stored.result
     table = results_table(run_id)
 except StressLabError as exc:
     show_error(exc)
     st.stop()
 
+shown_settings = _settings_of(run_id)
+form_settings = settings_of_form() if may_run else None
+if shown_settings is not None and form_settings is not None and not running:
+    differs = form_differences(form_settings, shown_settings)
+    if differs:
+        gone = "" if shown_settings.pool_id in names else " (its pool is no longer stored)"
+        n1, n2 = st.columns([3, 1], vertical_alignment="center")
+        listed = " and ".join([", ".join(differs[:-1]), differs[-1]] if len(differs) > 1
+                              else differs)
+        n1.info(f"The form above differs from this run in its {listed}{gone}: "
+                "**Run stress test** uses the form's settings, not this run's.",
+                icon=":material/info:")
+        n2.button("Use this run's settings", key="stress_use_run", on_click=_form_from_shown_run,
+                  icon=":material/undo:", disabled=bool(gone))
+
 base = table[table["scenario"] == "base"]
 worst = table[table["scenario"] != "base"].sort_values("npv_change").head(1)
+npv = term("npv")
 h = st.columns(5)
 h[0].metric("Loans", f"{result.n_assets:,}")
-h[1].metric("Base NPV", money_short(base["npv"].iloc[0]) if len(base) else "–")
+h[1].metric("Base NPV (USD)", money_short(base["npv"].iloc[0]) if len(base) else "–",
+            help=npv.help)
 h[2].metric("Worst NPV change", pct(worst["npv_change_percent"].iloc[0], decimal=False, signed=True)
-            if len(worst) else "–", help=plain(worst["name"].iloc[0]) if len(worst) else None)
-h[3].metric("Discount rate", pct(result.discount_rate))
-h[4].metric("Horizon (months)", f"{result.projection_periods}")
-st.caption(f"Pool **{plain(result.pool_name)}** · run `{run_id}` · analysis date {result.analysis_date} · engine "
-           f"{result.engine_version} · {result.execution_time_total:.2f} s")
+            if len(worst) else "–",
+            help=(f"{plain(worst['name'].iloc[0])}, as a percentage of the base NPV" if len(worst)
+                  else None))
+h[3].metric("Discount rate (annual)", pct(result.discount_rate))
+h[4].metric("Horizon (months)", f"{result.projection_periods}",
+            help="Months projected from the analysis date.")
+who = stored.request.requested_by
+st.caption(f"Pool **{plain(result.pool_name)}** · analysis date {result.analysis_date:%Y-%m-%d}"
+           + (f" · run by {plain(who)}" if who else "")
+           + f" · run `{run_id}` · engine {plain(result.engine_version)} · computed in "
+             f"{result.execution_time_total:.2f} s")
 failed = table[table["status"] != "success"]
 for r in failed.itertuples():
-    st.warning(f"{plain(r.name)}: {plain(result.scenarios[r.scenario].error)}")
+    st.warning(f"{plain(r.name)}: {plain(result.scenarios[r.scenario].error)}",
+               icon=":material/warning:")
 
 st.plotly_chart(npv_change_chart(table), key="stress_npv_chart")
 
-shown = table[["name", "status", "npv", "npv_change", "npv_change_percent", "total_loss",
-               "total_loss_change", "loss_percent", "weighted_average_life",
-               "weighted_average_life_change", "duration", "duration_change", "irr"]]
-st.dataframe(shown, hide_index=True, width="stretch",
-             column_config={"name": "Scenario", "status": "Status",
-                            **metric_columns(shown.columns)})
+columns = [c for c in RESULT_COLUMNS if c != "status" or len(failed)]
+st.dataframe(table[columns], hide_index=True, width="stretch", column_config=result_columns(),
+             key="stress_results_table")
 
-d1, d2, d3, d4 = st.columns([1, 1, 1, 1])
+# Downloads are built when clicked (deferred), never on a rerun; a click does not rerun the page.
 stem = f"stresslab_{run_id}"
-d1.download_button("Response JSON", data=response_json(run_id), file_name=f"{stem}.json",
-                   mime="application/json", key="stress_dl_json", icon=":material/download:")
-d2.download_button("Metrics CSV", data=metrics_csv(run_id), file_name=f"{stem}_metrics.csv",
-                   mime="text/csv", key="stress_dl_metrics", icon=":material/download:")
-cf_format = d4.radio("Cashflows as", ["CSV", "Parquet"], horizontal=True, key="stress_cf_format")
-if cf_format == "CSV":
-    d3.download_button("Cashflows CSV", data=cashflows_csv(run_id),
+with st.container(horizontal=True, key="stress_downloads"):
+    st.download_button("Response JSON", data=partial(response_json, run_id),
+                       file_name=f"{stem}.json", mime="application/json", key="stress_dl_json",
+                       icon=":material/download:", on_click="ignore")
+    st.download_button("Metrics CSV", data=partial(metrics_csv, run_id),
+                       file_name=f"{stem}_metrics.csv", mime="text/csv", key="stress_dl_metrics",
+                       icon=":material/download:", on_click="ignore")
+    st.download_button("Cashflows CSV", data=partial(cashflows_csv, run_id),
                        file_name=f"{stem}_cashflows.csv", mime="text/csv", key="stress_dl_cf",
-                       icon=":material/download:")
-else:
-    d3.download_button("Cashflows Parquet", data=cashflows_parquet(run_id),
+                       icon=":material/download:", on_click="ignore")
+    st.download_button("Cashflows Parquet", data=partial(cashflows_parquet, run_id),
                        file_name=f"{stem}_cashflows.parquet",
-                       mime="application/vnd.apache.parquet", key="stress_dl_cf",
-                       icon=":material/download:")
+                       mime="application/vnd.apache.parquet", key="stress_dl_cf_parquet",
+                       icon=":material/download:", on_click="ignore")
+    if reports_available():
+        st.download_button("Report (HTML)", data=report_bytes(run_id, "html"),
+                           file_name=report_filename(run_id, "html"), mime="text/html",
+                           key="stress_report_html", icon=":material/description:",
+                           on_click="ignore",
+                           help="The run's report as one self-contained page, built on click.")
+        st.download_button("Report (PDF)", data=report_bytes(run_id, "pdf"),
+                           file_name=report_filename(run_id, "pdf"), mime="application/pdf",
+                           key="stress_report_pdf", icon=":material/picture_as_pdf:",
+                           on_click="ignore",
+                           help="The same report as a PDF; building it takes a few seconds.")
+    else:
+        st.caption("Reports are not available in this installation (engine.reports is missing).")
 
 names_by_key = {k: r.scenario.name for k, r in result.scenarios.items()}
 cashflows = run_cashflows(run_id)
@@ -214,24 +352,27 @@ t_bal, t_cf, t_loss, t_wal, t_drill = st.tabs(
     key="stress_tab", on_change="rerun")
 if t_bal.open:
     with t_bal:
+        st.markdown("**Pool balance by month**")
         st.plotly_chart(timeline_chart(cashflows, names_by_key, column="ending_balance",
-                                       title="Pool balance by month", y="Balance (USD)"),
-                        key="stress_balance_chart")
+                                       y="Balance (USD)"), key="stress_balance_chart")
 if t_cf.open:
     with t_cf:
+        st.markdown("**Cash received by month** (principal, interest and recoveries)")
         st.plotly_chart(timeline_chart(cashflows, names_by_key, column="total_cashflow",
-                                       title="Cash received by month (principal, interest, "
-                                             "recoveries)", y="Cashflow per month (USD)"),
-                        key="stress_cashflow_chart")
+                                       y="Cashflow per month (USD)"), key="stress_cashflow_chart")
 if t_loss.open:
     with t_loss:
         l1, l2 = st.columns(2)
+        l1.markdown("**Credit loss over the horizon** (label: % of the starting balance)")
         l1.plotly_chart(loss_bar_chart(ok), key="stress_loss_bar")
+        l2.markdown("**Cumulative credit loss by month**")
         l2.plotly_chart(timeline_chart(cashflows, names_by_key, column="cumulative_loss",
-                                       title="Cumulative credit loss", y="Cumulative loss (USD)"),
-                        key="stress_loss_chart")
+                                       y="Cumulative loss (USD)"), key="stress_loss_chart")
 if t_wal.open:
     with t_wal:
+        wal = term("wal")
+        st.markdown(f"**{wal.name} and duration** (years)", help=f"{wal.name}: {wal.help} "
+                    f"Duration: {term('duration').help}")
         st.plotly_chart(wal_duration_chart(ok), key="stress_wal_chart")
 if t_drill.open:
     with t_drill:
@@ -244,21 +385,20 @@ if t_drill.open:
             drill = g1.selectbox("Scenario", with_loans, format_func=names_by_key.get,
                                  key="stress_drill_scenario")
             by = g2.radio("Group loans by", ["grade", "asset_class"], horizontal=True,
-                          key="stress_drill_by", format_func=lambda s: s.replace("_", " "))
+                          key="stress_drill_by", format_func=words)
             loans = result.scenarios[drill].loan_level
             grouped = loan_level_by(loans, by)
+            if by == "asset_class":
+                grouped[by] = grouped[by].map(words)
             a1, a2 = st.columns([1, 1])
             a1.plotly_chart(grade_loss_chart(grouped, by), key="stress_drill_chart")
-            a2.dataframe(grouped, hide_index=True, width="stretch",
-                         column_config={**metric_columns(grouped.columns),
-                                        "starting_balance": st.column_config.NumberColumn(
-                                            "Starting balance (USD)", format="$%,.0f")})
+            a2.dataframe(grouped[[by, *GROUP_COLUMNS]], hide_index=True, width="stretch",
+                         column_config=drill_columns(by))
             largest = top_loans(loans, by="total_loss", n=20)
+            largest = largest.assign(asset_class=largest["asset_class"].map(words))
             st.markdown("**The 20 loans with the largest expected loss**")
-            st.dataframe(largest, hide_index=True, width="stretch",
-                         column_config={**metric_columns(largest.columns),
-                                        "cumulative_default_probability": st.column_config.NumberColumn(
-                                            "Cumulative default probability", format="percent")})
+            st.dataframe(largest[[c for c in LOAN_COLUMNS if c in largest]], hide_index=True,
+                         width="stretch", column_config=drill_columns(by))
             loan_id = st.selectbox("Monthly path of one loan", largest["asset_id"].tolist(),
                                    key="stress_drill_loan")
             try:
@@ -267,4 +407,5 @@ if t_drill.open:
                 st.info("The loan's monthly path needs its pool, which is no longer stored "
                         f"({plain(exc)}).")
             else:
+                st.markdown(f"**Loan {plain(loan_id)}: expected balance and cumulative loss**")
                 st.plotly_chart(loan_path_chart(path, loan_id), key="stress_path_chart")

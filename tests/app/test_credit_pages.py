@@ -358,6 +358,8 @@ def test_downloads_are_the_response_and_escaped_csv(store):
 
 def test_drill_down_shows_a_loan_path(store):
     at = _app("stress_test")
+    assert at.checkbox(key="stress_loan_level").value is False  # off above 5,000 loans
+    at.checkbox(key="stress_loan_level").check()
     at.button(key="stress_run").click().run(timeout=120)
     at.session_state["stress_tab"] = "Loan drill-down"  # tabs run lazily: open this one
     at.run()
@@ -383,6 +385,7 @@ def test_drill_down_says_when_the_pool_is_gone(store):
     from engine.credit.workflow import ImportPoolRequest, import_pool
 
     at = _app("stress_test")
+    at.checkbox(key="stress_loan_level").check()
     at.button(key="stress_run").click().run(timeout=120)
     import_pool(ImportPoolRequest(content=_small_tape(), filename="forty.csv", format="auto"),
                 store=_store(store))  # another pool, so the page still has one to offer

@@ -159,9 +159,11 @@ def test_pools_page_escapes_the_pool_in_markdown_and_not_in_the_selectbox(store)
 
 def test_stress_test_page_escapes_pool_and_scenario_names(store):
     at = _app("stress_test")
-    assert any(c.value.startswith(f"Pool **{plain(POOL_NAME)}** · run `credit-") for c in at.caption)
+    assert any(c.value.startswith(f"Pool **{plain(POOL_NAME)}** · analysis date ")
+               and " · run `credit-" in c.value for c in at.caption)
     worst = at.metric[2]
-    assert worst.label == "Worst NPV change" and worst.proto.help == plain(SCENARIO)
+    assert worst.label == "Worst NPV change" and plain(SCENARIO) in worst.proto.help
+    assert SCENARIO not in worst.proto.help
     charts = _plotly_text(at)
     assert not [s for s in charts if "<span" in s or "<img" in s]
     assert chart_text(SCENARIO) in charts  # the NPV chart's axis
@@ -175,7 +177,9 @@ def test_stress_test_drill_down_escapes_the_loan_id_in_the_chart_title(store):
     assert at.selectbox(key="stress_drill_loan").value == LOAN  # the option, as it is
     charts = _plotly_text(at)
     assert not [s for s in charts if "<span" in s]
-    assert f"Loan {chart_text(LOAN)}: expected path" in charts
+    # the loan's heading sits above its chart, as Markdown: escaped by plain()
+    assert f"**Loan {plain(LOAN)}: expected balance and cumulative loss**" in [
+        m.value for m in at.markdown]
 
 
 def test_scenarios_page_escapes_the_key_in_the_delete_checkbox_and_the_saved_message(store):

@@ -1,0 +1,215 @@
+"""AppTest of the Stress test page's finish: the form shows the run shown (after a reload, and
+when another run is chosen) or says how it differs, "Cancel run" goes when the run ends, Material
+icons instead of emoji, running needs the ``run_stress`` role (leadership reads and downloads),
+the run records who asked, and the run's report downloads (HTML and PDF) are offered and built
+from the store on click."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "dashboard" / "app.py")
+#: Emoji and pictographs (the ✅ and ⚠️ marks Debian's Chromium drew as empty boxes).
+EMOJI = re.compile("[\u2600-\u27bf\U0001f300-\U0001faff\ufe0f]")
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    """A fresh store per test (its path); the app's cached data are forgotten around it."""
+    import streamlit as st
+
+    path = tmp_path / "app.duckdb"
+    monkeypatch.setenv("STRESSLAB_DB", str(path))
+    st.cache_data.clear()
+    yield path
+    st.cache_data.clear()
+
+
+def _store(path: Path):
+    from engine.store import Store
+
+    return Store(path)
+
+
+def _user(path: Path, name: str, role: str):
+    """A user stored with ``role``, signed in (the principal the sign-in page would keep)."""
+    from engine.auth import Principal
+    from engine.auth.workflow import UserRequest, add_user
+
+    add_user(UserRequest(name=name, role=role), password="a long password", store=_store(path))
+    return Principal(user=name, role=role, token_id="password")
+
+
+def _app(*, principal=None) -> AppTest:
+    """A new browser session (as after a reload) on the Stress test page."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    if principal is not None:
+        at.session_state["_principal"] = principal
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page("../pages/stress_test.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(elements) -> str:
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(str(e.value) for e in elements))
+
+
+def _run(at: AppTest, *, scenarios: list[str], discount: float, periods: int) -> str:
+    """Fill the form, run, and return the id of the run now shown."""
+    at.multiselect(key="stress_scenarios").set_value(scenarios)
+    at.number_input(key="stress_discount").set_value(discount)
+    at.number_input(key="stress_periods").set_value(periods)
+    at.button(key="stress_run").click().run(timeout=120)
+    assert not at.exception, at.exception
+    return at.selectbox(key="stress_open_run").value
+
+
+def _form(at: AppTest) -> dict:
+    return {"pool": at.selectbox(key="stress_pool").value,
+            "scenarios": at.multiselect(key="stress_scenarios").value,
+            "discount": at.number_input(key="stress_discount").value,
+            "date": at.date_input(key="stress_date").value,
+            "periods": at.number_input(key="stress_periods").value}
+
+
+# --------------------------------------------------------------------------- form and run shown
+
+def test_after_a_reload_the_form_shows_the_run_shown(store):
+    first = _app()
+    run_id = _run(first, scenarios=["credit_crisis"], discount=7.5, periods=24)
+
+    again = _app()  # a reload: a new session, nothing kept but the store
+    assert again.selectbox(key="stress_open_run").value == run_id
+    assert _form(again) == {"pool": "lendingclub-2018q1", "scenarios": ["credit_crisis"],
+                            "discount": 7.5, "date": date(2018, 6, 30), "periods": 24}
+    assert "differs from this run" not in _texts(again.info)
+    # the caption under the results names the same settings
+    metrics = {m.label: m.value for m in again.metric}
+    assert metrics["Discount rate (annual)"] == "7.50%"
+    assert metrics["Horizon (months)"] == "24"
+
+
+def test_a_changed_form_says_how_it_differs_and_can_take_the_run_back(store):
+    at = _app()
+    _run(at, scenarios=["credit_crisis"], discount=7.5, periods=24)
+    at.number_input(key="stress_discount").set_value(6.0).run()
+    at.multiselect(key="stress_scenarios").set_value(["credit_crisis", "housing_boom"]).run()
+    notes = _texts(at.info)
+    assert ("The form above differs from this run in its scenarios and discount rate: "
+            "**Run stress test** uses the form's settings, not this run's.") in notes
+    at.button(key="stress_use_run").click().run()
+    assert not at.exception
+    assert _form(at)["discount"] == 7.5
+    assert _form(at)["scenarios"] == ["credit_crisis"]
+    assert "differs from this run" not in _texts(at.info)
+
+
+def test_choosing_another_run_puts_its_settings_in_the_form(store):
+    at = _app()
+    older = _run(at, scenarios=["credit_crisis"], discount=7.5, periods=24)
+    newer = _run(at, scenarios=["housing_boom"], discount=4.0, periods=0)
+    assert newer != older and _form(at)["discount"] == 4.0
+    at.selectbox(key="stress_open_run").set_value(older).run()
+    assert not at.exception
+    assert _form(at) == {"pool": "lendingclub-2018q1", "scenarios": ["credit_crisis"],
+                         "discount": 7.5, "date": date(2018, 6, 30), "periods": 24}
+    assert {m.label: m.value for m in at.metric}["Discount rate (annual)"] == "7.50%"
+
+
+def test_settings_of_a_stored_run_are_those_it_computed(store):
+    """A run asked for "all" (as the command line does) lists every scenario it ran."""
+    from dashboard.components.credit import cached_run
+    from dashboard.components.stress import form_differences, settings_of_run
+    from engine.credit.workflow import StressRunRequest, run_stress, scenario_library
+
+    _app()  # seeds the store
+    run = run_stress(StressRunRequest(pool_id="lendingclub-2018q1", scenario_names=["all"],
+                                      discount_rate=0.06, projection_periods=36),
+                     store=_store(store))
+    library = scenario_library(store=_store(store))
+    settings = settings_of_run(cached_run(run.run_id), library=library)
+    assert settings.scenarios == tuple(k for k in library if k != "base")
+    assert (settings.discount_pct, settings.periods) == (6.0, 36)
+    assert settings.analysis_date == date(2018, 6, 30)
+    changed = settings.__class__(**{**settings.__dict__, "periods": 12, "loan_level": True})
+    assert form_differences(changed, settings) == ["projection periods"]
+
+
+# --------------------------------------------------------------------------- the run's progress
+
+def test_cancel_goes_and_marks_are_material_icons_once_the_run_ends(store):
+    at = _app()
+    at.session_state["stress_live_after"] = 0  # live progress from the start, with Cancel
+    at.button(key="stress_run").click().run(timeout=120)
+    assert not at.exception
+    assert "stress_cancel" not in [b.key for b in at.button]
+    assert [s.label for s in at.get("status")] == ["4 scenarios ended"]
+    marks = [m.value for m in at.markdown if "material/" in str(m.value)]
+    assert sum(":material/check_circle:" in m for m in marks) == 4  # base + the 3 defaults
+    run_id = at.selectbox(key="stress_open_run").value
+    assert f"Done: 4 scenarios stored as {run_id}" in _texts(at.success)
+    assert at.success[0].icon == ":material/check_circle:"
+    shown = "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "warning",
+                                                "metric", "subheader", "title")
+                      for e in at.get(kind))
+    shown += "\n".join(s.label for s in at.get("status")) + "\n".join(b.label for b in at.button)
+    assert not EMOJI.search(shown), EMOJI.findall(shown)
+
+
+def test_a_quick_run_is_shown_finished_without_live_progress(store):
+    at = _app()
+    at.session_state["stress_live_after"] = 600  # wait for the end, however slow the machine
+    at.button(key="stress_run").click().run(timeout=120)
+    assert not at.exception
+    assert not at.get("status") and "stress_cancel" not in [b.key for b in at.button]
+    run_id = at.selectbox(key="stress_open_run").value
+    assert f"Done: 4 scenarios stored as {run_id}" in _texts(at.success)
+
+
+# --------------------------------------------------------------------------- roles
+
+def test_leadership_reads_results_but_may_not_run(store):
+    from engine.credit.workflow import list_runs
+
+    analyst = _app()
+    run_id = _run(analyst, scenarios=["credit_crisis"], discount=5.0, periods=0)
+    lee = _app(principal=_user(store, "lee", "leadership"))
+    assert not [b for b in lee.button if b.key == "stress_run"]
+    assert not [s for s in lee.selectbox if s.key == "stress_pool"]
+    assert "Your role (leadership) may not run a stress test" in _texts(lee.info)
+    assert lee.selectbox(key="stress_open_run").value == run_id  # the results are there
+    assert list(lee.dataframe[0].value["name"]) == ["Base Case", "Credit Crisis"]
+    assert {d.key for d in lee.get("download_button")} >= {"stress_dl_json", "stress_report_pdf"}
+    assert len(list_runs(store=_store(store))) == 1
+
+
+def test_a_run_from_the_app_records_the_signed_in_user(store):
+    from engine.credit.workflow import load_run
+
+    at = _app(principal=_user(store, "ana", "analyst"))
+    run_id = _run(at, scenarios=["credit_crisis"], discount=5.0, periods=12)
+    assert load_run(run_id, store=_store(store)).request.requested_by == "ana"
+    assert "run by ana" in _texts(at.caption)
+
+
+# --------------------------------------------------------------------------- reports
+
+def test_the_run_report_is_offered_and_built_from_the_store(store):
+    from dashboard.components.stress import report_bytes
+
+    at = _app()
+    run_id = _run(at, scenarios=["credit_crisis"], discount=5.0, periods=0)
+    buttons = {d.key: d for d in at.get("download_button")}
+    assert {"stress_report_html", "stress_report_pdf"} <= set(buttons)
+    html = report_bytes(run_id, "html")().decode("utf-8")
+    assert run_id in html and "Credit Crisis" in html
+    pdf = report_bytes(run_id, "pdf")()
+    assert pdf.startswith(b"%PDF")
