@@ -80,8 +80,10 @@ def test_app_commands_and_four_concurrent_runs_share_the_store(tmp_path, page):
         wait_for_app(page, timeout=60_000)
         page.get_by_text("Latest stress runs").wait_for(timeout=60_000)
         assert _errors_on_page(page) == []
-        stored = page.locator('[data-testid="stMetric"]').filter(has_text="Stress runs stored")
-        assert stored.locator('[data-testid="stMetricValue"]').inner_text().strip() == "4"
+        # Home's credit tile reads the four runs: a worst NPV change, no longer "no run yet"
+        tile = page.locator('[data-testid="stMetric"]').filter(has_text="Worst stress NPV change")
+        value = tile.locator('[data-testid="stMetricValue"]').inner_text().strip()
+        assert value.startswith("-$"), value
         page.goto(f"{url}/stress_test")
         wait_for_app(page, timeout=60_000)
         page.get_by_text("Results", exact=True).first.wait_for(timeout=60_000)

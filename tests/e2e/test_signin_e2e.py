@@ -66,7 +66,8 @@ def test_each_role_signs_in_and_sees_what_it_may_do(signin_server, page, role, p
         assert main.get_by_role("button", name="Run stress test").count() == 0
     elif check == "refused_upload":
         main.get_by_role("tab", name="Upload a pool").click()
-        main.get_by_text("may not upload or delete a pool").wait_for(timeout=60_000)
+        main.get_by_role("tabpanel", name="Upload a pool").get_by_text(
+            "may not upload or delete a pool").wait_for(timeout=60_000)
         assert page.get_by_test_id("stFileUploader").count() == 0
     else:
         main.get_by_role("tab", name="Upload a pool").click()
