@@ -17,28 +17,24 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.auth import Principal, _passwords
+from engine.auth import Principal
 from engine.ingest.models import ASSET_COLUMNS
+from tests.app.conftest import add_test_user, reader_text, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 TAPE = ROOT / "data" / "lendingclub_2018q1" / "loans_full_schema.csv.gz"
 SAVE = "FormSubmitter:scen_form-Save scenario"
 LEADERSHIP = Principal(user="lee", role="leadership", token_id="t")
-PASSWORD = "a long enough password"
 
 
 @pytest.fixture()
-def store(tmp_path, monkeypatch):
+def store(tmp_path, monkeypatch, cheap_argon2):
     """A fresh store per test (its path); the app's cached data are forgotten around it."""
     import streamlit as st
 
-    from argon2 import PasswordHasher, profiles
-
     path = tmp_path / "app.duckdb"
     monkeypatch.setenv("STRESSLAB_DB", str(path))
-    # the cheapest argon2 parameters: signing in the test users takes milliseconds
-    monkeypatch.setattr(_passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
     st.cache_data.clear()
     yield path
     st.cache_data.clear()
@@ -56,24 +52,13 @@ def _app(page: str, *, principal: Principal | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception, at.exception
     if principal is not None:
-        from engine.auth.workflow import UserRequest, add_user
-
-        add_user(UserRequest.build(name=principal.user, role=principal.role), password=PASSWORD,
-                 by="test", store=_store(Path(os.environ["STRESSLAB_DB"])))
-        at.run()
-        at.text_input(key="signin_name").input(principal.user)
-        at.text_input(key="signin_password").input(PASSWORD)
-        at.button(key="signin_submit").click().run()
-        assert not at.exception, at.exception
-        assert f"**{principal.user}** · {principal.role}" in _texts(at.sidebar.markdown)
+        add_test_user(Path(os.environ["STRESSLAB_DB"]), name=principal.user, role=principal.role)
+        sign_in(at.run(), principal.user)
+        assert f"**{principal.user}** · {principal.role}" in reader_text(at.sidebar.markdown)
     at.switch_page(f"../pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 
-
-def _texts(elements) -> str:
-    """The elements' text as a reader sees it (Markdown's backslash escapes dropped)."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(str(e.value) for e in elements))
 
 
 def _columns(frame_element) -> dict:
@@ -89,13 +74,13 @@ def test_an_unrecognised_tape_gets_one_message(store):
         ("odd.csv", b"colour,size\nred,3\nblue,4\n", "text/csv")).run()
     assert not at.exception
     assert len(at.warning) == 1 and not at.error
-    assert _texts(at.warning).startswith("Could not recognise the tape's format from its header.")
-    assert _texts(at.warning).endswith("Choose it under **Mapping** below.")
+    assert reader_text(at.warning).startswith("Could not recognise the tape's format from its header.")
+    assert reader_text(at.warning).endswith("Choose it under **Mapping** below.")
     assert not any(b.key == "pools_save" for b in at.button)
     # naming a mapping reads the file with it: now its problems are the one message
     at.selectbox(key="pools_format").set_value("native").run()
     assert not at.exception
-    assert len(at.error) == 1 and "nothing was stored" in _texts(at.error)
+    assert len(at.error) == 1 and "nothing was stored" in reader_text(at.error)
 
 
 def test_a_recognised_tape_gets_no_warning(store):
@@ -103,7 +88,7 @@ def test_a_recognised_tape_gets_no_warning(store):
     tape = pd.read_csv(TAPE, nrows=20).to_csv(index=False).encode()
     at.file_uploader(key="pools_upload").set_value(("twenty.csv", tape, "text/csv")).run()
     assert not at.exception and not at.warning and not at.error
-    assert "Lending Club loan tape" in _texts(at.info)
+    assert "Lending Club loan tape" in reader_text(at.info)
     assert {m.label: m.value for m in at.metric}["Balance (USD)"].startswith("$")
     applied = next(d.value for d in at.dataframe if "Source" in d.value.columns)
     assert list(applied.columns) == ["Assumption", "Asset class", "Grade", "Loans", "Value", "Source"]
@@ -226,7 +211,7 @@ def test_my_bad_key_is_refused_with_field_value_and_rule(store):
     at.number_input(key="scen_f_default_multiplier").set_value(2.0)
     at.button(key=SAVE).click().run()
     assert not at.exception
-    assert _texts(at.error).startswith("custom scenario 'my bad key!': 1 problem found")
+    assert reader_text(at.error).startswith("custom scenario 'my bad key!': 1 problem found")
     issues = at.dataframe[-1].value
     assert list(issues.columns) == ["row", "field", "value", "rule"]
     assert issues.iloc[0][["field", "value"]].tolist() == ["key", "my bad key!"]
@@ -243,9 +228,9 @@ def test_a_scenario_that_changes_nothing_is_saved_with_a_warning(store):
     at.text_input(key="scen_name").set_value("Flat")
     at.button(key=SAVE).click().run()
     assert not at.exception and not at.error
-    assert "Saved custom scenario **Flat** as flat." in _texts(at.success)
+    assert "Saved custom scenario **Flat** as flat." in reader_text(at.success)
     assert len(at.warning) == 1
-    assert _texts(at.warning).startswith("Scenario 'flat' changes nothing: every market factor "
+    assert reader_text(at.warning).startswith("Scenario 'flat' changes nothing: every market factor "
                                          "is at its neutral value")
     from engine.credit.workflow import custom_scenarios
 
@@ -260,7 +245,7 @@ def test_a_moved_factor_gets_no_warning(store):
     at.number_input(key="scen_f_default_multiplier").set_value(1.5)
     at.button(key=SAVE).click().run()
     assert not at.exception and not at.error and not at.warning
-    assert "Saved custom scenario" in _texts(at.success)
+    assert "Saved custom scenario" in reader_text(at.success)
 
 
 def test_importing_a_neutral_scenario_warns_about_it(store):
@@ -270,8 +255,8 @@ def test_importing_a_neutral_scenario_warns_about_it(store):
         ("s.json", json.dumps(payload).encode(), "application/json")).run()
     at.button(key="scen_import_go").click().run()
     assert not at.exception and not at.error
-    assert "Imported 2 scenarios: flat, mild" in _texts(at.success)
-    assert [_texts([w]).split("'")[1] for w in at.warning] == ["flat"]
+    assert "Imported 2 scenarios: flat, mild" in reader_text(at.success)
+    assert [reader_text([w]).split("'")[1] for w in at.warning] == ["flat"]
 
 
 def test_leadership_may_read_and_export_but_not_edit_scenarios(store):

@@ -5,48 +5,33 @@ its control. The words come from ``engine.auth.ACTIONS``."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher, profiles
 from streamlit.testing.v1 import AppTest
 
-from engine.auth import _passwords
-from engine.auth.workflow import UserRequest, add_user
-from engine.store import Store
+from tests.app.conftest import add_test_user, reader_text, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
-PASSWORD = "a long enough password"
 
 
 @pytest.fixture()
-def db(tmp_path, monkeypatch):
+def db(tmp_path, monkeypatch, cheap_argon2):
     import streamlit as st
 
     path = tmp_path / "app.duckdb"
     monkeypatch.setenv("STRESSLAB_DB", str(path))
-    monkeypatch.setattr(_passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
     st.cache_data.clear()
     yield path
     st.cache_data.clear()
 
 
-def _text(elements) -> str:
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(str(e.value) for e in elements))
-
-
 def _signed_in_on(db: Path, *, role: str, page: str) -> AppTest:
     """A user named after ``role`` signs in, then opens ``pages/<page>.py``."""
-    add_user(UserRequest.build(name=f"{role}-user", role=role), password=PASSWORD, by="test",
-             store=Store(db))
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.text_input(key="signin_name").input(f"{role}-user")
-    at.text_input(key="signin_password").input(PASSWORD)
-    at.button(key="signin_submit").click().run()
-    assert not at.exception, at.exception
-    assert f"**{role}-user** · {role}" in _text(at.sidebar.markdown)
+    add_test_user(db, name=f"{role}-user", role=role)
+    at = sign_in(AppTest.from_file(APP, default_timeout=120).run(), f"{role}-user")
+    assert f"**{role}-user** · {role}" in reader_text(at.sidebar.markdown)
     at.switch_page(f"../pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
@@ -59,24 +44,24 @@ def _keys(at: AppTest) -> set[str]:
 def test_analyst_sees_the_run_button_on_the_stress_test_page(db):
     at = _signed_in_on(db, role="analyst", page="stress_test")
     assert "stress_run" in _keys(at)
-    assert "may not" not in _text(at.info)
+    assert "may not" not in reader_text(at.info)
 
 
 def test_leadership_sees_the_refusal_instead_of_the_run_button(db):
     at = _signed_in_on(db, role="leadership", page="stress_test")
     assert "stress_run" not in _keys(at)
     assert ("Your role (leadership) may not run a stress test; that needs the role analyst or "
-            "admin.") in _text(at.info)
+            "admin.") in reader_text(at.info)
 
 
 def test_validator_is_refused_a_pool_upload(db):
     at = _signed_in_on(db, role="validator", page="pools")
     assert ("Your role (validator) may not upload or delete a pool; that needs the role analyst "
-            "or admin.") in _text(at.info)
+            "or admin.") in reader_text(at.info)
     assert not at.get("file_uploader")
 
 
 def test_admin_may_do_everything_on_the_pools_page(db):
     at = _signed_in_on(db, role="admin", page="pools")
-    assert "may not" not in _text(at.info)
+    assert "may not" not in reader_text(at.info)
     assert at.get("file_uploader")

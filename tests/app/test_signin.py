@@ -8,60 +8,40 @@ sleeping."""
 from __future__ import annotations
 
 import getpass
-import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher, profiles
 from streamlit.testing.v1 import AppTest
 
-from engine.auth import _passwords
 from engine.auth.workflow import (
     SESSION_ENDED,
     SIGN_IN_FAILED,
     RoleRequest,
-    UserRequest,
-    add_user,
     disable_user,
     set_role,
 )
 from engine.store import Store
+from tests.app.conftest import PASSWORD, add_test_user, reader_text, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
-PASSWORD = "a long enough password"
 
 
 @pytest.fixture()
-def db(tmp_path, monkeypatch):
-    """A fresh store per test; Argon2id with the cheapest parameters (tests only)."""
+def db(tmp_path, monkeypatch, cheap_argon2):
+    """A fresh store per test."""
     import streamlit as st
 
     path = tmp_path / "app.duckdb"
     monkeypatch.setenv("STRESSLAB_DB", str(path))
-    monkeypatch.setattr(_passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
     st.cache_data.clear()
     yield path
     st.cache_data.clear()
 
 
-def _text(elements) -> str:
-    """Elements' text as a reader sees it (Markdown backslash escapes dropped)."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(str(e.value) for e in elements))
-
-
 def _add(db: Path, name: str = "ana", role: str = "analyst") -> None:
-    add_user(UserRequest.build(name=name, role=role), password=PASSWORD, by="test",
-             store=Store(db))
-
-
-def _sign_in(at: AppTest, name: str, password: str) -> AppTest:
-    at.text_input(key="signin_name").input(name)
-    at.text_input(key="signin_password").input(password)
-    at.button(key="signin_submit").click().run()
-    assert not at.exception, at.exception
-    return at
+    add_test_user(db, name=name, role=role)
 
 
 def _on_sign_in_page(at: AppTest) -> bool:
@@ -72,7 +52,7 @@ def _on_sign_in_page(at: AppTest) -> bool:
 def test_single_user_mode_says_so_in_the_sidebar(db):
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
-    assert _text(at.sidebar.caption).startswith(
+    assert reader_text(at.sidebar.caption).startswith(
         f"Single-user mode: you are **{getpass.getuser()}** with every role. Add a user "
         "(`stresslab users add`) to require sign-in.")
     assert at.metric  # Home's figures: the app opens straight onto data
@@ -93,26 +73,26 @@ def test_once_a_user_exists_only_the_sign_in_page_shows(db):
 
 def test_a_wrong_password_shows_the_plain_message_and_the_right_one_signs_in(db):
     _add(db, name="ana", role="analyst")
-    at = _sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", "wrong password")
-    assert _text(at.error) == SIGN_IN_FAILED
+    at = sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", "wrong password")
+    assert reader_text(at.error) == SIGN_IN_FAILED
     assert _on_sign_in_page(at)
-    at = _sign_in(at, "ana", PASSWORD)
+    at = sign_in(at, "ana", PASSWORD)
     assert not _on_sign_in_page(at) and at.metric  # Home
-    assert "**ana** · analyst" in _text(at.sidebar.markdown)
+    assert "**ana** · analyst" in reader_text(at.sidebar.markdown)
     assert [b.label for b in at.sidebar.button] == ["Sign out"]
-    assert "Single-user mode" not in _text(at.sidebar.caption)
+    assert "Single-user mode" not in reader_text(at.sidebar.caption)
     at.sidebar.button(key="signout").click().run()
     assert _on_sign_in_page(at)
-    assert _text(at.info) == "You signed out."
+    assert reader_text(at.info) == "You signed out."
 
 
 def test_five_wrong_passwords_lock_even_the_right_one(db):
     _add(db)
     at = AppTest.from_file(APP, default_timeout=120).run()
     for _ in range(5):
-        at = _sign_in(at, "ana", "wrong password")
-    at = _sign_in(at, "ana", PASSWORD)
-    assert _on_sign_in_page(at) and _text(at.error) == SIGN_IN_FAILED
+        at = sign_in(at, "ana", "wrong password")
+    at = sign_in(at, "ana", PASSWORD)
+    assert _on_sign_in_page(at) and reader_text(at.error) == SIGN_IN_FAILED
 
 
 @pytest.mark.parametrize("moved, says", [
@@ -121,29 +101,29 @@ def test_five_wrong_passwords_lock_even_the_right_one(db):
 ])
 def test_the_session_expires(db, moved, says):
     _add(db)
-    at = _sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", PASSWORD)
+    at = sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", PASSWORD)
     assert not _on_sign_in_page(at)
     back = timedelta(minutes=30) if moved == "_last_seen" else timedelta(hours=12)
     at.session_state[moved] = at.session_state[moved] - back
     at.run()
-    assert _on_sign_in_page(at) and _text(at.info) == says
+    assert _on_sign_in_page(at) and reader_text(at.info) == says
 
 
 def test_a_user_disabled_while_signed_in_is_signed_out_at_the_next_check(db):
     _add(db)
-    at = _sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", PASSWORD)
+    at = sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", PASSWORD)
     disable_user("ana", by="test", store=Store(db))
     at.run()  # checked less than a minute ago: still in
     assert not _on_sign_in_page(at)
     at.session_state["_checked_at"] = at.session_state["_checked_at"] - timedelta(minutes=1)
     at.run()
-    assert _on_sign_in_page(at) and _text(at.info) == SESSION_ENDED
+    assert _on_sign_in_page(at) and reader_text(at.info) == SESSION_ENDED
 
 
 def test_a_new_role_applies_at_the_next_check(db):
     _add(db)
-    at = _sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", PASSWORD)
+    at = sign_in(AppTest.from_file(APP, default_timeout=120).run(), "ana", PASSWORD)
     set_role(RoleRequest.build(name="ana", role="leadership"), by="test", store=Store(db))
     at.session_state["_checked_at"] = at.session_state["_checked_at"] - timedelta(minutes=1)
     at.run()
-    assert "**ana** · leadership" in _text(at.sidebar.markdown)
+    assert "**ana** · leadership" in reader_text(at.sidebar.markdown)
