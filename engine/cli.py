@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from engine import __version__
 from engine.errors import InputError, StressLabError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "print_columns"]
 
 #: Modules that add sub-commands; each defines ``register(subparsers) -> None`` and sets
 #: ``func(args) -> int`` on its parsers.
@@ -40,6 +40,15 @@ _COMMAND_MODULES: tuple[str, ...] = (
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 #: Status of a command whose output pipe was closed: 128 + SIGPIPE (13), as a shell reports it.
 EXIT_BROKEN_PIPE = 141
+
+
+def print_columns(table: Sequence[Sequence[str]]) -> None:
+    """Print rows of text as aligned columns, two blanks apart: the header first, the last
+    column left ragged (it holds free text), trailing blanks dropped. The ``list`` commands'
+    human-readable output."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        print("  ".join([*(c.ljust(w) for c, w in zip(row, widths)), row[-1]]).rstrip())
 
 
 def _silence_stdout() -> None:

@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 
+from engine.cli import print_columns
+
 __all__ = ["register"]
 
 #: The capabilities whose runs ``runs list --kind`` filters on (``engine.audit.runs.RunKind``).
@@ -73,9 +75,7 @@ def _cmd_runs_list(args: argparse.Namespace) -> int:
     header = ("run_id", "kind", "started_at (UTC)", "status", "summary")
     table = [header] + [(r.run_id, r.kind, f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.status,
                          r.summary) for r in runs.rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    for row in table:
-        print("  ".join([*(c.ljust(w) for c, w in zip(row, widths)), row[-1]]))
+    print_columns(table)
     return 0
 
 

@@ -21,6 +21,7 @@ import json
 import sys
 
 from engine.auth._roles import ROLES
+from engine.cli import print_columns
 
 __all__ = ["register"]
 
@@ -61,9 +62,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                          _when(r.revoked_at), r.label or "") for r in found.rows]
     if not args.all:
         table = [row[:5] + row[6:] for row in table]
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
-    for row in table:
-        print("  ".join([*(c.ljust(w) for c, w in zip(row, widths)), row[-1]]).rstrip())
+    print_columns(table)
     return 0
 
 
@@ -137,9 +136,7 @@ def _cmd_users_list(args: argparse.Namespace) -> int:
          if r.locked(now) else "enabled",
          _when(r.created_at), _when(r.last_sign_in_at), str(r.failed_attempts))
         for r in found.rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    for row in table:
-        print("  ".join([*(c.ljust(w) for c, w in zip(row, widths)), row[-1]]).rstrip())
+    print_columns(table)
     return 0
 
 

@@ -202,28 +202,33 @@ class TokenInfo(BaseModel):
         """Not revoked."""
         return self.revoked_at is None
 
-    def to_json_row(self) -> dict[str, Any]:
-        """The row as ``stresslab tokens list --json`` prints it (times as ISO 8601)."""
-        return self.model_dump(mode="json")
 
-
-class TokenList(BaseModel):
-    """Stored tokens, oldest first."""
+class _RowList(BaseModel):
+    """Stored rows of :attr:`row_type` (no hash, no secret), oldest first, as the ``list``
+    commands print them."""
 
     model_config = ConfigDict(frozen=True)
 
-    rows: tuple[TokenInfo, ...]
+    row_type: ClassVar[type[BaseModel]]
+    rows: tuple[BaseModel, ...]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per token: the columns of :class:`TokenInfo` (no hash)."""
+        """One row per stored row: the columns of :attr:`row_type`."""
         import pandas as pd
 
         return pd.DataFrame([r.model_dump() for r in self.rows],
-                            columns=list(TokenInfo.model_fields))
+                            columns=list(self.row_type.model_fields))
 
     def to_json_rows(self) -> list[dict[str, Any]]:
-        """The rows as ``stresslab tokens list --json`` prints them."""
-        return [r.to_json_row() for r in self.rows]
+        """The rows as the ``list --json`` commands print them (times as ISO 8601)."""
+        return [r.model_dump(mode="json") for r in self.rows]
+
+
+class TokenList(_RowList):
+    """Stored tokens, oldest first."""
+
+    row_type: ClassVar[type[BaseModel]] = TokenInfo
+    rows: tuple[TokenInfo, ...]
 
 
 class TokenRevoked(BaseModel):
@@ -500,28 +505,12 @@ class UserInfo(BaseModel):
         """Whether sign-in is locked at ``now`` (naive UTC)."""
         return _policy.is_locked(self.locked_until, now)
 
-    def to_json_row(self) -> dict[str, Any]:
-        """The row as ``stresslab users list --json`` prints it (times as ISO 8601)."""
-        return self.model_dump(mode="json")
 
-
-class UserList(BaseModel):
+class UserList(_RowList):
     """Stored users, oldest first."""
 
-    model_config = ConfigDict(frozen=True)
-
+    row_type: ClassVar[type[BaseModel]] = UserInfo
     rows: tuple[UserInfo, ...]
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per user: the columns of :class:`UserInfo` (no hash)."""
-        import pandas as pd
-
-        return pd.DataFrame([r.model_dump() for r in self.rows],
-                            columns=list(UserInfo.model_fields))
-
-    def to_json_rows(self) -> list[dict[str, Any]]:
-        """The rows as ``stresslab users list --json`` prints them."""
-        return [r.to_json_row() for r in self.rows]
 
 
 class UserAdded(BaseModel):
