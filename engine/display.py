@@ -14,20 +14,36 @@ index" (PSI).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 __all__ = ["CURRENCY", "Term", "GLOSSARY", "term", "label", "money", "money_short", "pct",
-           "pvalue", "number_short"]
+           "pvalue", "number_short", "is_missing", "chart_text"]
 
 #: The currency of every amount unless the data names another (ISO 4217 code).
 CURRENCY = "USD"
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
-def _missing(x: float | None) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x)) or (
-        not isinstance(x, (int, float)) and x != x)  # pandas NA / numpy nan compare unequal
+def is_missing(x: object) -> bool:
+    """Whether ``x`` is a missing number: None, NaN (float or numpy) or pandas' NA / NaT."""
+    if x is None:
+        return True
+    try:
+        return bool(x != x)  # NaN compares unequal to itself
+    except TypeError:  # pandas.NA: "boolean value of NA is ambiguous"
+        return True
+
+
+def chart_text(text: object) -> str:
+    """``text`` escaped so that a Plotly figure shows it as written.
+
+    Plotly reads a subset of HTML in titles, axis ticks, legends and hover labels (``<b>``,
+    ``<a href>``, ``<span style>``); a ``style`` such as ``mask-image:url(http://host/x.png)``
+    makes the browser fetch the URL. Plotly shows ``&amp;``, ``&lt;`` and ``&gt;`` as the
+    characters, so escaping those three leaves no tag to read. Used by the pages' charts and
+    the reports' alike.
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _prefix(currency: str) -> str:
@@ -44,7 +60,7 @@ def money(x: float | None, *, currency: str = CURRENCY) -> str:
     currency : str, default "USD"
         ISO 4217 code; $, € and £ are written as symbols, others as the code ("CHF 12").
     """
-    if _missing(x):
+    if is_missing(x):
         return "–"
     sign = "-" if x < 0 else ""
     return f"{sign}{_prefix(currency)}{abs(x):,.0f}"
@@ -69,7 +85,7 @@ def money_short(x: float | None, *, currency: str = CURRENCY, digits: int = 1) -
     >>> money_short(-999.6)
     '-$1.0K'
     """
-    if _missing(x):
+    if is_missing(x):
         return "–"
     sign, v = ("-" if x < 0 else ""), abs(float(x))
     return f"{sign}{_prefix(currency)}{_scaled(v, digits)}"
@@ -77,7 +93,7 @@ def money_short(x: float | None, *, currency: str = CURRENCY, digits: int = 1) -
 
 def number_short(x: float | None, *, digits: int = 1) -> str:
     """A count or amount without currency rounded for reading: "1.2M", "12.5K", "950"."""
-    if _missing(x):
+    if is_missing(x):
         return "–"
     sign, v = ("-" if x < 0 else ""), abs(float(x))
     return sign + _scaled(v, digits)
@@ -93,7 +109,7 @@ def _scaled(v: float, digits: int) -> str:
 
 def pct(x: float | None, *, decimal: bool = True, signed: bool = False, digits: int = 2) -> str:
     """A percentage: ``decimal`` True reads 0.05 as "5.00%"; ``signed`` adds "+" to gains."""
-    if _missing(x):
+    if is_missing(x):
         return "–"
     v = float(x) * 100.0 if decimal else float(x)
     return f"{v:+.{digits}f}%" if signed else f"{v:.{digits}f}%"
@@ -112,7 +128,7 @@ def pvalue(p: float | None) -> str:
     ValueError
         If ``p`` lies outside [0, 1].
     """
-    if _missing(p):
+    if is_missing(p):
         return "–"
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"a p-value lies in [0, 1], got {p!r}")
@@ -127,16 +143,17 @@ class Term:
     help: str
 
 
+_WAL = Term("WAL", "Weighted average life: the average time, in years, until each dollar of "
+                  "principal is repaid.")
+
 #: Code names and abbreviations → the reader's name and help text.
 GLOSSARY: dict[str, Term] = {
     "npv": Term("NPV", "Net present value: the projected cashflows discounted at the discount "
                        "rate (USD)."),
     "irr": Term("IRR", "Internal rate of return: the annual rate at which the projected "
                        "cashflows' NPV equals the pool balance."),
-    "wal": Term("WAL", "Weighted average life: the average time, in years, until each dollar "
-                       "of principal is repaid."),
-    "weighted_average_life": Term("WAL", "Weighted average life: the average time, in years, "
-                                         "until each dollar of principal is repaid."),
+    "wal": _WAL,
+    "weighted_average_life": _WAL,
     "duration": Term("Duration", "Macaulay duration in years: the cashflow-weighted average "
                                  "time to payment."),
     "cpr": Term("CPR", "Conditional prepayment rate: the annualised share of balance prepaid."),

@@ -28,7 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.state import BUSY_MESSAGE
-from engine.display import money, money_short, pct  # one formatting for pages and reports
+from engine.display import chart_text, money, money_short, pct  # shared with the reports
 from engine.errors import StoreBusyError, StressLabError, ValidationError
 
 __all__ = ["plain", "chart_text", "show_error", "money", "money_short", "pct", "metric_columns", "USD",
@@ -67,27 +67,6 @@ def plain(text: object) -> str:
     \!\[p\]\(x\.png\) \<b\>
     """
     return _PUNCTUATION.sub(r"\\\1", str(text))
-
-
-def chart_text(text: object) -> str:
-    """``text`` escaped so that a Plotly figure shows it as written.
-
-    Plotly reads a subset of HTML in titles, axis ticks, legends and hover labels (``<b>``,
-    ``<a href>``, ``<span style>``); a ``style`` such as ``mask-image:url(http://host/x.png)``
-    makes the browser fetch the URL. Plotly shows ``&amp;``, ``&lt;`` and ``&gt;`` as the
-    characters, so escaping those three leaves no tag to read.
-
-    Parameters
-    ----------
-    text : object
-        What to show; ``str(text)`` is escaped.
-
-    Returns
-    -------
-    str
-        Plotly text that displays ``str(text)``.
-    """
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def show_error(exc: StressLabError) -> None:

@@ -9,9 +9,8 @@ with two decimals ("2.05×"), days and counts as such. The units are those of
 
 from __future__ import annotations
 
-import math
 
-from engine.display import CURRENCY, money, pct
+from engine.display import CURRENCY, is_missing, money, pct
 
 __all__ = ["RULES", "rule_label", "reading", "comparison", "action_words"]
 
@@ -72,7 +71,7 @@ def reading(rule: str, value: float | None) -> str:
     >>> reading("concentration", 0.0917766)
     '9.2%'
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if is_missing(value):
         return "–"
     unit = _rule(rule)[1]
     if unit == "money":

@@ -2,7 +2,7 @@
 
 The evidence zip holds a run's evidence files side by side: the six :data:`ARTIFACT_NAMES`
 (among them :data:`REPORT_NAME`, the run's HTML report, made with the run by
-:func:`engine.reports.workflow.evidence_report` and hashed in the manifest like the others),
+:func:`engine.render.validation.evidence_report` and hashed in the manifest like the others),
 ``evidence_manifest.sig`` when the run was signed, and each sign-off addendum
 (``signoff_NNN.json`` and ``.sig``); see :mod:`engine.audit.manifest`.
 

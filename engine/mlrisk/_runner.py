@@ -1,5 +1,5 @@
 """The whole validation: baseline, every scenario x every metric x every subgroup, drift,
-degradation, decision and the five artifacts."""
+degradation, decision and the six artifacts."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ class DegradationRow(BaseModel):
 
 @dataclass(frozen=True)
 class ValidationRun:
-    """A finished validation: its results, report rows and the five artifacts' bytes."""
+    """A finished validation: its results, report rows and the six artifacts' bytes."""
 
     run_id: str
     generated_at: str

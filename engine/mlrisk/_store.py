@@ -1,7 +1,7 @@
 """The workbench's tables: validation runs (the ``runs`` row, kind='mlrisk', plus ``ml_runs``),
 their artifacts and degradation rows, validator sign-offs and saved handbooks.
 
-``ml_artifacts`` holds a run's evidence files: the five artifacts, ``evidence_manifest.sig``
+``ml_artifacts`` holds a run's evidence files: the six artifacts, ``evidence_manifest.sig``
 when the run was signed, and each sign-off's addendum ``signoff_NNN.json`` (with its
 ``signoff_NNN.sig``). Its ``sha256`` column of ``evidence_manifest.json`` is the manifest hash
 the store records for the run. The signed audit trail (:mod:`engine.audit.chain`) gets an
@@ -59,7 +59,7 @@ SIGNOFF_EVENT = "signoff"
 def save_run(con: duckdb.DuckDBPyConnection, *, run: ValidationRun, request: BaseModel, summary: str,
              started_at: datetime, finished_at: datetime) -> None:
     """Store a finished validation in one transaction: its ``runs`` row, ``ml_runs``, its evidence
-    files (the five artifacts and the manifest's signature), the degradation rows and an
+    files (the six artifacts and the manifest's signature), the degradation rows and an
     ``ml_decision`` record of the audit trail covering the ``ml_runs`` row. Everything is
     stored, or nothing.
 

@@ -20,7 +20,7 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser(
-        "validate", help="stress-test an ML model and write the five evidence artifacts",
+        "validate", help="stress-test an ML model and write the six evidence artifacts",
         description="Run the model robustness workflow headless: train (or load a skops model), evaluate the "
                     "baseline and every scenario of the handbook, decide DEPLOY / RESTRICT / REDESIGN and write "
                     "stress_scenarios.json, robustness_results.json, performance_degradation_report.json, "

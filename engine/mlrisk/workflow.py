@@ -8,7 +8,7 @@ model that refuses unknown fields) and returns a frozen result. Build a request 
 Actions and what they store:
 
 * :func:`validate`: train (or load) the model, stress it with the handbook, decide and render
-  the five artifacts, and sign the manifest (``evidence_manifest.sig``) when a signing key
+  the six artifacts, and sign the manifest (``evidence_manifest.sig``) when a signing key
   exists (:mod:`engine.audit.keys`); when ``request.record``, one ``runs`` row (kind
   ``mlrisk``) with ``ml_runs``, ``ml_artifacts``, ``ml_degradation`` and an ``ml_decision``
   audit record in one transaction;
@@ -186,7 +186,7 @@ class ValidationRecorded:
         The request as its run's configuration keeps it: without the uploaded bytes, with the
         SHA-256 of the data (and model) bytes used.
     run : ValidationRun
-        Results, degradation rows and the evidence files' bytes (the five artifacts, and
+        Results, degradation rows and the evidence files' bytes (the six artifacts, and
         ``evidence_manifest.sig`` when signed).
     key_id : str or None
         The key that signed the manifest; None when no signing key exists (unsigned).
@@ -206,7 +206,7 @@ class ValidationRecorded:
 
     @property
     def artifacts(self) -> dict[str, bytes]:
-        """The evidence files, name -> bytes: the five artifacts (and the manifest's signature)."""
+        """The evidence files, name -> bytes: the six artifacts (and the manifest's signature)."""
         return self.run.artifacts
 
     @property
@@ -273,7 +273,7 @@ class StoredValidation:
     rows : list of dict
         performance_degradation_report.json, parsed.
     artifacts : dict of str to bytes
-        The evidence files: the five artifacts, ``evidence_manifest.sig`` when signed, and each
+        The evidence files: the six artifacts, ``evidence_manifest.sig`` when signed, and each
         sign-off's addendum ``signoff_NNN.json`` (with its ``.sig`` when signed).
     signoffs : DataFrame
         signed_at (naive UTC), name, comment, decision.
@@ -447,7 +447,7 @@ def _summary(decision: str, failing: list[str]) -> str:
 
 def validate(request: ValidateRequest, *, store: Store | None = None, run_id: str | None = None,
              generated_at: str | None = None) -> ValidationRecorded:
-    """Validate a model: baseline, every scenario x metric x subgroup, decision, five artifacts.
+    """Validate a model: baseline, every scenario x metric x subgroup, decision, six artifacts.
 
     Reads the data, model and handbook, computes with the store released, then (when
     ``request.record``) stores the run in one write session and one transaction: its ``runs`` row
@@ -568,7 +568,7 @@ def load_run(run_id: str, *, store: Store | None = None) -> StoredValidation:
 
 
 def evidence_zip(run_id: str, *, store: Store | None = None) -> bytes:
-    """A stored run's evidence as one zip: the five artifacts, the manifest's signature (when
+    """A stored run's evidence as one zip: the six artifacts, the manifest's signature (when
     signed) and every sign-off addendum with its signature.
 
     Raises

@@ -11,13 +11,13 @@ report bytes.
 from __future__ import annotations
 
 import asyncio
-import html
 import os
 import re
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from engine.display import chart_text
 from engine.errors import StressLabError
 
 if TYPE_CHECKING:
@@ -36,13 +36,6 @@ NO_BROWSER = ("drawing the report's charts needs Chromium (Plotly's kaleido expo
               "Chromium binary, and try again")
 
 _DEFS_ID = re.compile(r'id="defs-([0-9a-z]+)"')
-
-
-def chart_text(text: object) -> str:
-    """User text (a scenario name, a pool name) as Plotly must receive it to show it as text:
-    Plotly reads ``<b>``, ``<br>`` and entities in labels as markup, so ``<`` and ``&`` are
-    escaped."""
-    return html.escape(str(text), quote=False)
 
 
 def base_layout(*, title: str, x_title: str, y_title: str) -> dict[str, Any]:

@@ -22,6 +22,12 @@ MISSING_PANGO = ("making a PDF needs WeasyPrint and its system libraries (Pango)
                  "Ubuntu run `apt-get install libpango-1.0-0 libpangoft2-1.0-0`, then try again; "
                  "the HTML report needs none of them")
 
+# The HTML cascade also reads the inline SVG's style attributes and warns that ``fill`` and
+# ``stroke`` are no HTML properties; WeasyPrint's SVG renderer applies them. Its log keeps real
+# problems only. Set once here: raising and restoring the level around each print raced between
+# the app's sessions and could leave it raised.
+logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
 
 def html_to_pdf(document: str) -> bytes:
     """Print an HTML document (A4, its ``@page`` CSS) to PDF bytes.
@@ -50,13 +56,4 @@ def html_to_pdf(document: str) -> bytes:
     def no_fetch(url: str, *args: object, **kwargs: object) -> dict:
         raise ValueError(f"a report fetches nothing ({url!r} refused)")
 
-    # The HTML cascade also reads the inline SVG's style attributes and warns that ``fill`` and
-    # ``stroke`` are no HTML properties; WeasyPrint's SVG renderer applies them. Keep the log
-    # for real problems.
-    log = logging.getLogger("weasyprint")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        return weasyprint.HTML(string=document, url_fetcher=no_fetch).write_pdf()
-    finally:
-        log.setLevel(level)
+    return weasyprint.HTML(string=document, url_fetcher=no_fetch).write_pdf()

@@ -19,10 +19,9 @@ from engine.render import _charts
 from engine.render._html import Provenance, esc, figure, key_figures, page, section, table
 
 __all__ = ["ValidationReportData", "validation_html", "degradation_rows", "DEGRADATION_COLUMNS",
-           "metric_text", "evidence_report", "REPORT_NAME"]
+           "metric_text", "evidence_report"]
 
-#: The report's file name in a validation run's evidence.
-REPORT_NAME = "validation_report.html"
+#: The degradation table's columns, in the report and its tests.
 DEGRADATION_COLUMNS = ("Scenario", "Stress type", "Severity", "Metric", "Baseline", "Stressed",
                        "Worsening", "Threshold", "Status")
 

@@ -45,6 +45,7 @@ from engine.display import label, money_short, pct
 from engine.live import workflow as live
 from engine.market import workflow as market
 from engine.market.limits import load_default_limits
+from engine.market.readings import rule_label
 from engine.mlrisk import workflow as mlrisk
 from engine.store import Store
 
@@ -403,7 +404,7 @@ class DecisionSummary(_Model):
     def pending_frame(self) -> pd.DataFrame:
         """The pending list as a table: kind, who, what, since, page, item_id, severity."""
         cols = ["kind", "who", "what", "since", "page", "item_id", "severity"]
-        return pd.DataFrame([p.model_dump() for p in self.pending], columns=[*cols, "action"])[cols]
+        return pd.DataFrame([p.model_dump(include=set(cols)) for p in self.pending], columns=cols)
 
 
 # --------------------------------------------------------------------------- reading helpers
@@ -435,20 +436,6 @@ def _who(action: str) -> str:
 
 def _confidence(c: float) -> str:
     return f"{c * 100:g}%"
-
-
-def _rule_name(rule: str) -> str:
-    """A rule's name for reading: ``var_0.99`` reads "VaR 99%", others their glossary name."""
-    if rule.startswith("var_"):
-        try:
-            return f"VaR {_confidence(float(rule[4:]))}"
-        except ValueError:
-            pass
-    return label(rule)
-
-
-def _ratio(metric: float, threshold: float) -> float:
-    return metric / threshold if threshold > 0 else metric  # as engine.market.enforcement.decide
 
 
 # --------------------------------------------------------------------------- credit
@@ -527,7 +514,7 @@ def _validation_tile(summary: ValidationSummary) -> Tile:
         return Tile(**base, label="Latest decision", text=NO_RUN, empty=True,
                     lines=["Validate a model to see its DEPLOY / RESTRICT / REDESIGN decision."])
     # the worst of the models' latest decisions; among equals, the latest validated
-    head = min(summary.models, key=lambda m: -_severity(m.decision))
+    head = max(summary.models, key=lambda m: _severity(m.decision))
     n = len(summary.models)
     change_text = None
     if head.previous_decision is not None:
@@ -564,10 +551,11 @@ def _market(store: Store) -> MarketSummary:
         var.append(VaRFigure(confidence=float(key), var=d.metric, limit=d.threshold,
                              utilisation=d.utilisation, breached=d.breached, previous_var=prev,
                              change=None if prev is None else d.metric - prev))
+    decided = {d.rule: d for d in latest.decisions}  # a breach's rule was decided with it
     breaches = [OpenBreach(breach_id=str(b.breach_id), rule=str(b.rule),
-                           rule_name=_rule_name(str(b.rule)), sensor=str(b.sensor),
+                           rule_name=rule_label(str(b.rule)), sensor=str(b.sensor),
                            metric=float(b.metric), threshold=float(b.threshold),
-                           utilisation=_ratio(float(b.metric), float(b.threshold)),
+                           utilisation=decided[str(b.rule)].utilisation,
                            action=str(b.action), evaluated_at=latest.evaluated_at)
                 for b in _open(latest.breaches).itertuples()]
     return MarketSummary(

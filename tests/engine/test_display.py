@@ -45,3 +45,13 @@ def test_glossary_names_the_issue_terms():
     assert label("wac") == "Weighted average rate"
     assert term("unknown_code").name == "Unknown code" and term("unknown_code").help == ""
     assert all(t.help for t in GLOSSARY.values())
+
+
+def test_missing_values_of_every_kind_read_as_a_dash():
+    import numpy as np
+    import pandas as pd
+
+    # pandas.NA raises on truth tests ("boolean value of NA is ambiguous"): a cell of a nullable
+    # column must read "–", not crash the page
+    assert [money(v) for v in (None, math.nan, np.nan, pd.NA, pd.NaT)] == ["–"] * 5
+    assert pct(pd.NA) == "–" and money_short(pd.NA) == "–"
