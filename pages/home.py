@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import session, state
-from dashboard.components.format import USD, USD_CHANGE, metric_columns, plain, show_error
+from dashboard.components.format import USD, USD_CHANGE, metric_columns, money, pct, plain, show_error
 from dashboard.shell import PAGES
 from engine.credit.workflow import list_runs
 from engine.errors import StressLabError
@@ -161,7 +161,8 @@ def _market_figures(summary: DecisionSummary) -> None:
                                                         format=USD_CHANGE),
             })
     if m.es is not None:
-        st.caption(f"ES at {m.es_confidence:.1%}: {m.es:,.0f} USD. Evaluation {plain(m.evaluation_id)}.")
+        st.caption(f"ES at {pct(m.es_confidence, digits=1)}: {plain(money(m.es))} (USD). "
+                   f"Evaluation {plain(m.evaluation_id)}.")
     if m.open_breaches:
         breaches = pd.DataFrame([b.model_dump() for b in m.open_breaches])
         st.dataframe(

@@ -220,7 +220,7 @@ st.subheader("Evidence and report")
 artifacts = stored.artifacts
 if session.refuse_unless("download"):
     with st.container(horizontal=True):
-        st.download_button("Download the evidence (zip)", stored.zip_bytes(), file_name=f"evidence_{run_id}.zip",
+        st.download_button("Download the evidence (zip)", stored.zip_bytes, file_name=f"evidence_{run_id}.zip",
                            mime="application/zip", key="ml_dl_zip", type="primary", icon=":material/folder_zip:")
         if not report_downloads(run_id, store=store(), key="ml_dl_report"):
             st.caption("The validation report (HTML, PDF) is not available in this installation.")

@@ -200,15 +200,16 @@ with tab_stored:
             right.dataframe(frame, hide_index=True, width="stretch",
                             column_config={**metric_columns(frame.columns), by: label.capitalize()})
 
+    pool = cached_pool(pool_id)  # one copy out of the cache for both expanders
     with st.expander("Preview: the first 200 loans"):
-        loans = cached_pool(pool_id).frame.head(200)
+        loans = pool.frame.head(200)
         terms, behaviour = st.tabs(["Terms", "Behaviour (CPR, CDR, recovery)"])
         terms.dataframe(loans[[c for c in LOAN_TERMS if c in loans]], hide_index=True,
                         width="stretch", column_config=loan_columns())
         behaviour.dataframe(loans[[c for c in LOAN_BEHAVIOUR if c in loans]], hide_index=True,
                             width="stretch", column_config=loan_columns())
     with st.expander("Assumptions applied when this pool was stored"):
-        st.dataframe(assumptions_view(cached_pool(pool_id).assumptions), hide_index=True,
+        st.dataframe(assumptions_view(pool.assumptions), hide_index=True,
                      width="stretch", column_config=ASSUMPTION_COLUMNS)
 
     with st.expander("Delete this pool"):

@@ -117,17 +117,21 @@ def panels(account_id: str | None, page_desk: lw.DeskView) -> None:
         st.session_state["rd_ticking"] = False
         st.rerun(scope="app")  # the replay ended: draw the page once more, then stop ticking
     st.session_state["rd_ticking"] = job is not None and job.running
-    view = page_desk if st.session_state.pop("rd_page_run", False) else lw.desk(store=store)
-    session = view.session
-    if session is None:
+    try:  # a tick of the fragment alone runs outside the app's error handling (dashboard/app.py)
+        view = page_desk if st.session_state.pop("rd_page_run", False) else lw.desk(store=store)
+    except StressLabError as exc:
+        show_error(exc)
         return
-    status = "running" if st.session_state["rd_ticking"] else session.status
-    st.progress(session.fraction,
-                text=f"Events {session.events_done:,} of {session.events_total:,} ({status})")
-    feed = session.as_of.strftime("%Y-%m-%d %H:%M UTC") if session.as_of else "–"
-    st.caption(plain(f"Feed time {feed} · trades applied {session.trades_applied:,}, "
-                     f"rejected {session.trades_rejected:,} · alerts raised "
-                     f"{session.alerts_raised:,} · {session.trades_name}, {session.prices_name}"))
+    replay = view.session
+    if replay is None:
+        return
+    status = "running" if st.session_state["rd_ticking"] else replay.status
+    st.progress(replay.fraction,
+                text=f"Events {replay.events_done:,} of {replay.events_total:,} ({status})")
+    feed = replay.as_of.strftime("%Y-%m-%d %H:%M UTC") if replay.as_of else "–"
+    st.caption(plain(f"Feed time {feed} · trades applied {replay.trades_applied:,}, "
+                     f"rejected {replay.trades_rejected:,} · alerts raised "
+                     f"{replay.alerts_raised:,} · {replay.trades_name}, {replay.prices_name}"))
     rows, config = cl.desk_columns(view.accounts)
     st.dataframe(rows, hide_index=True, width="stretch", column_config=config, key="rd_desk")
     if account_id is None or account_id not in set(view.accounts["account_id"]):
@@ -141,7 +145,11 @@ def panels(account_id: str | None, page_desk: lw.DeskView) -> None:
                      "exceeded on 19 days out of 20.")
     m[3].metric("Margin utilisation", plain(pct(row["margin_utilization"], digits=1)),
                 help="Margin required / equity.")
-    history = lw.history(account_id, store=store)
+    try:
+        history = lw.history(account_id, store=store)
+    except StressLabError as exc:
+        show_error(exc)
+        return
     c1, c2 = st.columns(2)
     c1.plotly_chart(cl.pl_chart(history, account_id=account_id), key="rd_pl_chart")
     c2.plotly_chart(cl.risk_chart(history, account_id=account_id), key="rd_risk_chart")

@@ -268,7 +268,7 @@ except StressLabError as exc:
     show_error(exc)
     st.stop()
 
-shown_settings = _settings_of(run_id)
+shown_settings = settings_of_run(stored, library=library)  # the run just read, not a 2nd copy
 form_settings = settings_of_form() if may_run else None
 if shown_settings is not None and form_settings is not None and not running:
     differs = form_differences(form_settings, shown_settings)
@@ -283,17 +283,18 @@ if shown_settings is not None and form_settings is not None and not running:
         n2.button("Use this run's settings", key="stress_use_run", on_click=_form_from_shown_run,
                   icon=":material/undo:", disabled=bool(gone))
 
-base = table[table["scenario"] == "base"]
-worst = table[table["scenario"] != "base"].sort_values("npv_change").head(1)
+base = result.scenarios.get("base")
+worst = result.worst_scenario()  # the engine's rule: successful, finite, lowest NPV change
 npv = term("npv")
 h = st.columns(5)
 h[0].metric("Loans", f"{result.n_assets:,}")
-h[1].metric("Base NPV (USD)", money_short(base["npv"].iloc[0]) if len(base) else "–",
+h[1].metric("Base NPV (USD)", money_short(base.metrics.get("npv")) if base is not None else "–",
             help=npv.help)
-h[2].metric("Worst NPV change", pct(worst["npv_change_percent"].iloc[0], decimal=False, signed=True)
-            if len(worst) else "–",
-            help=(f"{plain(worst['name'].iloc[0])}, as a percentage of the base NPV" if len(worst)
-                  else None))
+h[2].metric("Worst NPV change",
+            pct(worst.metrics["npv_change_percent"], decimal=False, signed=True)
+            if worst is not None else "–",
+            help=(f"{plain(worst.scenario.name)}, as a percentage of the base NPV"
+                  if worst is not None else None))
 h[3].metric("Discount rate (annual)", pct(result.discount_rate))
 h[4].metric("Horizon (months)", f"{result.projection_periods}",
             help="Months projected from the analysis date.")
