@@ -25,6 +25,9 @@ __all__ = ["BodyGuard", "bearer", "caller", "close_code", "close_reason", "get_s
 #: (IANA's WebSocket close code registry).
 CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_NOT_FOUND = 4401, 4403, 4404
 CLOSE_TRY_AGAIN, CLOSE_INTERNAL = 1013, 1011
+#: The close code of each HTTP status a refusal gets (anything else closes as internal).
+_CLOSE_OF_STATUS = {401: CLOSE_UNAUTHORIZED, 403: CLOSE_FORBIDDEN, 404: CLOSE_NOT_FOUND,
+                    503: CLOSE_TRY_AGAIN}
 
 
 def get_store(request: Request) -> Store:
@@ -49,19 +52,9 @@ def bearer(authorization: str | None) -> str | None:
 
 
 def close_code(exc: BaseException) -> int:
-    """The WebSocket close code that answers ``exc`` (as :func:`~engine.api._errors.error_body`
-    answers an HTTP request)."""
-    from engine.errors import NotFoundError, PermissionDeniedError, StoreBusyError
-
-    if isinstance(exc, AuthenticationError):
-        return CLOSE_UNAUTHORIZED
-    if isinstance(exc, PermissionDeniedError):
-        return CLOSE_FORBIDDEN
-    if isinstance(exc, NotFoundError):
-        return CLOSE_NOT_FOUND
-    if isinstance(exc, StoreBusyError):
-        return CLOSE_TRY_AGAIN
-    return CLOSE_INTERNAL
+    """The WebSocket close code that answers ``exc``: the HTTP status
+    :func:`~engine.api._errors.error_body` gives it, in the close codes' terms."""
+    return _CLOSE_OF_STATUS.get(error_body(exc)[0], CLOSE_INTERNAL)
 
 
 async def socket_caller(websocket: Any, *, token: str | None) -> Any:

@@ -59,8 +59,7 @@ ALERT_WINDOW = 500
 _read = require_action("read")
 _acknowledge = require_action("acknowledge_alert")
 _check = require_action("run_compliance")
-_kill = require_action("kill_switch")
-_resume = require_action("kill_switch")
+_kill = require_action("kill_switch")  # the kill switch and resuming an account alike
 
 AccountId = Annotated[str, Path(min_length=1, max_length=128, description="The account's id.")]
 
@@ -217,7 +216,7 @@ def kill_switch(account_id: AccountId, *,
 def resume(account_id: AccountId, *,
            reason: str | None = Query(None, min_length=1, max_length=2000,
                                       description="Why (default 'resumed')."),
-           principal: Any = Depends(_resume),
+           principal: Any = Depends(_kill),
            store: Store = Depends(get_store)) -> live.StateChanged:
     """Recorded as done by the token's user. An account already ACTIVE is 422."""
     fields: dict[str, Any] = {"account_id": account_id, "by": principal.user}

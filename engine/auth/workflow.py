@@ -413,8 +413,9 @@ def authenticate(token: str | None, *, store: Store | None = None,
     store = store or Store()
     with store.read() as con:
         row = _store.token_row(con, token_id)
-        users = _store.count_users(con)
-        user = _store.user_row(con, str(row["user_name"])) if row is not None and users else None
+        user = _store.user_row(con, str(row["user_name"])) if row is not None else None
+        # a found user means users exist; only a token naming no user needs the count
+        users = user is not None or (row is not None and _store.count_users(con) > 0)
     if row is None or not hmac.compare_digest(str(row["token_hash"]), presented):
         raise AuthenticationError(UNKNOWN_TOKEN)
     if row["revoked_at"] is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["insert_task", "add_events", "last_seq", "get_task", "events_after", "open_tasks", "list_tasks"]
+__all__ = ["insert_task", "add_events", "last_seq", "get_task", "events_after", "open_tasks"]
 
 _TASK_COLUMNS = ("task_id, kind, user_id, label, status, message, progress, run_id, owner_pid,"
                  " owner_started, seq, created_at, updated_at")
@@ -75,13 +75,3 @@ def open_tasks(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     cur = con.execute(f"SELECT {_TASK_COLUMNS} FROM api_tasks"
                       " WHERE status IN ('queued', 'running') ORDER BY created_at")
     return [_row(cur, r) for r in cur.fetchall()]
-
-
-def list_tasks(con: duckdb.DuckDBPyConnection, *, user_id: str | None = None,
-               limit: int = 100) -> list[dict[str, Any]]:
-    """Tasks newest first (one user's when ``user_id`` is given)."""
-    where, params = ("WHERE user_id = ?", [user_id]) if user_id else ("", [])
-    cur = con.execute(f"SELECT {_TASK_COLUMNS} FROM api_tasks {where}"
-                      " ORDER BY created_at DESC, task_id DESC LIMIT ?", [*params, int(limit)])
-    return [_row(cur, r) for r in cur.fetchall()]
-
