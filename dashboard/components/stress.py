@@ -24,7 +24,7 @@ from engine.display import term
 
 __all__ = ["FormSettings", "FORM_KEYS", "settings_of_run", "settings_of_form", "form_differences",
            "put_in_form", "RESULT_COLUMNS", "result_columns", "GROUP_COLUMNS", "LOAN_COLUMNS",
-           "words", "drill_columns", "REPORT_FORMATS", "reports_available",
+           "words", "drill_columns", "reports_available",
            "report_bytes", "report_filename"]
 
 #: The form's widget keys (page prefix ``stress_``), by setting.
@@ -221,10 +221,6 @@ def drill_columns(by: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- reports
-
-#: Report formats offered, with the download's media type.
-REPORT_FORMATS: dict[str, str] = {"html": "text/html", "pdf": "application/pdf"}
-
 
 def reports_available() -> bool:
     """Whether this installation can build reports (``engine.reports`` importable)."""
