@@ -471,7 +471,7 @@ def project(
     loans: LoanArrays,
     *,
     factors: MarketFactors,
-    annual_yield: float,
+    discount: np.ndarray,
     horizon: int,
     n_periods: int,
     loan_level: bool = False,
@@ -484,8 +484,9 @@ def project(
         The pool (or a chunk of it), n_assets loans.
     factors : MarketFactors
         The scenario's market factors.
-    annual_yield : float
-        Discount yield ``y``, annual decimal, monthly compounded (used only for loan-level NPV).
+    discount : ndarray of shape (n_periods,)
+        Discount factor of each month of the pool table (row k: month k + 1), from
+        :func:`engine.credit._runner.scenario_discount`; used only for the loan-level NPV.
     horizon : int
         Months projected, H; a loan with more months left ends with a residual at H.
     n_periods : int
@@ -508,7 +509,9 @@ def project(
         _kernel_pool(loans.balance, coupon, loans.remaining, smm, mdr, rec, loans.recovery_lag,
                      int(horizon), pool)
         return pool, None
-    disc = discount_factors(annual_yield, n_periods)
+    disc = np.ascontiguousarray(discount, dtype=np.float64)
+    if disc.shape != (n_periods,):
+        raise ValueError(f"discount has shape {disc.shape}, expected ({n_periods},)")
     out = np.zeros((loans.n_assets if loan_level else 0, len(LOAN_FIELDS)), dtype=np.float64)
     _kernel(loans.balance, coupon, loans.remaining, smm, mdr, rec, loans.recovery_lag,
             int(horizon), disc, pool, out, bool(loan_level))

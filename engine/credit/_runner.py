@@ -502,7 +502,8 @@ def execute_run(
                 a, b = chunks[ci]
                 y = discount_yield(inner.discount_rate, sc.market_factors)
                 part, loans_out = project(loans.take(a, b), factors=sc.market_factors,
-                                          annual_yield=y, horizon=prepared.horizon,
+                                          discount=discount_factors(y, prepared.n_periods),
+                                          horizon=prepared.horizon,
                                           n_periods=prepared.n_periods, loan_level=loan_level)
                 last = acc.add_part(ci, part, loans_out)
         except InterruptedError as exc:

@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from pydantic import field_validator
@@ -39,6 +40,7 @@ __all__ = [
     "FACTOR_HELP",
     "MarketFactors",
     "Scenario",
+    "monthly_factors",
     "PREDEFINED_SCENARIOS",
     "FedTranslation",
     "translate_fed_scenario",
@@ -174,6 +176,25 @@ class Scenario(BaseModel):
         """{name, description, market_factors} as in the response JSON (all six factors)."""
         return {"name": self.name, "description": self.description,
                 "market_factors": self.market_factors.model_dump()}
+
+
+def monthly_factors(scenario: Scenario, n_months: int) -> dict[str, np.ndarray]:
+    """Each market factor of ``scenario`` month by month.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    n_months : int
+        Months wanted, >= 0; month ``k`` (1-based) is entry ``k - 1``.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (n_months,)
+        One float64 array per factor of :data:`FACTOR_RANGES`, in its own unit (decimal
+        shocks and spreads, multipliers). A scenario with constant factors gives constant arrays.
+    """
+    return {name: np.full(n_months, value, dtype=np.float64)
+            for name, value in scenario.market_factors.model_dump().items()}
 
 
 #: The fields of a custom scenario written as JSON.

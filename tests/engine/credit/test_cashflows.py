@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.credit import MarketFactors, loan_paths, monthly_rate, project
-from engine.credit._cashflows import POOL_FIELDS, horizon_of
+from engine.credit._cashflows import POOL_FIELDS, discount_factors, horizon_of
 
 from .conftest import arrays
 
@@ -18,7 +18,8 @@ NEUTRAL = MarketFactors()
 
 def run(loans, factors=NEUTRAL, *, y=0.06, periods=None, loan_level=False):
     h, t = horizon_of(loans, periods)
-    return project(loans, factors=factors, annual_yield=y, horizon=h, n_periods=t, loan_level=loan_level)
+    return project(loans, factors=factors, discount=discount_factors(y, t), horizon=h, n_periods=t,
+                   loan_level=loan_level)
 
 
 @pytest.mark.parametrize(
