@@ -172,8 +172,12 @@ with tab_stress:
     user_name = c1.text_input("Name of an extra window (optional)", key="mr_st_name",
                               help="Name a window of your own to replay it with the shipped "
                                    "ones; leave empty to replay only those.")
-    user_start = c2.date_input("Start", value=date(2022, 1, 3), key="mr_st_start")
-    user_end = c3.date_input("End", value=date(2022, 10, 12), key="mr_st_end")
+    # Any window inside the price history (the picker's own default is ±10 years of today).
+    first, last = inputs.first_date, inputs.last_date
+    user_start = c2.date_input("Start", value=min(max(date(2022, 1, 3), first), last),
+                               min_value=first, max_value=last, key="mr_st_start")
+    user_end = c3.date_input("End", value=min(max(date(2022, 10, 12), first), last),
+                             min_value=first, max_value=last, key="mr_st_end")
     windows = ([{"name": user_name.strip(), "start": str(user_start), "end": str(user_end)}]
                if user_name.strip() else [])
     try:

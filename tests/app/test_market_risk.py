@@ -232,3 +232,19 @@ def test_limit_evaluation_report_is_built_on_demand(db):
     assert at.session_state["mr_reports"][0] == evaluation
     html = at.session_state["mr_reports"][1]["html"].content.decode()
     assert evaluation in html
+
+
+def test_a_stress_window_from_2008_can_be_entered_and_is_replayed(db):
+    """The date pickers reach back over the whole price history, not ±10 years of today."""
+    at = _app()
+    at.text_input(key="mr_st_name").input("Lehman weeks")
+    at.date_input(key="mr_st_start").set_value(date(2008, 9, 1))
+    at.date_input(key="mr_st_end").set_value(date(2008, 11, 28)).run()
+    assert not at.exception
+    assert not at.error
+    for key in ("mr_st_start", "mr_st_end"):  # the whole history, from its first day (1990)
+        assert at.date_input(key=key).min == date(1990, 1, 2)
+    windows = _frame(at, "max_drawdown").set_index("name")
+    # 2008-09-01 was Labor Day: the replay starts on the next trading day.
+    assert str(windows.loc["Lehman weeks", "start"]) == "2008-09-02"
+    assert str(windows.loc["Lehman weeks", "end"]) == "2008-11-28"
