@@ -110,7 +110,8 @@ DEFAULT_CACHE = MemoryCache()
 
 
 def cache_key(*, pool_hash: str, scenario: Scenario, analysis_date: date, discount_rate: float,
-              horizon: int, delinquent_cdr: Mapping[str, float]) -> str:
+              horizon: int, delinquent_cdr: Mapping[str, float],
+              valuation: Mapping[str, Any] | None = None) -> str:
     """SHA-256 of everything a scenario's result depends on, engine version included.
 
     Parameters
@@ -126,6 +127,10 @@ def cache_key(*, pool_hash: str, scenario: Scenario, analysis_date: date, discou
         Months projected.
     delinquent_cdr : mapping of asset_class to annual CDR
         The floor applied to delinquent loans (it changes their cashflows).
+    valuation : mapping, optional
+        How the run discounts and values the residual (flat or curve, the curve's date used,
+        spread and source file hash, the residual valuation): see
+        :func:`engine.credit._runner.valuation_facts`.
 
     Returns
     -------
@@ -139,6 +144,7 @@ def cache_key(*, pool_hash: str, scenario: Scenario, analysis_date: date, discou
         "discount_rate": discount_rate,
         "horizon": horizon,
         "delinquent_cdr": dict(delinquent_cdr),
+        "valuation": dict(valuation or {}),
         "engine": __version__,
     })
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -1,7 +1,9 @@
 """Valuation and risk metrics of a pool's projected cashflows.
 
-All time is in years, ``t_k = k / 12`` for month ``k``; the discount yield ``y`` is annual,
-decimal, monthly compounded, so the discount factor of month ``k`` is ``(1 + y/12) ** -k``.
+All time is in years, ``t_k = k / 12`` for month ``k``. Flat discounting: the discount yield ``y``
+is annual, decimal, monthly compounded, so the discount factor of month ``k`` is
+``(1 + y/12) ** -k``; curve discounting gives the factors themselves
+(:func:`engine.credit._runner.scenario_discount`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "npv", "npv_change", "npv_change_percent", "irr", "starting_balance",
     "total_principal", "total_interest", "total_prepayment", "total_scheduled_principal",
     "total_default", "total_recovery", "total_loss", "loss_percent", "residual_balance",
-    "duration", "modified_duration", "convexity", "weighted_average_life", "discount_yield",
+    "residual_share", "residual_value", "loss_beyond_horizon", "duration", "modified_duration", "convexity", "weighted_average_life", "discount_yield",
 )
 
 
@@ -114,52 +116,91 @@ def irr(cashflow: np.ndarray, price: float) -> float:
     return float(12.0 * math.expm1(-t))
 
 
-def pool_metrics(pool: np.ndarray, *, starting_balance: float, annual_yield: float) -> dict[str, float]:
+def pool_metrics(pool: np.ndarray, *, starting_balance: float, annual_yield: float | None = None,
+                 discount: np.ndarray | None = None,
+                 residual_balance: np.ndarray | None = None) -> dict[str, float | None]:
     """Every metric of one scenario from its pool cashflow table.
 
     Parameters
     ----------
     pool : ndarray of shape (n_periods, len(POOL_FIELDS))
-        From :func:`engine.credit._cashflows.project`, currency units.
+        From :func:`engine.credit._cashflows.project`, currency units. Its ``residual`` column
+        is the value at the horizon of the balance left there (at par: the balance).
     starting_balance : float
         Sum of current balances (paid-off loans excluded), currency units.
-    annual_yield : float
-        Discount yield ``y``, annual decimal, monthly compounded.
+    annual_yield : float, optional
+        A flat discount yield ``y``, annual decimal, monthly compounded: discount factors
+        ``(1 + y/12) ** -k`` (unless ``discount`` is given) and the flat-yield durations.
+    discount : ndarray of shape (n_periods,), optional
+        Discount factor of each month (a curve, or a path of rates). Without ``annual_yield``
+        the durations are Fisher–Weil (see Returns).
+    residual_balance : ndarray of shape (n_periods,), optional
+        Balance left at the horizon by month, currency units; default the ``residual`` column
+        (valued at par). Used for ``residual_balance``, ``residual_share`` and the WAL.
 
     Returns
     -------
     dict
         ``npv`` = sum CF_k v_k; ``irr`` (:func:`irr` against ``starting_balance``);
-        ``duration`` = Macaulay duration in years, sum t_k PV_k / NPV;
+        with a flat yield: ``duration`` = Macaulay duration in years, sum t_k PV_k / NPV;
         ``modified_duration`` = duration / (1 + y/12);
         ``convexity`` = sum t_k (t_k + 1/12) PV_k / (NPV (1 + y/12)^2), years^2;
+        ``discount_yield`` = y. With discount factors only (a curve): ``duration`` is the
+        Fisher–Weil duration sum t_k PV_k / NPV, ``modified_duration`` the same (the
+        sensitivity to a parallel shift of the continuously compounded zero rate),
+        ``convexity`` = sum t_k^2 PV_k / NPV, and ``discount_yield`` the flat monthly
+        compounded yield giving the same NPV (:func:`irr` of the cashflows against the NPV).
         ``weighted_average_life`` = sum t_k P_k / sum P_k with P = scheduled + prepaid +
-        recovered principal (+ the residual at the horizon), years; totals in currency units;
-        ``loss_percent`` = total_loss / starting_balance * 100.
+        recovered principal (+ the residual balance at the horizon), years; totals in currency
+        units; ``loss_percent`` = total_loss / starting_balance * 100; ``residual_share`` = the
+        residual balance / starting_balance, decimal.
         ``npv_change`` and ``npv_change_percent`` are filled by the runner against base.
+
+    Raises
+    ------
+    ValueError
+        If neither ``annual_yield`` nor ``discount`` is given, or ``discount`` has another
+        length than the table.
 
     References
     ----------
     Fabozzi, *Bond Markets, Analysis and Strategies*, 9th ed., ch. 4 (Macaulay and modified
-    duration, convexity with periodic compounding); Fabozzi, *The Handbook of Mortgage-Backed
-    Securities*, 7th ed. (weighted average life).
+    duration, convexity with periodic compounding); Fisher & Weil (1971), "Coping with the risk
+    of interest-rate fluctuations", *Journal of Business* 44(4) (duration on a term structure);
+    Fabozzi, *The Handbook of Mortgage-Backed Securities*, 7th ed. (weighted average life).
     """
     n = pool.shape[0]
     t = np.arange(1, n + 1, dtype=np.float64) / 12.0
-    v = discount_factors(annual_yield, n)
+    if discount is None:
+        if annual_yield is None:
+            raise ValueError("pool_metrics needs annual_yield or discount")
+        v = discount_factors(annual_yield, n)
+    else:
+        v = np.asarray(discount, dtype=np.float64)
+        if v.shape != (n,):
+            raise ValueError(f"discount has shape {v.shape}, expected ({n},)")
     cf = pool_cashflow(pool)
     pv = cf * v
     npv = float(pv.sum())
     sched = pool[:, _F["scheduled_principal"]]
     prep = pool[:, _F["prepayment"]]
     rec = pool[:, _F["recovery"]]
-    resid = pool[:, _F["residual"]]
+    resid = pool[:, _F["residual"]] if residual_balance is None else residual_balance
     principal_flow = sched + prep + rec + resid
     denom = float(principal_flow.sum())
-    base = 1.0 + annual_yield / 12.0
     duration = float((t * pv).sum() / npv) if npv > 0 else float("nan")
-    convexity = float((t * (t + 1.0 / 12.0) * pv).sum() / (npv * base**2)) if npv > 0 else float("nan")
+    if annual_yield is not None:
+        base = 1.0 + annual_yield / 12.0
+        modified = duration / base
+        convexity = (float((t * (t + 1.0 / 12.0) * pv).sum() / (npv * base**2)) if npv > 0
+                     else float("nan"))
+        y = float(annual_yield)
+    else:
+        modified = duration
+        convexity = float((t * t * pv).sum() / npv) if npv > 0 else float("nan")
+        y = irr(cf, npv)
     total_loss = float(pool[:, _F["loss"]].sum())
+    residual = float(resid.sum())
     return {
         "npv": npv,
         "irr": irr(cf, starting_balance),
@@ -172,10 +213,11 @@ def pool_metrics(pool: np.ndarray, *, starting_balance: float, annual_yield: flo
         "total_recovery": float(rec.sum()),
         "total_loss": total_loss,
         "loss_percent": total_loss / starting_balance * 100.0 if starting_balance > 0 else float("nan"),
-        "residual_balance": float(resid.sum()),
+        "residual_balance": residual,
+        "residual_share": residual / starting_balance if starting_balance > 0 else float("nan"),
         "duration": duration,
-        "modified_duration": duration / base,
+        "modified_duration": modified,
         "convexity": convexity,
         "weighted_average_life": float((t * principal_flow).sum() / denom) if denom > 0 else float("nan"),
-        "discount_yield": float(annual_yield),
+        "discount_yield": y,
     }

@@ -21,6 +21,8 @@ chunk tables are kept and summed in chunk order when the last one arrives
 
 from __future__ import annotations
 
+import calendar
+import dataclasses
 import hashlib
 import os
 import threading
@@ -28,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
@@ -35,17 +38,20 @@ import pandas as pd
 
 from engine.canonical import canonical_json
 from engine.credit._cache import DEFAULT_CACHE, ResultCache, cache_key
-from engine.credit._cashflows import (
+from engine.credit._cashflows import (  # noqa: F401 - discount_factors kept for callers
     LOAN_FIELDS,
     POOL_FIELDS,
     LoanArrays,
     discount_factors,
     horizon_of,
     project,
+    scenario_rates,
+    scheduled_balance_fraction,
 )
+from engine.credit._curve import ZeroCurve, treasury_curve
 from engine.credit._metrics import pool_cashflow, pool_metrics
 from engine.credit._scenarios import (
-    MarketFactors, Scenario, builtin_scenarios, check_custom_key, make_scenario,
+    MarketFactors, Scenario, builtin_scenarios, check_custom_key, make_scenario, monthly_factors,
 )
 from engine.credit.models import (
     PoolData,
@@ -63,13 +69,18 @@ __all__ = [
     "ChunkProgress",
     "PreparedRun",
     "Progress",
+    "ScenarioDiscount",
     "chunk_bounds",
     "discount_yield",
+    "scenario_discount",
+    "valuation_facts",
     "execute_run",
     "packaged_delinquent_cdr",
     "prepare_run",
     "resolve_scenarios",
+    "roll_forward",
     "run_stress_test",
+    "whole_months",
 ]
 
 #: Loans per chunk of work. Fixed, so the chunks (and every floating-point sum) do not depend on
@@ -90,6 +101,185 @@ def discount_yield(discount_rate: float, factors: MarketFactors) -> float:
     """
     return (discount_rate + factors.interest_rate_shock + factors.discount_rate_shock
             + factors.spread_widening)
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioDiscount:
+    """One scenario's discount factors, and its flat yield when it has one.
+
+    Attributes
+    ----------
+    factors : ndarray of shape (n_periods,)
+        Discount factor of month k + 1 at row k.
+    flat_yield : float or None
+        The single discount yield (annual, decimal, monthly compounded) when the factors are
+        ``(1 + y/12) ** -k``: flat discounting with constant factors. None for a curve or a
+        path of rates.
+    """
+
+    factors: np.ndarray
+    flat_yield: float | None
+
+
+def scenario_discount(
+    scenario: Scenario,
+    *,
+    discount_rate: float,
+    n_periods: int,
+    curve: ZeroCurve | None = None,
+    spread: float = 0.0,
+) -> ScenarioDiscount:
+    """The discount factors of one scenario, month by month: the one place they are built.
+
+    The scenario's shift in month i is ``s_i = interest_rate_shock_i + discount_rate_shock_i +
+    spread_widening_i`` (:func:`engine.credit._scenarios.monthly_factors`, constant or a path).
+
+    * Flat (``curve`` None): ``v_k = prod_{i<=k} 1 / (1 + (r + s_i)/12)`` with ``r`` the
+      discount rate, annual decimal, monthly compounded; for constant factors this is
+      ``(1 + y/12) ** -k`` with ``y = r + s`` (:func:`discount_yield`), computed as such.
+    * Curve: ``v_k = P(t_k) exp(-(spread t_k + sum_{i<=k} s_i / 12))``, ``t_k = k / 12``: the
+      spread and the shifts move the continuously compounded zero rate in parallel (for
+      constant factors ``P(t_k) exp(-(spread + s) t_k)``).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    discount_rate : float
+        Annual, decimal, monthly compounded (flat discounting only).
+    n_periods : int
+        Months wanted, >= 1.
+    curve : ZeroCurve, optional
+        The zero curve (:func:`engine.credit._curve.treasury_curve`); None for flat.
+    spread : float
+        Added to the zero rate, annual decimal, continuously compounded (curve only).
+
+    Returns
+    -------
+    ScenarioDiscount
+
+    Raises
+    ------
+    ValueError
+        If a month's flat rate gives ``1 + y/12 <= 0``.
+    """
+    f = monthly_factors(scenario, n_periods)
+    shock, dshock, widen = (f["interest_rate_shock"], f["discount_rate_shock"],
+                            f["spread_widening"])
+    if curve is None:
+        y = discount_rate + shock + dshock + widen  # same order as discount_yield
+        if n_periods == 0 or np.all(y == y[0]):
+            flat = float(y[0]) if n_periods else discount_yield(discount_rate,
+                                                                 scenario.market_factors)
+            return ScenarioDiscount(discount_factors(flat, n_periods), flat)
+        base = 1.0 + y / 12.0
+        if np.any(base <= 0.0):
+            raise ValueError("a month's discount yield gives 1 + y/12 <= 0")
+        return ScenarioDiscount(np.cumprod(1.0 / base), None)
+    t = np.arange(1, n_periods + 1, dtype=np.float64) / 12.0
+    s = shock + dshock + widen
+    if n_periods == 0 or np.all(s == s[0]):
+        total = (spread + float(s[0])) * t if n_periods else t
+    else:
+        total = spread * t + np.cumsum(s) / 12.0
+    return ScenarioDiscount(curve.monthly_discount(n_periods) * np.exp(-total), None)
+
+
+def valuation_facts(request_inner, *, curve: ZeroCurve | None) -> dict[str, object]:
+    """What a run records about its valuation (and its cache key holds).
+
+    Parameters
+    ----------
+    request_inner : AnalysisRequest
+    curve : ZeroCurve or None
+
+    Returns
+    -------
+    dict
+        ``discounting``; flat: ``discount_rate``; curve: ``curve_spread`` and
+        :meth:`ZeroCurve.describe`; and ``residual_valuation``. Rates annual, decimal.
+    """
+    facts: dict[str, object] = {"discounting": request_inner.discounting}
+    if curve is None:
+        facts["discount_rate"] = request_inner.discount_rate
+    else:
+        facts["curve_spread"] = request_inner.curve_spread
+        facts.update(curve.describe())
+    facts["residual_valuation"] = request_inner.residual_valuation
+    return facts
+
+
+def whole_months(start: date, end: date) -> int:
+    """Whole calendar months from ``start`` to ``end`` (``end >= start``).
+
+    A month counts once its day of the month is reached (15 Jan → 14 Mar is 1), except that an
+    ``end`` on the last day of its month completes the month (31 Jan → 28 Feb is 1), the rule
+    the tape mappings use to derive ages.
+    """
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if end.day < start.day and end.day != calendar.monthrange(end.year, end.month)[1]:
+        months -= 1
+    return months
+
+
+def roll_forward(pool: PoolData, *, analysis_date: date,
+                 delinquent_cdr: Mapping[str, float] | None = None) -> tuple[PoolData, int]:
+    """The pool as expected at ``analysis_date``: rolled forward from its cutoff date.
+
+    With ``m`` = :func:`whole_months` from the cutoff to the analysis date, every performing or
+    delinquent loan is aged by ``m`` months and its balance is the expected run-off under the
+    base assumptions (no scenario factors), the closed form of
+    :func:`engine.credit._cashflows.loan_paths`: ``B_m = B_0 q**m S_m`` with
+    ``q = (1 - MDR)(1 - SMM)`` and ``S_m`` the scheduled balance fraction. A loan with ``m`` or
+    fewer months left matures before the analysis date and is removed. Loans in default (written
+    off in the first month after the date) and paid-off loans are kept as they are; statuses are
+    not changed. A pool without a cutoff date is taken as of the analysis date (nothing rolled).
+
+    Parameters
+    ----------
+    pool : PoolData
+    analysis_date : date
+    delinquent_cdr : mapping of asset_class to annual CDR, optional
+        The CDR floor of delinquent loans, as in the run.
+
+    Returns
+    -------
+    (PoolData, int)
+        The rolled pool (its cutoff date set to ``analysis_date``) and ``m``; the pool itself
+        and 0 when there is nothing to roll.
+
+    Raises
+    ------
+    InputError
+        If ``analysis_date`` is before the cutoff date, or every loan matures before it.
+    """
+    cutoff = pool.cutoff_date
+    if cutoff is None or analysis_date == cutoff:
+        return pool, 0
+    if analysis_date < cutoff:
+        raise InputError(
+            f"analysis date {analysis_date.isoformat()} is before pool {pool.pool_name!r}'s "
+            f"cutoff date {cutoff.isoformat()}; the pool cannot be rolled back: give a date on "
+            "or after the cutoff")
+    m = whole_months(cutoff, analysis_date)
+    if m == 0:
+        return dataclasses.replace(pool, cutoff_date=analysis_date), 0
+    frame = pool.frame
+    loans = LoanArrays.from_frame(frame, delinquent_cdr=delinquent_cdr)
+    coupon, smm, mdr, _ = scenario_rates(loans, MarketFactors())
+    status = frame["status"].astype("string").to_numpy(dtype=object, na_value="")
+    runs = (status == "performing") | (status == "delinquent")
+    frac = scheduled_balance_fraction(coupon[:, None], remaining=loans.remaining[:, None],
+                                      months=np.array([[m]]))[:, 0]
+    rolled = frame["balance"].to_numpy(dtype=np.float64) * ((1.0 - mdr) * (1.0 - smm)) ** m * frac
+    keep = ~runs | (loans.remaining > m)
+    if not keep.any():
+        raise InputError(f"every loan of pool {pool.pool_name!r} matures before the analysis "
+                         f"date {analysis_date.isoformat()} ({m} months after the cutoff)")
+    out = frame.copy()
+    out["balance"] = np.where(runs, rolled, out["balance"].to_numpy(dtype=np.float64))
+    out["age"] = np.where(runs, out["age"].to_numpy() + m, out["age"].to_numpy())
+    out = out.loc[keep].reset_index(drop=True).astype(frame.dtypes.to_dict())
+    return dataclasses.replace(pool, frame=out, cutoff_date=analysis_date), m
 
 
 @lru_cache(maxsize=1)
@@ -169,9 +359,8 @@ def chunk_bounds(n: int, *, size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
-def _cashflow_table(pool: np.ndarray, annual_yield: float) -> pd.DataFrame:
+def _cashflow_table(pool: np.ndarray, v: np.ndarray) -> pd.DataFrame:
     n = pool.shape[0]
-    v = discount_factors(annual_yield, n)
     cf = pool_cashflow(pool)
     df = pd.DataFrame(pool, columns=list(POOL_FIELDS))
     df.insert(0, "time_years", np.arange(1, n + 1) / 12.0)
@@ -221,6 +410,19 @@ class PreparedRun:
         Months projected.
     n_periods : int
         Rows of each pool cashflow table (horizon + the longest recovery lag).
+    full_horizon, full_n_periods : int
+        The same for the full run-off (the longest remaining term).
+    run_off : bool
+        The residual at a horizon that cuts the run-off is valued by the scenario's own run-off
+        beyond it (``residual_valuation="run_off"``): each chunk is also projected to full
+        run-off.
+    curve : ZeroCurve or None
+        The zero curve of curve discounting.
+    discounts : dict of key to ScenarioDiscount
+        Each scenario's discount factors (:func:`scenario_discount`), ``max(n_periods,
+        full_n_periods)`` months when ``run_off``, else ``n_periods``.
+    valuation : dict
+        :func:`valuation_facts`.
     starting_balance : float
         Sum of current balances (paid-off loans excluded), currency units.
     pool_hash : str
@@ -241,6 +443,12 @@ class PreparedRun:
     pool_hash: str
     delinquent_cdr: dict[str, float]
     cache_keys: dict[str, str]
+    full_horizon: int = 0
+    full_n_periods: int = 0
+    run_off: bool = False
+    curve: ZeroCurve | None = None
+    discounts: dict[str, ScenarioDiscount] | None = None
+    valuation: dict[str, object] | None = None
 
     @property
     def loan_level(self) -> bool:
@@ -284,7 +492,7 @@ def prepare_run(
     Raises
     ------
     InputError
-        No pool given, or an empty pool.
+        No pool given, or an empty pool; a curve date outside the Treasury file.
     ScenarioError
         An unknown scenario name or a custom factor out of its range.
     """
@@ -298,19 +506,78 @@ def prepare_run(
     scenarios = resolve_scenarios(request.scenario_names, custom=request.custom_scenarios,
                                   library=library if library is not None else builtin_scenarios())
     cdr_floor = dict(delinquent_cdr) if delinquent_cdr is not None else packaged_delinquent_cdr()
+    cutoff = pool.cutoff_date
+    pool, rolled = roll_forward(pool, analysis_date=inner.analysis_date, delinquent_cdr=cdr_floor)
     loans = LoanArrays.from_frame(pool.frame, delinquent_cdr=cdr_floor)
     horizon, n_periods = horizon_of(loans, inner.projection_periods)
+    full_horizon, full_n_periods = horizon_of(loans, None)
+    run_off = inner.residual_valuation == "run_off" and horizon < full_horizon
+    curve = (treasury_curve(inner.curve_date or inner.analysis_date)
+             if inner.discounting == "curve" else None)
+    valuation = valuation_facts(inner, curve=curve)
+    valuation["full_run_off_months"] = full_horizon
+    valuation["cutoff_date"] = cutoff.isoformat() if cutoff else None
+    valuation["rolled_forward_months"] = rolled
+    n_disc = max(n_periods, full_n_periods) if run_off else n_periods
+    discounts = {k: scenario_discount(s, discount_rate=inner.discount_rate, n_periods=n_disc,
+                                      curve=curve, spread=inner.curve_spread)
+                 for k, s in scenarios.items()}
     if not request.include_loan_level:  # pool sums only: the fast kernel wants loans by lag
         loans = loans.sorted_for_projection()
     pool_hash = pool.content_hash()
     keys = {k: cache_key(pool_hash=pool_hash, scenario=s, analysis_date=inner.analysis_date,
                          discount_rate=inner.discount_rate, horizon=horizon,
-                         delinquent_cdr=cdr_floor)
+                         delinquent_cdr=cdr_floor,
+                         valuation={**valuation, "run_off": run_off})
             for k, s in scenarios.items()}
     return PreparedRun(request=request, pool=pool, scenarios=scenarios, loans=loans,
                        horizon=horizon, n_periods=n_periods,
                        starting_balance=float(loans.balance.sum()), pool_hash=pool_hash,
-                       delinquent_cdr=cdr_floor, cache_keys=keys)
+                       delinquent_cdr=cdr_floor, cache_keys=keys, full_horizon=full_horizon,
+                       full_n_periods=full_n_periods, run_off=run_off, curve=curve,
+                       discounts=discounts, valuation=valuation)
+
+
+_RESID = POOL_FIELDS.index("residual")
+_LOSS = POOL_FIELDS.index("loss")
+
+
+def _value(prepared: PreparedRun, key: str, table: np.ndarray) -> tuple[np.ndarray, dict]:
+    """The pool table as shown and the metrics of scenario ``key``.
+
+    ``table`` is the horizon's pool table, stacked over the full run-off's when
+    ``prepared.run_off``. Then the residual balance B_H left at the horizon H is valued at the
+    present value of the run-off beyond H: ``PV = NPV_full - NPV_H`` with ``NPV_H`` the
+    horizon's cashflows without the residual (every flow up to H, recoveries of defaults up to H
+    included, is the same in both projections), and the table's ``residual`` column holds
+    ``PV / v_H``, its value at the horizon; ``residual_value`` = PV (currency, at the analysis
+    date), ``loss_beyond_horizon`` = losses after H. At par, the residual column is B_H,
+    ``residual_value`` = B_H v_H and ``loss_beyond_horizon`` is None (not projected) unless
+    the horizon covers the run-off (0).
+    """
+    n = prepared.n_periods
+    d = prepared.discounts[key]
+    v = d.factors[:n]
+    shown = table[:n]
+    balance = shown[:, _RESID].copy()
+    if prepared.run_off:
+        full = table[n:]
+        npv_full = float((pool_cashflow(full) * d.factors[:prepared.full_n_periods]).sum())
+        npv_h = float(((pool_cashflow(shown) - balance) * v).sum())
+        pv = npv_full - npv_h
+        shown = shown.copy()
+        shown[:, _RESID] = 0.0
+        h = prepared.horizon
+        shown[h - 1, _RESID] = pv / v[h - 1]
+        beyond = float(full[prepared.horizon:, _LOSS].sum())
+    else:
+        pv = float((balance * v).sum())
+        beyond = 0.0 if prepared.horizon >= prepared.full_horizon else None
+    metrics = pool_metrics(shown, starting_balance=prepared.starting_balance,
+                           annual_yield=d.flat_yield, discount=v, residual_balance=balance)
+    metrics["residual_value"] = pv
+    metrics["loss_beyond_horizon"] = beyond
+    return shown, metrics
 
 
 class _ScenarioAccumulator:
@@ -446,10 +713,10 @@ def execute_run(
     for k, sc in scenarios.items():
         hit = cache.get(prepared.cache_keys[k]) if use_cache else None
         if hit is not None:
-            y = discount_yield(inner.discount_rate, sc.market_factors)
+            v = prepared.discounts[k].factors[:prepared.n_periods]
             results[k] = ScenarioResult(
                 key=k, scenario=sc, status="success", execution_time=0.0, cache_hit=True,
-                metrics=dict(hit["metrics"]), cashflows=_cashflow_table(hit["pool"], y))
+                metrics=dict(hit["metrics"]), cashflows=_cashflow_table(hit["pool"], v))
         else:
             pending[k] = _ScenarioAccumulator(len(chunks))
 
@@ -467,14 +734,13 @@ def execute_run(
             res = ScenarioResult(key=k, scenario=sc, status="error", error=acc.error,
                                  execution_time=acc.elapsed)
         else:
-            y = discount_yield(inner.discount_rate, sc.market_factors)
             try:
                 pool_table, loan_rows = acc.result()
-                metrics = pool_metrics(pool_table, starting_balance=prepared.starting_balance,
-                                       annual_yield=y)
+                pool_table, metrics = _value(prepared, k, pool_table)
+                v = prepared.discounts[k].factors[:prepared.n_periods]
                 res = ScenarioResult(
                     key=k, scenario=sc, status="success", execution_time=acc.elapsed,
-                    metrics=metrics, cashflows=_cashflow_table(pool_table, y),
+                    metrics=metrics, cashflows=_cashflow_table(pool_table, v),
                     loan_level=(_loan_table(prepared.pool, loan_rows) if loan_level else None))
                 if use_cache:
                     cache.put(prepared.cache_keys[k], {"metrics": metrics, "pool": pool_table})
@@ -500,11 +766,21 @@ def execute_run(
             else:
                 sc = scenarios[k]
                 a, b = chunks[ci]
-                y = discount_yield(inner.discount_rate, sc.market_factors)
-                part, loans_out = project(loans.take(a, b), factors=sc.market_factors,
-                                          discount=discount_factors(y, prepared.n_periods),
+                disc = prepared.discounts[k].factors
+                chunk = loans.take(a, b)
+                part, loans_out = project(chunk, factors=sc.market_factors,
+                                          discount=disc[:prepared.n_periods],
                                           horizon=prepared.horizon,
                                           n_periods=prepared.n_periods, loan_level=loan_level)
+                if prepared.run_off:  # the scenario's own run-off beyond the horizon
+                    full, full_loans = project(chunk, factors=sc.market_factors,
+                                               discount=disc[:prepared.full_n_periods],
+                                               horizon=prepared.full_horizon,
+                                               n_periods=prepared.full_n_periods,
+                                               loan_level=loan_level)
+                    part = np.vstack([part, full])
+                    if loans_out is not None:
+                        loans_out[:, LOAN_FIELDS.index("npv")] = full_loans[:, 0]
                 last = acc.add_part(ci, part, loans_out)
         except InterruptedError as exc:
             last = acc.fail(ci, str(exc))
@@ -546,6 +822,7 @@ def execute_run(
 
     pool = prepared.pool
     return StressTestResult(
+        valuation=dict(prepared.valuation or {}),
         pool_id=pool.pool_id,
         pool_name=pool.pool_name,
         analysis_date=inner.analysis_date,

@@ -85,6 +85,12 @@ POOL_FIELDS: tuple[str, ...] = (
     "residual",
 )
 
+#: The units of every stress-run download, as its provenance states them.
+UNITS = ("amounts in the pool's currency (USD for the bundled data); rates, shares and "
+         "probabilities annual decimals (0.05 = 5 %), except columns named *_percent, in "
+         "percent; time_years, duration and weighted_average_life in years; period and "
+         "projection_periods in months; execution_time in seconds")
+
 #: Columns of a scenario's monthly pool cashflow table.
 CASHFLOW_COLUMNS: tuple[str, ...] = (
     "period", "time_years", *POOL_FIELDS, "total_cashflow", "discount_factor", "present_value",
@@ -103,6 +109,17 @@ class AnalysisRequest(BaseModel):
     projection_periods: int | None = Field(default=None, ge=1, le=600,
                                            description="Months; default: the longest remaining term.")
     include_cashflows: bool = False
+    discounting: Literal["flat", "curve"] = Field(
+        default="flat", description="flat: discount_rate, monthly compounded; curve: the US "
+        "Treasury zero curve of curve_date plus curve_spread (engine.credit._curve).")
+    curve_date: date | None = Field(default=None,
+                                    description="Curve date; default the analysis date.")
+    curve_spread: float = Field(default=0.0, ge=-0.05, le=0.20, allow_inf_nan=False,
+                                description="Added to the continuously compounded zero rate, "
+                                "annual, decimal (curve discounting only).")
+    residual_valuation: Literal["par", "run_off"] = Field(
+        default="par", description="How the balance left at a horizon shorter than the run-off "
+        "is valued: at par, or as the present value of the scenario's own run-off beyond it.")
 
 
 class ScenarioSpec(BaseModel):
@@ -246,6 +263,12 @@ class StressTestResult(BaseModel):
         SHA-256 of the pool's content and every setting that changes a number.
     scenarios : dict of str to ScenarioResult
         In run order, base first.
+    valuation : dict
+        How the run valued: ``discounting`` (``flat`` or ``curve``), ``discount_rate`` (flat)
+        or the curve (``curve_date``, ``curve_date_used``, ``curve_spread``, ``source``,
+        ``source_sha256``, ``par_yields``, ``method``), ``residual_valuation`` and the horizon
+        facts (``full_run_off`` months). Rates annual, decimal. Stored in the base entry of the
+        response (``valuation``).
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -262,6 +285,7 @@ class StressTestResult(BaseModel):
     include_cashflows: bool = False
     generate_report: bool = True
     scenarios: dict[str, ScenarioResult]
+    valuation: dict[str, Any] = Field(default_factory=lambda: {"discounting": "flat"})
     _run_id: str | None = PrivateAttr(default=None)
 
     @property
@@ -273,6 +297,41 @@ class StressTestResult(BaseModel):
         """Tag this result with the id it is stored under; returns ``self``."""
         self._run_id = run_id
         return self
+
+    def provenance(self) -> dict[str, Any]:
+        """Where this result comes from, for every download (CSV header, JSON, Parquet metadata).
+
+        Returns
+        -------
+        dict
+            ``run_id`` (None before the run is recorded), ``pool_id``, ``pool_name``,
+            ``analysis_date``, ``cutoff_date``, ``rolled_forward_months``, ``discounting``,
+            ``discount_rate`` (flat) or ``curve_date_used``, ``curve_spread``, ``curve_source``
+            and ``curve_source_sha256`` (curve), ``projection_periods`` (months),
+            ``residual_valuation``, ``engine_version``, ``inputs_hash`` and ``units``. Rates are
+            annual decimals.
+        """
+        v = self.valuation
+        out: dict[str, Any] = {
+            "run_id": self.run_id, "pool_id": self.pool_id, "pool_name": self.pool_name,
+            "analysis_date": self.analysis_date.isoformat(),
+            "cutoff_date": v.get("cutoff_date"),
+            "rolled_forward_months": v.get("rolled_forward_months", 0),
+            "discounting": v.get("discounting", "flat"),
+        }
+        if out["discounting"] == "curve":
+            out.update({"curve_date_used": v.get("curve_date_used"),
+                        "curve_spread": v.get("curve_spread"), "curve_source": v.get("source"),
+                        "curve_source_sha256": v.get("source_sha256")})
+        else:
+            out["discount_rate"] = self.discount_rate
+        out.update({
+            "projection_periods": self.projection_periods,
+            "residual_valuation": v.get("residual_valuation", "par"),
+            "engine_version": self.engine_version, "inputs_hash": self.inputs_hash,
+            "units": UNITS,
+        })
+        return out
 
     def metrics_frame(self) -> pd.DataFrame:
         """One row per scenario: key, name, status, cache_hit, execution_time, then metrics."""
@@ -321,6 +380,9 @@ class StressTestResult(BaseModel):
         }
         if r.error:
             entry["error"] = r.error
+        if r.key == "base":
+            entry["valuation"] = self.valuation
+            entry["provenance"] = self.provenance()
         if self.include_cashflows and r.cashflows is not None:
             entry["cashflows"] = [
                 {k: _json_number(v) for k, v in row.items()}
@@ -344,6 +406,7 @@ class StressTestResult(BaseModel):
                 "n_assets": self.n_assets,
                 "discount_rate": self.discount_rate,
                 "projection_periods": self.projection_periods,
+                "valuation": self.valuation,
                 "analysis_date": self.analysis_date.isoformat(),
                 "execution_time_total": self.execution_time_total,
                 "scenarios_count": len(self.scenarios),
@@ -409,6 +472,13 @@ class AnalysisInput(BaseModel):
     projection_periods: int | None = Field(
         default=None, ge=1, le=600, description="Months; default: the longest remaining term.")
     include_cashflows: bool = False
+    discounting: Literal["flat", "curve"] = Field(
+        default="flat", description="flat: discount_rate; curve: the US Treasury zero curve of "
+        "curve_date plus curve_spread.")
+    curve_date: date | None = Field(default=None, description="Default: the analysis date.")
+    curve_spread: float = Field(default=0.0, ge=-0.05, le=0.20, allow_inf_nan=False,
+                                description="Annual, decimal, continuously compounded.")
+    residual_valuation: Literal["par", "run_off"] = "par"
 
 
 class StressTestBody(BaseModel):
@@ -470,6 +540,8 @@ class ScenarioEntry(BaseModel):
     analytics: dict[str, Any]
     cache_hit: bool
     error: str | None = None
+    valuation: dict[str, Any] | None = None
+    provenance: dict[str, Any] | None = None
     cashflows: list[dict[str, Any]] | None = None
 
 
