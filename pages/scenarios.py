@@ -1,5 +1,6 @@
-"""Scenarios: the library (predefined, Federal Reserve, custom) side by side; build, edit,
-duplicate and delete custom scenarios; import and export them as JSON."""
+"""Scenarios: the library (predefined, Federal Reserve, custom) side by side; a path scenario's
+monthly factors drawn next to its peaks; build, edit, duplicate and delete custom scenarios;
+import and export them as JSON; import the Federal Reserve's tables of any year."""
 
 import streamlit as st
 
@@ -16,13 +17,22 @@ from dashboard.components.credit import (
     scenarios_to_json,
 )
 from dashboard.components.format import plain, show_error
+from dashboard.components.scenario_path import peak_table, scenario_path_figure
 from engine.credit import FACTOR_RANGES, FED_RULE, fed_translations
-from engine.credit._scenarios import KEY_RULE, MAX_KEY_CHARS, neutral_warnings
+from engine.credit._scenarios import (
+    KEY_RULE,
+    MAX_KEY_CHARS,
+    PATH_RULE,
+    monthly_factors,
+    neutral_warnings,
+    path_months,
+)
 from engine.credit.models import ScenarioDraft
 from engine.credit.workflow import (
     custom_scenarios,
     delete_scenario,
     duplicate_scenario,
+    import_fed_scenarios,
     import_scenarios,
     save_scenario,
     scenario_library,
@@ -60,6 +70,8 @@ for warning in st.session_state.pop("scen_flash_warnings", []):
 st.subheader("Library")
 table = library_table(library)
 table["source"] = table["source"].map(SOURCES)
+table.insert(3, "path", [f"{m} months" if (m := path_months(library[k])) else ""
+                         for k in table["key"]])
 factor_cols = {
     f: st.column_config.NumberColumn(
         SHORT[f], width=78, help=f"{_label(f)}: {factor_help(f)}",
@@ -69,9 +81,15 @@ st.dataframe(table.drop(columns=["description"]), hide_index=True, width="stretc
              column_config={"key": st.column_config.TextColumn("Key", width=178),
                             "name": st.column_config.TextColumn("Name", width=205),
                             "source": st.column_config.TextColumn("Source", width=112),
+                            "path": st.column_config.TextColumn(
+                                "Path", width=90,
+                                help="Months a path scenario's factors move month by month; "
+                                     "empty for constant factors."),
                             **factor_cols})
 st.caption("Rates and spreads in percentage points (+3.00 = +300bp); multipliers as factors "
-           "(1.00 = unchanged). Hover a column header for its meaning.")
+           "(1.00 = unchanged). A path scenario shows its peak (most severe) value of each "
+           "factor; its month-by-month path is drawn below. Hover a column header for its "
+           "meaning.")
 with st.expander("What each factor does, and how the Federal Reserve scenarios were translated"):
     st.markdown("\n".join(
         f"- **{row['Factor']}** ({row['Unit']}; valid {row['Valid range']}, neutral "
@@ -81,6 +99,27 @@ with st.expander("What each factor does, and how the Federal Reserve scenarios w
     for key, sc in library.items():
         if sc.source == "federal_reserve":
             st.caption(f"`{key}`: {sc.description}")
+
+
+# --------------------------------------------------------------------------- paths
+paths = [k for k, sc in library.items() if sc.market_factors.is_path]
+if paths:
+    st.subheader("Scenario paths")
+    pick = st.selectbox("Path scenario", paths, key="scen_path_pick",
+                        format_func=lambda k: f"{library[k].name}  ({k})")
+    chosen = library[pick]
+    covered = path_months(chosen)
+    c1, c2 = st.columns([3, 1])
+    with c1:
+        st.plotly_chart(
+            scenario_path_figure(monthly_factors(chosen, covered + 12), path_end=covered),
+            width="stretch", key="scen_path_chart")
+    with c2:
+        st.dataframe(peak_table(chosen.market_factors.constant()), hide_index=True,
+                     width="stretch", key="scen_path_peaks")
+    st.caption(f"{plain(PATH_RULE)} The dotted line marks month {covered}, where the path "
+               "ends; the chart shows a further year at the held values. The peak column is "
+               "what the peak-reading scenario holds for the whole projection.")
 
 
 # --------------------------------------------------------------------------- builder
@@ -93,7 +132,7 @@ def _load_into_form() -> None:
         st.session_state.update(scen_key="", scen_name="", scen_desc="")
     else:
         sc = lib[key]
-        values = sc.market_factors.model_dump()
+        values = sc.market_factors.constant()  # a path scenario starts the form at its peaks
         new_key = key if sc.source == "custom" else f"{key}_custom"
         st.session_state.update(scen_key=new_key, scen_name=sc.name if sc.source == "custom"
                                 else f"{sc.name} (custom)", scen_desc=sc.description)
@@ -193,6 +232,36 @@ def _import() -> None:
     st.rerun()
 
 
+def _import_fed() -> None:
+    """Store the Federal Reserve scenarios of the Board's CSVs (or a zip of them), any year."""
+    files = st.file_uploader(
+        "Federal Reserve tables (the Board's CSVs, or one zip of them)", type=["csv", "zip"],
+        accept_multiple_files=True, key="scen_fed_upload",
+        help="Historic, Supervisory Baseline and Supervisory Severely Adverse Domestic tables "
+             "of one year, recognised by their columns; International tables are ignored.")
+    prefix = st.text_input("Key prefix (optional)", key="scen_fed_name", max_chars=100,
+                           help="Default fed_<year>: keys fed_<year>_baseline, "
+                                "fed_<year>_severely_adverse and the same ending _path.")
+    if not files or not st.button("Import Federal Reserve scenarios", key="scen_fed_go"):
+        return
+    try:
+        done = import_fed_scenarios({f.name: f.getvalue() for f in files},
+                                    name=prefix.strip() or None, store=store)
+    except StressLabError as exc:
+        show_error(exc)
+        return
+    parts = [f"Federal Reserve {done.year} scenarios ({plain(done.horizon)}, jump-off "
+             f"{plain(done.jump_off_quarter)})"]
+    if done.stored:
+        parts.append("stored " + ", ".join(plain(k) for k in done.stored))
+    if done.built_in:
+        parts.append("identical to the built-in " + ", ".join(plain(k) for k in done.built_in))
+    st.session_state["scen_flash"] = "; ".join(parts) + "."
+    st.session_state["scen_flash_warnings"] = [n for n in done.ignored
+                                               if "International" not in n]
+    st.rerun()
+
+
 st.subheader("Build or edit a custom scenario")
 if session.refuse_unless("edit_scenarios"):
     _builder()
@@ -221,3 +290,9 @@ with e1:
 with e2:
     if session.allowed("edit_scenarios"):  # the refusal is said once, at the builder
         _import()
+
+st.subheader("Federal Reserve scenarios of any year")
+st.caption("Each scenario is stored twice: by its peak (constant factors) and as its "
+           "13-quarter path, so both readings can be compared on **Stress test**.")
+if session.allowed("edit_scenarios"):
+    _import_fed()

@@ -21,6 +21,12 @@ Conventions (each as the issue and ARCHITECTURE.md fix them):
 * Status: ``default`` loans are written off in month 1 (MDR = 1) and recover after their lag;
   ``delinquent`` loans default at an annual CDR of at least their class's
   ``delinquent_default_probability`` (assumption table); ``paid_off`` loans have no cashflows.
+* Path scenarios (a :class:`~engine.credit._scenarios.FactorPath`): month ``k``'s SMM and MDR
+  are the loan's times month ``k``'s multipliers (capped at 1), a default in month ``k``
+  recovers at month ``k``'s recovery multiplier, and a floating coupon in month ``k`` is
+  ``max(rate + interest_rate_shock_k, 0)``; the level payment is re-amortized every month on
+  the surviving balance at that month's coupon over the remaining term. Constant factors are
+  the special case of a constant path and keep their own kernels (and numbers).
 * A projection shorter than a loan's remaining term stops at the horizon; the balance still
   outstanding there is the ``residual``, valued at par at the horizon (a terminal value).
 
@@ -37,7 +43,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from engine.credit._scenarios import MarketFactors
+from engine.credit._scenarios import MarketFactors, monthly_factors
 from engine.credit.models import POOL_FIELDS, AssetStatus
 
 __all__ = [
@@ -47,6 +53,7 @@ __all__ = [
     "monthly_rate",
     "discount_factors",
     "project",
+    "path_rates",
     "scheduled_balance_fraction",
     "loan_paths",
 ]
@@ -458,6 +465,349 @@ def _kernel_pool(balance, coupon, remaining, smm, mdr, rec, lag, horizon,
         start += m
 
 
+@dataclass(frozen=True)
+class PathRates:
+    """A path scenario's inputs to the kernels: each loan's base monthly rates and each
+    month's factors.
+
+    Loan arrays have shape (n_assets,); month arrays shape (horizon,), month ``k + 1`` at
+    index ``k``.
+    """
+
+    rate: np.ndarray         # annual coupon, decimal
+    floating: np.ndarray     # bool
+    smm: np.ndarray          # monthly prepayment rate before the multiplier
+    mdr: np.ndarray          # monthly default rate before the multiplier (defaulted: 1)
+    recovery: np.ndarray     # recovery rate before the multiplier
+    defaulted: np.ndarray    # bool
+    prepay_mult: np.ndarray  # (horizon,)
+    default_mult: np.ndarray
+    recovery_mult: np.ndarray
+    rate_shock: np.ndarray   # (horizon,) interest_rate_shock, decimal
+
+    def coupon(self, k: int) -> np.ndarray:
+        """Monthly coupon of each loan in month ``k + 1``, shape (n_assets,)."""
+        return np.where(self.floating, np.maximum(self.rate + self.rate_shock[k], 0.0),
+                        self.rate) / 12.0
+
+
+def path_rates(loans: LoanArrays, *, factors: MarketFactors, horizon: int) -> PathRates:
+    """Each loan's base monthly rates and the scenario's factors for months 1 … ``horizon``.
+
+    Parameters
+    ----------
+    loans : LoanArrays
+    factors : MarketFactors
+        With or without a path (:func:`engine.credit._scenarios.monthly_factors`).
+    horizon : int
+        Months, >= 1.
+
+    Returns
+    -------
+    PathRates
+        The month-``k`` rates follow as in :func:`scenario_rates`: ``min(smm * prepay_mult[k],
+        1)``, ``min(mdr * default_mult[k], 1)`` (1 for defaulted loans), ``min(recovery *
+        recovery_mult[k], 1)``, floating coupon ``max(rate + rate_shock[k], 0) / 12``.
+    """
+    m = monthly_factors(factors, max(int(horizon), 1))
+    return PathRates(
+        rate=np.ascontiguousarray(loans.rate, dtype=np.float64),
+        floating=np.ascontiguousarray(loans.floating, dtype=np.bool_),
+        smm=monthly_rate(loans.cpr),
+        mdr=np.where(loans.defaulted, 1.0, monthly_rate(loans.cdr)),
+        recovery=np.ascontiguousarray(loans.recovery_rate, dtype=np.float64),
+        defaulted=np.ascontiguousarray(loans.defaulted, dtype=np.bool_),
+        prepay_mult=m["prepayment_multiplier"], default_mult=m["default_multiplier"],
+        recovery_mult=m["recovery_multiplier"], rate_shock=m["interest_rate_shock"])
+
+
+@numba.njit(cache=True, nogil=True)
+def _kernel_path(balance, rate, floating, remaining, smm0, mdr0, rec0, defaulted, lag, horizon,
+                 pm, dm, rm, ish, disc, pool, loans,
+                 want_loans):  # pragma: no cover - compiled; tested through project()
+    """:func:`_kernel` (the month-by-month recursion) with each month's factors."""
+    n = balance.shape[0]
+    bs = _BLOCK
+    b = np.empty(bs)
+    g = np.empty(bs)
+    c = np.empty(bs)
+    r = np.empty(bs)
+    nrem = np.empty(bs, np.int64)
+    kmax = np.empty(bs, np.int64)
+    lg = np.empty(bs, np.int64)
+    acc = np.zeros((bs, 9))
+    surv = np.empty(bs)
+    for start in range(0, n, bs):
+        m = min(bs, n - start)
+        kk = 0
+        for j in range(m):
+            i = start + j
+            bj = balance[i]
+            km = remaining[i] if remaining[i] < horizon else horizon
+            if bj <= 0.0:
+                bj = 0.0
+                km = 0
+            b[j] = bj
+            kmax[j] = km
+            if km > kk:
+                kk = km
+            nrem[j] = remaining[i]
+            lg[j] = lag[i]
+            c[j] = -1.0  # no coupon yet: set in month 1
+            surv[j] = 1.0
+            for f in range(9):
+                acc[j, f] = 0.0
+        for k in range(kk):
+            t_b = 0.0
+            t_s = 0.0
+            t_p = 0.0
+            t_i = 0.0
+            t_d = 0.0
+            t_l = 0.0
+            t_e = 0.0
+            for j in range(m):
+                i = start + j
+                if floating[i]:
+                    ck = rate[i] + ish[k]
+                    ck = (ck if ck > 0.0 else 0.0) / 12.0
+                else:
+                    ck = rate[i] / 12.0
+                nleft = nrem[j] - k
+                if ck != c[j]:
+                    c[j] = ck
+                    g[j] = (1.0 + ck) ** nleft
+                dj = 1.0 if defaulted[i] else min(mdr0[i] * dm[k], 1.0)
+                sj = min(smm0[i] * pm[k], 1.0)
+                rfj = min(rec0[i] * rm[k], 1.0)
+                act = 1.0 if k < kmax[j] else 0.0
+                bj = b[j] * act
+                dflt = bj * dj
+                p = bj - dflt
+                interest = p * ck
+                if nleft <= 1:
+                    sched = p
+                elif ck > 1e-12:
+                    sched = p * ck / (g[j] - 1.0)
+                else:
+                    sched = p / nleft
+                g[j] /= 1.0 + ck
+                prep = (p - sched) * sj
+                e = p - sched - prep
+                rj = dflt * rfj
+                r[j] = rj
+                t_b += bj
+                t_s += sched
+                t_p += prep
+                t_i += interest
+                t_d += dflt
+                t_l += dflt - rj
+                t_e += e
+                if act > 0.0:
+                    b[j] = e
+                    if want_loans:
+                        prin = sched + prep
+                        acc[j, 0] += (prin + interest) * disc[k] + rj * disc[k + lg[j]]
+                        acc[j, 1] += prin
+                        acc[j, 2] += interest
+                        acc[j, 3] += dflt
+                        acc[j, 4] += rj
+                        acc[j, 5] += dflt - rj
+                        acc[j, 6] += (k + 1) / 12.0 * prin + (k + 1 + lg[j]) / 12.0 * rj
+                        acc[j, 7] += prin + rj
+                        surv[j] *= 1.0 - dj
+            row = pool[k]
+            row[0] += t_b
+            row[1] += t_s
+            row[2] += t_p
+            row[3] += t_i
+            row[4] += t_d
+            row[6] += t_l
+            row[7] += t_e
+            for j in range(m):
+                if r[j] != 0.0:
+                    pool[k + lg[j], 5] += r[j]
+        for j in range(m):
+            resid = 0.0
+            if 0 < kmax[j] < nrem[j] and b[j] > 0.0:
+                resid = b[j]
+                pool[kmax[j] - 1, 8] += resid
+            if want_loans:
+                i = start + j
+                km = kmax[j]
+                if km > 0:
+                    loans[i, 0] = acc[j, 0] + resid * disc[km - 1]
+                    loans[i, 6] = 1.0 - surv[j]
+                    loans[i, 7] = acc[j, 6] + km / 12.0 * resid
+                    loans[i, 8] = acc[j, 7] + resid
+                for f in range(1, 6):
+                    loans[i, f] = acc[j, f]
+                loans[i, 9] = resid
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz", "contract"})
+def _kernel_pool_path(balance, rate, floating, remaining, smm0, mdr0, rec0, defaulted, lag,
+                      horizon, pm, dm, rm, ish,
+                      pool):  # pragma: no cover - compiled; tested through project()
+    """:func:`_kernel_pool` with each month's factors: pool sums in closed form.
+
+    The balance at the start of month k + 1 is ``A Q_k H_k`` with ``Q_k`` the running product
+    of ``(1 - MDR_i)(1 - SMM_i)`` over months i <= k (per-month rates), and ``H_k``, ``A`` as in
+    :func:`_kernel_pool` for the loan's coupon. A floating coupon that changes (the month's
+    ``interest_rate_shock`` differs from the last month's) re-bases the loan exactly: its
+    balance then is a new loan at the new coupon over the months left (``A = B / H_0'``,
+    ``Q = 1``), the same as re-amortizing that month in the recursion. Re-basing costs a log and
+    an exponential per floating loan per change (13 for a quarterly Fed path), so the month loop
+    stays division-free and vectorizes.
+    """
+    n = balance.shape[0]
+    nh = ish.shape[0]
+    change = np.zeros(nh, np.bool_)
+    for k in range(1, nh):
+        change[k] = ish[k] != ish[k - 1]
+    bs = 64
+    aa = np.empty(bs)
+    qk = np.empty(bs)
+    hh = np.empty(bs)
+    gg = np.empty(bs)
+    mul = np.empty(bs)
+    zz = np.empty(bs)
+    c = np.empty(bs)
+    s0 = np.empty(bs)
+    d0 = np.empty(bs)
+    dfl = np.empty(bs)
+    rf0 = np.empty(bs)
+    last = np.empty(bs)
+    kmx = np.empty(bs)
+    nrm = np.empty(bs)
+    fl = np.empty(bs, np.bool_)
+    rt = np.empty(bs)
+    start = 0
+    while start < n:
+        lg = lag[start]
+        m = 0
+        while m < bs and start + m < n and lag[start + m] == lg:
+            m += 1
+        kk = 0
+        any_float = False
+        for j in range(m):
+            i = start + j
+            bj = balance[i]
+            nr = remaining[i]
+            km = nr if nr < horizon else horizon
+            if bj <= 0.0:
+                km = 0
+                bj = 0.0
+            kmx[j] = km
+            if km > kk:
+                kk = km
+            fl[j] = floating[i]
+            if floating[i]:
+                any_float = True
+            rt[j] = rate[i]
+            cj = rate[i]
+            if floating[i]:
+                cj = cj + ish[0]
+                cj = cj if cj > 0.0 else 0.0
+            cj = cj / 12.0
+            s0[j] = smm0[i]
+            d0[j] = mdr0[i]
+            dfl[j] = 1.0 if defaulted[i] else 0.0
+            rf0[j] = rec0[i]
+            last[j] = nr - 1
+            nrm[j] = nr
+            qk[j] = 1.0
+            gg[j] = 1.0
+            if cj <= 1e-12:
+                cj = 0.0
+            c[j] = cj
+            mul[j] = 1.0 + cj
+            if cj > 0.0:
+                h0 = np.expm1(nr * np.log1p(cj))
+                zz[j] = 0.0
+            else:
+                h0 = float(nr)
+                zz[j] = 1.0
+            hh[j] = h0
+            aa[j] = bj / h0
+        for k in range(kk):
+            fk = float(k)
+            if any_float and change[k]:
+                for j in range(m):
+                    if not fl[j] or fk >= kmx[j]:
+                        continue
+                    cj = rt[j] + ish[k]
+                    cj = (cj if cj > 0.0 else 0.0) / 12.0
+                    if cj <= 1e-12:
+                        cj = 0.0
+                    if cj == c[j]:
+                        continue
+                    bal = aa[j] * qk[j] * hh[j]
+                    left = nrm[j] - fk
+                    c[j] = cj
+                    mul[j] = 1.0 + cj
+                    gg[j] = 1.0
+                    qk[j] = 1.0
+                    if cj > 0.0:
+                        h0 = np.expm1(left * np.log1p(cj))
+                        zz[j] = 0.0
+                    else:
+                        h0 = left
+                        zz[j] = 1.0
+                    hh[j] = h0
+                    aa[j] = bal / h0
+            pmk = pm[k]
+            dmk = dm[k]
+            rmk = rm[k]
+            t_b = 0.0
+            t_s = 0.0
+            t_p = 0.0
+            t_i = 0.0
+            t_d = 0.0
+            t_r = 0.0
+            t_e = 0.0
+            for j in range(m):
+                act = 1.0 if fk < kmx[j] else 0.0
+                dj = min(d0[j] * dmk, 1.0)
+                dj = 1.0 if dfl[j] > 0.0 else dj
+                sj = min(s0[j] * pmk, 1.0)
+                rfj = min(rf0[j] * rmk, 1.0)
+                aq = aa[j] * qk[j] * act
+                f = c[j] * gg[j] + zz[j]
+                bj = aq * hh[j]
+                dflt = bj * dj
+                p = bj - dflt
+                interest = p * c[j]
+                sched = (1.0 - dj) * aq * f
+                sched = p if fk == last[j] else sched
+                prep = (p - sched) * sj
+                t_b += bj
+                t_s += sched
+                t_p += prep
+                t_i += interest
+                t_d += dflt
+                t_r += dflt * rfj
+                t_e += p - sched - prep
+                qk[j] *= (1.0 - dj) * (1.0 - sj)
+                hh[j] -= f
+                gg[j] *= mul[j]
+            row = pool[k]
+            row[0] += t_b
+            row[1] += t_s
+            row[2] += t_p
+            row[3] += t_i
+            row[4] += t_d
+            row[6] += t_d - t_r
+            row[7] += t_e
+            pool[k + lg, 5] += t_r
+        for j in range(m):  # balance left at the horizon
+            km = int(kmx[j])
+            if 0 < km and km - 1 < last[j]:
+                resid = aa[j] * qk[j] * hh[j]
+                if resid > 0.0:
+                    pool[km - 1, 8] += resid
+        start += m
+
+
 def horizon_of(loans: LoanArrays, periods: int | None) -> tuple[int, int]:
     """(horizon H, table length T): H = ``periods`` or the longest remaining term; T adds the
     longest recovery lag so every recovery lands in the table."""
@@ -483,7 +833,8 @@ def project(
     loans : LoanArrays
         The pool (or a chunk of it), n_assets loans.
     factors : MarketFactors
-        The scenario's market factors.
+        The scenario's market factors, constant or with a path (then each month's factors
+        apply; see the module's conventions).
     discount : ndarray of shape (n_periods,)
         Discount factor of each month of the pool table (row k: month k + 1), from
         :func:`engine.credit._runner.scenario_discount`; used only for the loan-level NPV.
@@ -494,7 +845,9 @@ def project(
     loan_level : bool, default False
         Also return the per-loan summary. Without it, and with loans sorted by recovery lag
         (:meth:`LoanArrays.sorted_for_projection`), the closed-form vectorized kernel runs;
-        otherwise the month-by-month recursion.
+        otherwise the month-by-month recursion. A path scenario runs the path versions of
+        the same two kernels: the closed form stays exact for floating loans by re-basing a
+        loan whenever its coupon changes (see :func:`_kernel_pool_path`).
 
     Returns
     -------
@@ -503,6 +856,9 @@ def project(
     loans_out : ndarray of shape (n_assets, len(LOAN_FIELDS)) or None
         Per-loan summary when ``loan_level``.
     """
+    if factors.path is not None:
+        return _project_path(loans, factors=factors, discount=discount, horizon=horizon,
+                             n_periods=n_periods, loan_level=loan_level)
     coupon, smm, mdr, rec = scenario_rates(loans, factors)
     pool = np.zeros((n_periods, len(POOL_FIELDS)), dtype=np.float64)
     if not loan_level and (loans.n_assets < 2 or np.all(np.diff(loans.recovery_lag) >= 0)):
@@ -515,6 +871,26 @@ def project(
     out = np.zeros((loans.n_assets if loan_level else 0, len(LOAN_FIELDS)), dtype=np.float64)
     _kernel(loans.balance, coupon, loans.remaining, smm, mdr, rec, loans.recovery_lag,
             int(horizon), disc, pool, out, bool(loan_level))
+    return pool, (out if loan_level else None)
+
+
+def _project_path(loans: LoanArrays, *, factors: MarketFactors, discount: np.ndarray,
+                  horizon: int, n_periods: int,
+                  loan_level: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`project` for a scenario with a path (same parameters and returns)."""
+    pr = path_rates(loans, factors=factors, horizon=horizon)
+    pool = np.zeros((n_periods, len(POOL_FIELDS)), dtype=np.float64)
+    args = (loans.balance, pr.rate, pr.floating, loans.remaining, pr.smm, pr.mdr, pr.recovery,
+            pr.defaulted, loans.recovery_lag, int(horizon), pr.prepay_mult, pr.default_mult,
+            pr.recovery_mult, pr.rate_shock)
+    if not loan_level and (loans.n_assets < 2 or np.all(np.diff(loans.recovery_lag) >= 0)):
+        _kernel_pool_path(*args, pool)
+        return pool, None
+    disc = np.ascontiguousarray(discount, dtype=np.float64)
+    if disc.shape != (n_periods,):
+        raise ValueError(f"discount has shape {disc.shape}, expected ({n_periods},)")
+    out = np.zeros((loans.n_assets if loan_level else 0, len(LOAN_FIELDS)), dtype=np.float64)
+    _kernel_path(*args, disc, pool, out, bool(loan_level))
     return pool, (out if loan_level else None)
 
 
@@ -547,13 +923,50 @@ def scheduled_balance_fraction(monthly_coupon: np.ndarray, *, remaining: np.ndar
     return np.clip(frac, 0.0, 1.0)
 
 
+def _loan_paths_by_month(loans: LoanArrays, *, factors: MarketFactors,
+                         horizon: int) -> dict[str, np.ndarray]:
+    """:func:`loan_paths` for a path scenario: the recursion month by month (numpy, across
+    loans), each month at its own factors."""
+    pr = path_rates(loans, factors=factors, horizon=horizon)
+    n = loans.remaining
+    b = loans.balance.astype(np.float64).copy()
+    surv = np.ones_like(b)
+    out = {name: np.zeros((loans.n_assets, horizon)) for name in
+           ("balance", "cumulative_default_probability", "cumulative_default", "cumulative_loss")}
+    cum_d = np.zeros_like(b)
+    cum_l = np.zeros_like(b)
+    for k in range(horizon):
+        active = k < n
+        c = pr.coupon(k)
+        mdr = np.where(pr.defaulted, 1.0, np.minimum(pr.mdr * pr.default_mult[k], 1.0))
+        smm = np.minimum(pr.smm * pr.prepay_mult[k], 1.0)
+        rec = np.minimum(pr.recovery * pr.recovery_mult[k], 1.0)
+        left = n - k
+        d = np.where(active, b * mdr, 0.0)
+        p = b - d
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            level = np.where(c > 1e-12, p * c / ((1.0 + c) ** left - 1.0),
+                             p / np.maximum(left, 1))
+        sched = np.where(left <= 1, p, level)
+        b = np.where(active, (p - sched) * (1.0 - smm), 0.0)
+        surv = np.where(active, surv * (1.0 - mdr), surv)
+        cum_d += d
+        cum_l += d * (1.0 - rec)
+        out["balance"][:, k] = b
+        out["cumulative_default_probability"][:, k] = 1.0 - surv
+        out["cumulative_default"][:, k] = cum_d
+        out["cumulative_loss"][:, k] = cum_l
+    return out
+
+
 def loan_paths(loans: LoanArrays, *, factors: MarketFactors, horizon: int) -> dict[str, np.ndarray]:
     """Month-by-month path of each loan, in closed form (for a drill-down of a few loans).
 
     Re-amortizing on the surviving balance makes the balance multiplicative:
     ``B_k = B_0 * ((1 - MDR) * (1 - SMM)) ** k * S_k`` with ``S_k`` the scheduled balance
     fraction (:func:`scheduled_balance_fraction`). This is the same model as :func:`project`
-    and serves as its closed-form cross-check.
+    and serves as its closed-form cross-check. A path scenario is walked month by month
+    instead (each month at its own factors; a default's loss at its month's recovery).
 
     Returns
     -------
@@ -561,6 +974,8 @@ def loan_paths(loans: LoanArrays, *, factors: MarketFactors, horizon: int) -> di
         ``balance`` (end of month, currency units), ``cumulative_default_probability``
         (``1 - (1 - MDR) ** k``), ``cumulative_default`` and ``cumulative_loss`` (currency).
     """
+    if factors.path is not None:
+        return _loan_paths_by_month(loans, factors=factors, horizon=horizon)
     coupon, smm, mdr, rec = scenario_rates(loans, factors)
     k = np.arange(0, horizon + 1, dtype=np.float64)[None, :]
     q = ((1.0 - mdr) * (1.0 - smm))[:, None]

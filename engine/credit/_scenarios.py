@@ -5,6 +5,16 @@ A scenario moves six market factors; a factor not named is neutral (0 for shocks
 ARCHITECTURE.md ("Credit stress test"). The two Federal Reserve scenarios are derived from the
 Board's 2025 supervisory tables by :func:`translate_fed_scenario`, whose rule is stated there.
 
+**Paths.** A scenario's factors may move month by month: ``market_factors.path`` holds, for
+some factors, one value per step of ``step_months`` months (:class:`FactorPath`). The rule
+(:data:`PATH_RULE`): each step's value is held for its months (a quarterly path holds each
+quarter's value for its three months, no interpolation), and after the last step its last value
+is held. A factor without a path is constant, as before. For a factor with a path, the scalar
+field holds the path's headline value (:func:`headline`, its most severe step), which
+tables show; the engine applies the path (:func:`monthly_factors`). The Federal Reserve tables
+give each scenario twice: by its peak (constant factors, ``fed_2025_severely_adverse``) and as
+its 13-quarter path (``fed_2025_severely_adverse_path``), so both readings can be compared.
+
 Custom scenarios written as JSON (a file, a request) are read strictly by
 :func:`parse_custom_scenarios`: every factor is a JSON number (an integer such as ``2`` is read
 as ``2.0``; ``true``, ``"2"`` and ``null`` are refused), every unknown field or factor is
@@ -18,35 +28,38 @@ A scenario whose factors are all neutral is accepted but changes nothing; the fr
 
 from __future__ import annotations
 
-import csv
 import re
 import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
-from pydantic import field_validator
+from pydantic import field_validator, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
-from engine.bundled import data_file
 from engine.errors import InputError, Issue, ScenarioError, ValidationError
 
 __all__ = [
     "FACTOR_RANGES",
     "FACTOR_HELP",
     "MarketFactors",
+    "FactorPath",
+    "PATH_RULE",
+    "MAX_PATH_STEPS",
+    "headline",
     "Scenario",
     "monthly_factors",
+    "path_months",
     "PREDEFINED_SCENARIOS",
     "FedTranslation",
     "translate_fed_scenario",
     "fed_scenarios",
     "fed_translations",
     "FED_RULE",
+    "FED_KEYS",
     "builtin_scenarios",
     "make_scenario",
     "SCENARIO_FIELDS",
@@ -116,12 +129,120 @@ def _json_kind(value: Any) -> str:
     return type(value).__name__
 
 
+#: How a path's steps become months (the one rule; :func:`monthly_factors` applies it).
+PATH_RULE = ("Each step's value is held for its step_months months (a quarterly path holds "
+             "each quarter's value for its three months; no interpolation); after the last "
+             "step the last value is held for the rest of the projection.")
+#: Most steps a factor's path may hold (600 months at one step a month).
+MAX_PATH_STEPS = 600
+
+
+def _check_factor_value(name: str, value: Any) -> float:
+    """``value`` as a float if it is a strict number within ``name``'s range, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PydanticCustomError("factor_type", "must be a number such as 2 or 0.03, not {kind}",
+                                  {"kind": _json_kind(value)})
+    lo, hi = FACTOR_RANGES[name]
+    if not lo <= value <= hi:  # NaN fails too; a huge int is compared without overflow
+        raise PydanticCustomError("factor_range", "outside its valid range {lo} … {hi}",
+                                  {"lo": f"{lo:g}", "hi": f"{hi:g}"})
+    return float(value)
+
+
+def headline(name: str, values: tuple[float, ...]) -> float:
+    """The value of a factor's path that tables show: its most severe step.
+
+    ``default_multiplier`` and ``spread_widening``: the largest; ``recovery_multiplier``: the
+    smallest; the two rate shocks: the largest move of either sign; ``prepayment_multiplier``
+    (no adverse direction): the farthest from 1. Ties go to the earliest step. For the Federal
+    Reserve paths this is the peak reading of :data:`FED_RULE`.
+
+    Parameters
+    ----------
+    name : str
+        A factor of :data:`FACTOR_RANGES`.
+    values : tuple of float
+        The path's steps, non-empty.
+    """
+    if name in ("default_multiplier", "spread_widening"):
+        return max(values)
+    if name == "recovery_multiplier":
+        return min(values)
+    neutral = _NEUTRAL[name]
+    return max(values, key=lambda v: abs(v - neutral))
+
+
+class FactorPath(BaseModel):
+    """Month-by-month values of some factors, written as steps (see :data:`PATH_RULE`).
+
+    Attributes
+    ----------
+    step_months : int
+        Months per step, 1 … 12 (3 for a quarterly path such as the Federal Reserve's).
+    factors : dict of str to tuple of float
+        Factor → its value at each step, 1 … :data:`MAX_PATH_STEPS` steps, each a strict number
+        within the factor's range (:data:`FACTOR_RANGES`). At least one factor.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step_months: int = Field(default=1, ge=1, le=12, strict=True)
+    factors: dict[str, tuple[float, ...]]
+
+    @field_validator("factors", mode="before")
+    @classmethod
+    def _strict_steps(cls, value: Any) -> dict[str, tuple[float, ...]]:
+        if not isinstance(value, dict):
+            raise PydanticCustomError(
+                "path_type", "must be an object of factor → list of numbers, e.g. "
+                '{{"default_multiplier": [1.0, 1.5, 2.0]}}, not {kind}', {"kind": _json_kind(value)})
+        if not value:
+            raise PydanticCustomError("path_empty", "a path names at least one factor")
+        out = {}
+        for name, steps in value.items():
+            if name not in FACTOR_RANGES:
+                raise PydanticCustomError(
+                    "path_factor", "unknown market factor {name}; valid factors: {valid}",
+                    {"name": repr(_shown(name)), "valid": ", ".join(FACTOR_RANGES)})
+            if not isinstance(steps, (list, tuple)):
+                raise PydanticCustomError("path_steps", "{name} must be a list of numbers, not "
+                                          "{kind}", {"name": name, "kind": _json_kind(steps)})
+            if not 1 <= len(steps) <= MAX_PATH_STEPS:
+                raise PydanticCustomError(
+                    "path_length", "{name} holds {n} steps; a path holds 1 … {most}",
+                    {"name": name, "n": len(steps), "most": MAX_PATH_STEPS})
+            checked = []
+            for i, v in enumerate(steps, start=1):
+                try:
+                    checked.append(_check_factor_value(name, v))
+                except PydanticCustomError as exc:
+                    raise PydanticCustomError(
+                        "path_step", "{name} step {step} (value {value}): {rule}",
+                        {"name": name, "step": i, "value": repr(_shown(v)),
+                         "rule": exc.message()}) from None
+            out[name] = tuple(checked)
+        return out
+
+    def monthly(self, name: str, n_months: int) -> np.ndarray:
+        """Factor ``name``'s path month by month, shape (n_months,), by :data:`PATH_RULE`."""
+        steps = np.repeat(np.asarray(self.factors[name], dtype=np.float64), self.step_months)
+        if steps.size >= n_months:
+            return steps[:n_months].copy()
+        return np.concatenate([steps, np.full(n_months - steps.size, steps[-1])])
+
+
 class MarketFactors(BaseModel):
-    """The six market factors of a scenario, each within :data:`FACTOR_RANGES`.
+    """The six market factors of a scenario, each within :data:`FACTOR_RANGES`, and an optional
+    path.
 
     A factor is a strict number: an ``int`` or a ``float`` (an integer such as ``2`` is read as
     ``2.0``); ``True``/``False``, text such as ``"2"`` and ``None`` are refused, as is NaN or
     an infinity (outside every range).
+
+    ``path`` (a :class:`FactorPath`) makes some factors move month by month. For each factor it
+    names, the scalar field is set to the path's :func:`headline`; a scalar given that differs
+    from it is refused (give a number or a path, not two values). Without a path the model and
+    its dump are exactly the six numbers.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -132,22 +253,47 @@ class MarketFactors(BaseModel):
     recovery_multiplier: float = _bounded("recovery_multiplier")
     prepayment_multiplier: float = _bounded("prepayment_multiplier")
     spread_widening: float = _bounded("spread_widening")
+    path: FactorPath | None = Field(
+        default=None, description="Month-by-month values of some factors (see PATH_RULE).")
 
-    @field_validator("*", mode="before")
+    @field_validator(*FACTOR_RANGES, mode="before")
     @classmethod
     def _strict_number_in_range(cls, value: Any, info: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PydanticCustomError("factor_type", "must be a number such as 2 or 0.03, not {kind}",
-                                      {"kind": _json_kind(value)})
-        lo, hi = FACTOR_RANGES[info.field_name]
-        if not lo <= value <= hi:  # NaN fails too; a huge int is compared without overflow
-            raise PydanticCustomError("factor_range", "outside its valid range {lo} … {hi}",
-                                      {"lo": f"{lo:g}", "hi": f"{hi:g}"})
-        return float(value)
+        return _check_factor_value(info.field_name, value)
+
+    @model_validator(mode="after")
+    def _headlines_of_the_path(self) -> "MarketFactors":
+        if self.path is None:
+            return self
+        for name, steps in self.path.factors.items():
+            value = headline(name, steps)
+            if name in self.model_fields_set and getattr(self, name) != value:
+                raise PydanticCustomError(
+                    "path_conflict", "{name} is given both as a number ({given}) and as a path "
+                    "whose headline is {value}; give it one way",
+                    {"name": name, "given": getattr(self, name), "value": value})
+            self.__dict__[name] = value  # frozen model: set once, while validating
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump_without_empty_path(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if self.path is None:
+            data.pop("path", None)
+        return data
+
+    @property
+    def is_path(self) -> bool:
+        """True when some factor moves month by month."""
+        return self.path is not None
+
+    def constant(self) -> dict[str, float]:
+        """The six scalar factors (a path's headlines for the factors it names)."""
+        return {k: getattr(self, k) for k in FACTOR_RANGES}
 
     def named(self) -> dict[str, float]:
         """Only the factors that differ from neutral (how scenarios are written)."""
-        return {k: v for k, v in self.model_dump().items() if v != _NEUTRAL[k]}
+        return {k: v for k, v in self.constant().items() if v != _NEUTRAL[k]}
 
 
 #: Longest scenario name, characters.
@@ -178,12 +324,12 @@ class Scenario(BaseModel):
                 "market_factors": self.market_factors.model_dump()}
 
 
-def monthly_factors(scenario: Scenario, n_months: int) -> dict[str, np.ndarray]:
+def monthly_factors(scenario: Scenario | MarketFactors, n_months: int) -> dict[str, np.ndarray]:
     """Each market factor of ``scenario`` month by month.
 
     Parameters
     ----------
-    scenario : Scenario
+    scenario : Scenario or MarketFactors
     n_months : int
         Months wanted, >= 0; month ``k`` (1-based) is entry ``k - 1``.
 
@@ -191,10 +337,24 @@ def monthly_factors(scenario: Scenario, n_months: int) -> dict[str, np.ndarray]:
     -------
     dict of str to ndarray of shape (n_months,)
         One float64 array per factor of :data:`FACTOR_RANGES`, in its own unit (decimal
-        shocks and spreads, multipliers). A scenario with constant factors gives constant arrays.
+        shocks and spreads, multipliers). A factor without a path gives a constant array; one
+        with a path follows it by :data:`PATH_RULE` (each step held for ``step_months`` months,
+        the last value held after the path ends).
     """
-    return {name: np.full(n_months, value, dtype=np.float64)
-            for name, value in scenario.market_factors.model_dump().items()}
+    factors = scenario.market_factors if isinstance(scenario, Scenario) else scenario
+    path = factors.path
+    return {name: (path.monthly(name, n_months) if path is not None and name in path.factors
+                   else np.full(n_months, value, dtype=np.float64))
+            for name, value in factors.constant().items()}
+
+
+def path_months(scenario: Scenario | MarketFactors) -> int:
+    """Months a scenario's path covers (steps × ``step_months`` of its longest factor); 0 for
+    constant factors. After them each factor holds its last value."""
+    factors = scenario.market_factors if isinstance(scenario, Scenario) else scenario
+    if factors.path is None:
+        return 0
+    return max(map(len, factors.path.factors.values())) * factors.path.step_months
 
 
 #: The fields of a custom scenario written as JSON.
@@ -205,6 +365,8 @@ def _rule(err: Any) -> str:
     """A pydantic error about a scenario as a rule that says what to fix."""
     loc, kind = err["loc"], err["type"]
     if kind == "extra_forbidden":
+        if len(loc) >= 2 and loc[-2] == "path":
+            return f"unknown field {loc[-1]!r}; a path has only step_months and factors"
         if len(loc) >= 2 and loc[-2] == "market_factors":
             return f"unknown market factor {loc[-1]!r}; valid factors: {', '.join(FACTOR_RANGES)}"
         return f"unknown field {loc[-1]!r}; a scenario has only {', '.join(SCENARIO_FIELDS)}"
@@ -215,6 +377,9 @@ def _rule(err: Any) -> str:
         return "must be an object {name, description, market_factors}"
     if kind == "string_type":
         return "must be text"
+    if kind == "missing" and loc and loc[-1] == "factors":
+        return ('a path needs "factors": factor → list of numbers, e.g. '
+                '{"step_months": 3, "factors": {"default_multiplier": [1.0, 2.0]}}')
     return str(err["msg"])
 
 
@@ -308,17 +473,17 @@ PREDEFINED_SCENARIOS: dict[str, Scenario] = {
 
 #: Folder of the bundled Federal Reserve tables, under :func:`engine.bundled.data_dir`.
 _FED_FOLDER = "fed_supervisory_scenarios_2025"
-_FED_FILES = {
-    "fed_2025_baseline": ("2025-Table_2A_Supervisory_Baseline_Domestic.csv",
-                          "Fed 2025 Supervisory Baseline"),
-    "fed_2025_severely_adverse": ("2025-Table_3A_Supervisory_Severely_Adverse_Domestic.csv",
-                                  "Fed 2025 Supervisory Severely Adverse"),
-}
-_HISTORIC_FILE = "2025-Table_1A_Historic_Domestic.csv"
+#: The built-in Federal Reserve keys: each scenario by its peak, then as its path.
+FED_KEYS: tuple[str, ...] = ("fed_2025_baseline", "fed_2025_severely_adverse",
+                             "fed_2025_baseline_path", "fed_2025_severely_adverse_path")
 
 
 class FedTranslation(BaseModel):
-    """The figures a Federal Reserve scenario was translated from, and the factors it gave."""
+    """The figures a Federal Reserve scenario was translated from, and the factors it gave.
+
+    ``market_factors`` is the peak reading (constant factors); ``path`` the same rule applied
+    quarter by quarter (one step per quarter of ``quarters``, three months each).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -334,31 +499,32 @@ class FedTranslation(BaseModel):
     bbb_spread_jump_off_pp: float
     bbb_spread_peak_pp: float
     market_factors: MarketFactors
+    quarters: tuple[str, ...]
+    path: FactorPath
     rule: str
 
 
 FED_RULE = (
-    "Jump-off = the last actual quarter (2024 Q4, Table 1A). "
-    "interest_rate_shock = the largest move (either sign) of the 5-year Treasury yield from "
-    "jump-off over the 13 projected quarters, in decimal. "
-    "default_multiplier = peak unemployment rate / jump-off unemployment rate. "
-    "recovery_multiplier = trough House Price Index / jump-off HPI, capped at 1 (a rise in house "
-    "prices does not lift recoveries). "
-    "spread_widening = peak (BBB corporate yield − 10-year Treasury yield) − jump-off spread, "
-    "floored at 0. prepayment_multiplier and discount_rate_shock are neutral: the scenario "
-    "tables give no prepayment variable, and falling rates (more refinancing) and rising "
-    "unemployment (less) pull in opposite directions. Each factor is clipped to its valid range."
+    "Jump-off = the last actual quarter of the Historic Domestic table (2024 Q4 for the 2025 "
+    "scenarios). Per projected quarter q: interest_rate_shock(q) = 5-year Treasury yield(q) − "
+    "jump-off, in decimal; default_multiplier(q) = unemployment rate(q) / jump-off unemployment "
+    "rate; recovery_multiplier(q) = min(House Price Index(q) / jump-off HPI, 1) (a rise in house "
+    "prices does not lift recoveries); spread_widening(q) = max((BBB corporate yield(q) − "
+    "10-year Treasury yield(q)) − jump-off spread, 0). Each is clipped to its valid range, at "
+    "full precision. The peak reading (key without _path) takes one constant value per factor "
+    "over the 13 quarters: the largest move (either sign) of the 5-year yield, the peak "
+    "unemployment, the trough HPI, the widest spread. The path reading (key ending _path) "
+    "applies each quarter's factors for its three months (held, not interpolated) and holds "
+    "the last quarter's after the path ends. prepayment_multiplier and discount_rate_shock are "
+    "neutral: the scenario tables give no prepayment variable, and falling rates (more "
+    "refinancing) and rising unemployment (less) pull in opposite directions."
 )
 
 
-def _read_quarters(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 def _clip(name: str, value: float) -> float:
+    """``value`` clipped to ``name``'s valid range, at full precision."""
     lo, hi = FACTOR_RANGES[name]
-    return round(min(max(value, lo), hi), 6)
+    return min(max(value, lo), hi)
 
 
 def translate_fed_scenario(
@@ -369,7 +535,8 @@ def translate_fed_scenario(
     Parameters
     ----------
     scenario_rows : list of dict
-        The scenario table's quarters (columns as in the Board's Table 2A/3A), percent units.
+        The scenario table's quarters (columns as in the Board's Table 2A/3A), percent units,
+        as text; checked numbers (see :func:`engine.credit._fed.read_fed_tables`).
     jump_off : dict
         The last actual quarter (Table 1A), same columns.
     scenario : str
@@ -378,81 +545,89 @@ def translate_fed_scenario(
     Returns
     -------
     FedTranslation
-        The inputs read and the resulting factors.
+        The inputs read, the peak factors and the quarterly path.
 
     References
     ----------
     Board of Governors of the Federal Reserve System, "2025 Stress Test Scenarios" (Feb 2025),
     Tables 1A, 2A and 3A.
     """
-    def col(rows: list[dict[str, str]], name: str) -> list[float]:
-        return [float(r[name]) for r in rows]
+    def col(name: str) -> list[float]:
+        return [float(r[name]) for r in scenario_rows]
 
     t5_0 = float(jump_off["5-year Treasury yield"])
-    t5 = col(scenario_rows, "5-year Treasury yield")
-    moves = [v - t5_0 for v in t5]
+    moves = [v - t5_0 for v in col("5-year Treasury yield")]
     peak_move = max(moves, key=abs)
     u0 = float(jump_off["Unemployment rate"])
-    u_peak = max(col(scenario_rows, "Unemployment rate"))
+    unemployment = col("Unemployment rate")
     hpi0 = float(jump_off["House Price Index (Level)"])
-    hpi_trough = min(col(scenario_rows, "House Price Index (Level)"))
+    hpi = col("House Price Index (Level)")
     spread0 = float(jump_off["BBB corporate yield"]) - float(jump_off["10-year Treasury yield"])
-    spreads = [b - t for b, t in zip(col(scenario_rows, "BBB corporate yield"),
-                                     col(scenario_rows, "10-year Treasury yield"), strict=True)]
+    spreads = [b - t for b, t in zip(col("BBB corporate yield"), col("10-year Treasury yield"),
+                                     strict=True)]
     spread_peak = max(spreads)
     factors = MarketFactors(
         interest_rate_shock=_clip("interest_rate_shock", peak_move / 100.0),
-        default_multiplier=_clip("default_multiplier", u_peak / u0),
-        recovery_multiplier=_clip("recovery_multiplier", min(hpi_trough / hpi0, 1.0)),
+        default_multiplier=_clip("default_multiplier", max(unemployment) / u0),
+        recovery_multiplier=_clip("recovery_multiplier", min(min(hpi) / hpi0, 1.0)),
         spread_widening=_clip("spread_widening", max(spread_peak - spread0, 0.0) / 100.0),
     )
+    path = FactorPath(step_months=3, factors={
+        "interest_rate_shock": [_clip("interest_rate_shock", m / 100.0) for m in moves],
+        "default_multiplier": [_clip("default_multiplier", u / u0) for u in unemployment],
+        "recovery_multiplier": [_clip("recovery_multiplier", min(h / hpi0, 1.0)) for h in hpi],
+        "spread_widening": [_clip("spread_widening", max(sp - spread0, 0.0) / 100.0)
+                            for sp in spreads],
+    })
     return FedTranslation(
         scenario=scenario,
         jump_off_quarter=jump_off["Date"],
         horizon=f"{scenario_rows[0]['Date']} – {scenario_rows[-1]['Date']}",
         treasury_5y_jump_off=t5_0,
-        treasury_5y_peak_move_pp=round(peak_move, 6),
+        treasury_5y_peak_move_pp=peak_move,
         unemployment_jump_off=u0,
-        unemployment_peak=u_peak,
+        unemployment_peak=max(unemployment),
         house_price_jump_off=hpi0,
-        house_price_trough=hpi_trough,
-        bbb_spread_jump_off_pp=round(spread0, 6),
-        bbb_spread_peak_pp=round(spread_peak, 6),
+        house_price_trough=min(hpi),
+        bbb_spread_jump_off_pp=spread0,
+        bbb_spread_peak_pp=spread_peak,
         market_factors=factors,
+        quarters=tuple(r["Date"] for r in scenario_rows),
+        path=path,
         rule=FED_RULE,
     )
 
 
 @lru_cache(maxsize=1)
+def _bundled_fed() -> tuple[tuple[str, FedTranslation], ...]:
+    from engine.bundled import data_dir
+    from engine.credit._fed import read_fed_tables, translate_fed_tables
+
+    tables = read_fed_tables(data_dir() / _FED_FOLDER)
+    return tuple(translate_fed_tables(tables).items())
+
+
 def fed_translations() -> dict[str, FedTranslation]:
-    """The two 2025 supervisory scenarios translated from the bundled tables, by key.
+    """The two 2025 supervisory scenarios translated from the bundled tables, by peak key.
+
+    Read by the same loader as ``stresslab scenarios import-fed``
+    (:func:`engine.credit._fed.read_fed_tables`), so the built-in scenarios are what an import
+    of ``data/fed_supervisory_scenarios_2025`` gives.
 
     Raises
     ------
     StoreError
-        If a bundled table is missing (see :func:`engine.bundled.data_file`).
+        If the bundled folder is missing (see :func:`engine.bundled.data_dir`).
     """
-    historic = _read_quarters(data_file(_FED_FOLDER, _HISTORIC_FILE))
-    jump_off = historic[-1]
-    out = {}
-    for key, (fname, name) in _FED_FILES.items():
-        out[key] = translate_fed_scenario(_read_quarters(data_file(_FED_FOLDER, fname)), jump_off=jump_off,
-                                          scenario=name)
-    return out
+    return dict(_bundled_fed())
 
 
 def fed_scenarios() -> dict[str, Scenario]:
-    """The Federal Reserve 2025 Baseline and Severely Adverse scenarios as StressLab scenarios."""
-    out = {}
-    for key, tr in fed_translations().items():
-        f = tr.market_factors
-        desc = (f"Translated from the Board's 2025 tables ({tr.horizon}, jump-off "
-                f"{tr.jump_off_quarter}): 5-year Treasury peak move {tr.treasury_5y_peak_move_pp:+.1f}pp, "
-                f"unemployment {tr.unemployment_jump_off:.1f}% → {tr.unemployment_peak:.1f}%, "
-                f"house prices trough {tr.house_price_trough / tr.house_price_jump_off - 1:+.1%}.")
-        out[key] = Scenario(name=tr.scenario, description=desc, market_factors=f,
-                            source="federal_reserve")
-    return out
+    """The Federal Reserve 2025 Baseline and Severely Adverse scenarios, by peak then as paths
+    (keys :data:`FED_KEYS`)."""
+    from engine.credit._fed import fed_scenarios_from
+
+    return fed_scenarios_from(fed_translations(), prefix="fed_2025")
 
 
 def builtin_scenarios() -> dict[str, Scenario]:
@@ -464,7 +639,7 @@ def builtin_scenarios() -> dict[str, Scenario]:
 
 #: Keys no custom scenario may take: every predefined and Federal Reserve key, and ``all``
 #: (which stands for the whole library).
-RESERVED_KEYS: frozenset[str] = frozenset({*PREDEFINED_SCENARIOS, *_FED_FILES, "all"})
+RESERVED_KEYS: frozenset[str] = frozenset({*PREDEFINED_SCENARIOS, *FED_KEYS, "all"})
 #: Longest custom scenario key, characters.
 MAX_KEY_CHARS = 120
 #: Longest description of a custom scenario read from JSON, characters.

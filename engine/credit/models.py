@@ -557,4 +557,4 @@ class ScenarioInfo(BaseModel):
 
     name: str
     description: str
-    market_factors: dict[str, float]
+    market_factors: dict[str, Any]

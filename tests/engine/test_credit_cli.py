@@ -43,10 +43,11 @@ def test_stress_writes_cashflows_and_loan_level(tape, tmp_path, capsys):
     cf, ll = tmp_path / "cf.csv", tmp_path / "loans.parquet"
     assert main(["stress", str(tape), "--cashflows", str(cf), "--loan-level", str(ll),
                  "--periods", "24"]) == 0
-    cashflows = pd.read_csv(cf)
+    cashflows = pd.read_csv(cf, comment="#")  # a "# key: value" provenance block heads the file
     loans = pd.read_parquet(ll)
-    assert cashflows["scenario"].nunique() == 9
-    assert len(loans) == 3 * 9
+    # 7 predefined + the 2 Federal Reserve scenarios at their peaks + the same 2 as paths
+    assert cashflows["scenario"].nunique() == 11
+    assert len(loans) == 3 * 11
     assert "stored as run" in capsys.readouterr().out
 
 
@@ -68,7 +69,7 @@ def test_pools_import_then_stress_by_id_then_cache(tape, capsys):
 def test_scenarios_list_json_has_every_scenario(capsys):
     assert main(["scenarios", "list", "--json"]) == 0
     lib = json.loads(capsys.readouterr().out)
-    assert len(lib) == 9
+    assert len(lib) == 11
     assert set(lib["credit_crisis"]) == {"name", "description", "market_factors"}
 
 
@@ -100,10 +101,10 @@ def test_unknown_stored_pool_exits_2(capsys):
     assert "no stored pool 'no-such-pool'" in capsys.readouterr().err
 
 
-def test_real_lending_club_pool_under_all_nine_scenarios(capsys):
+def test_real_lending_club_pool_under_all_eleven_scenarios(capsys):
     assert main(["stress", str(LC), "--json", "--no-store"]) == 0
     resp = json.loads(capsys.readouterr().out)
-    assert len(resp) == 9 and all(e["status"] == "success" for e in resp.values())
+    assert len(resp) == 11 and all(e["status"] == "success" for e in resp.values())
     m = {k: e["metrics"] for k, e in resp.items()}
     start = m["base"]["starting_balance"]
     for k, x in m.items():  # every dollar is paid, defaulted or left at the horizon

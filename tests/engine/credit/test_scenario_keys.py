@@ -133,7 +133,8 @@ def test_every_bundled_key_follows_the_rule():
     keys = list(builtin_scenarios())
     assert keys == ["base", "rate_shock_up", "rate_shock_down", "credit_crisis",
                     "liquidity_crisis", "housing_boom", "housing_bust", "fed_2025_baseline",
-                    "fed_2025_severely_adverse"]
+                    "fed_2025_severely_adverse", "fed_2025_baseline_path",
+                    "fed_2025_severely_adverse_path"]
     assert all(KEY_PATTERN.fullmatch(k) for k in [*keys, "all"])
 
 

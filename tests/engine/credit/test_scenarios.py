@@ -39,10 +39,24 @@ def test_the_seven_predefined_scenarios_are_exactly_the_architecture_table():
         assert s.market_factors.named() == factors
 
 
-def test_builtin_library_has_nine_scenarios_with_the_fed_pair_last():
-    keys = list(builtin_scenarios())
-    assert len(keys) == 9
-    assert keys[-2:] == ["fed_2025_baseline", "fed_2025_severely_adverse"]
+def test_builtin_library_has_the_fed_pair_by_peak_then_as_paths_last():
+    lib = builtin_scenarios()
+    assert len(lib) == 11
+    assert list(lib)[-4:] == ["fed_2025_baseline", "fed_2025_severely_adverse",
+                              "fed_2025_baseline_path", "fed_2025_severely_adverse_path"]
+    assert [k for k, s in lib.items() if s.market_factors.is_path] == list(lib)[-2:]
+    # the path's headline values are the peak reading, exactly
+    assert (lib["fed_2025_severely_adverse_path"].market_factors.constant()
+            == lib["fed_2025_severely_adverse"].market_factors.constant())
+
+
+def test_fed_factors_keep_full_precision():
+    f = fed_translations()["fed_2025_severely_adverse"].market_factors
+    assert f.default_multiplier == 10.0 / 4.1  # no longer rounded to 6 decimals
+    assert f.recovery_multiplier == 214.4 / 322.1
+    path = fed_translations()["fed_2025_severely_adverse"].path
+    assert path.step_months == 3 and len(path.factors["default_multiplier"]) == 13
+    assert path.factors["default_multiplier"][0] == 5.6 / 4.1  # 2025 Q1 unemployment 5.6
 
 
 @pytest.mark.parametrize("factor", list(FACTOR_RANGES))

@@ -168,7 +168,8 @@ def test_a_key_that_could_stand_in_for_a_built_in_one_is_refused(key, fragment):
 def test_every_built_in_key_is_reserved():
     assert RESERVED_KEYS == {"base", "rate_shock_up", "rate_shock_down", "credit_crisis",
                              "liquidity_crisis", "housing_boom", "housing_bust",
-                             "fed_2025_baseline", "fed_2025_severely_adverse", "all"}
+                             "fed_2025_baseline", "fed_2025_severely_adverse",
+                             "fed_2025_baseline_path", "fed_2025_severely_adverse_path", "all"}
     for key in ("my_base", "base_v2", "crisis", "basel"):
         assert custom_key_problem(key) is None
 

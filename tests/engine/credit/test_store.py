@@ -99,7 +99,7 @@ def test_custom_scenarios_save_update_delete(con):
         store.save_scenario(con, key=" mine ",
                             scenario=make_scenario("Mine v2", market_factors={"default_multiplier": 3}))
     lib = store.scenario_library(con)
-    assert len(lib) == 10 and lib["mine"].name == "Mine v2"
+    assert len(lib) == 12 and lib["mine"].name == "Mine v2"  # 11 built-in + "mine"
     assert lib["mine"].market_factors.default_multiplier == 3
     with pytest.raises(InputError, match="built-in"):
         store.save_scenario(con, key="base", scenario=make_scenario("X"))
