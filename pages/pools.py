@@ -1,6 +1,7 @@
 """Pools: upload a loan tape, check it, review the assumptions it will get, store it; browse the
 stored pools with their statistics, preview and delete them."""
 
+from datetime import date
 from pathlib import Path
 
 import streamlit as st
@@ -17,11 +18,16 @@ from dashboard.components.credit import (
     cached_summary,
     detect_upload_format,
     loan_columns,
-    read_upload,
     remove_pool,
     store_pool,
 )
 from dashboard.components.credit_charts import breakdown_chart
+from dashboard.components.mapping import (
+    BAD_ROW_LABELS,
+    cached_quarantine_csv,
+    mapping_editor,
+    read_tape,
+)
 from dashboard.components.format import metric_columns, money, money_short, pct, plain, show_error
 from engine.credit.workflow import list_pools
 from engine.display import term
@@ -36,7 +42,11 @@ FORMAT_LABELS = {
     "native": "Native (StressLab columns)",
     "lendingclub": "Lending Club loan tape",
     "loan-record": "Loan record (LoanId, LoanAmount, …)",
+    "map": "Map columns (your own mapping)",
+    "mapped": "Mapped columns",
 }
+#: The earliest cutoff date the picker takes (historical tapes from 1990 on).
+EARLIEST_CUTOFF = date(1990, 1, 1)
 
 #: Help of the assumption table's rate columns.
 RATE_HELP = {
@@ -82,14 +92,33 @@ def _upload_tab() -> None:
         detected = None
         st.warning(f"{plain(exc)} Choose it under **Mapping** below.")
     c1, c2, c3, c4 = st.columns([1.2, 1, 1.4, 1])
-    fmt = c1.selectbox("Mapping", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get,
-                       key="pools_format")
+    fmt = c1.selectbox("Mapping", [f for f in FORMAT_LABELS if f != "mapped"],
+                       format_func=FORMAT_LABELS.get, key="pools_format")
     pool_id = c2.text_input("Pool id", value=stem.lower().replace(" ", "-"), key="pools_id")
     pool_name = c3.text_input("Pool name", value=upload.name, key="pools_name")
     cutoff = c4.date_input("Cutoff date", value=None, key="pools_cutoff",
-                           help="The date balances and ages refer to. Required for "
-                                "loan-record tapes; the Lending Club tape defaults to "
-                                "2018-06-30.")
+                           min_value=EARLIEST_CUTOFF, max_value=date(date.today().year + 1, 12, 31),
+                           help="The date balances and ages refer to, from 1990-01-01 on. "
+                                "Required for loan-record tapes and for a mapping that derives "
+                                "age from dates; the Lending Club tape defaults to 2018-06-30.")
+    bad_rows = st.radio("Bad rows", list(BAD_ROW_LABELS), format_func=BAD_ROW_LABELS.get,
+                        key="pools_bad_rows", horizontal=True,
+                        help="Quarantined rows are kept with the pool, counted on it and "
+                             "downloadable; they are not stress-tested.")
+    mapping_body = None
+    if fmt == "map" or (detected is None and fmt == "auto"):
+        edited_map = mapping_editor(content, upload.name, cutoff=cutoff)
+        if edited_map is None:
+            return
+        mapping_body, preview = edited_map
+        if preview.n_valid == 0 or any(i.row is None for i in preview.issues):
+            st.markdown("**Not importable yet**: fix the mapping until the problems of whole "
+                        "columns are gone and some rows are valid.")
+            return
+        if preview.n_invalid and bad_rows == "refuse":
+            st.markdown(f"**{preview.n_invalid:,} rows have problems.** Fix the mapping, or "
+                        "choose to quarantine the bad rows above.")
+            return
 
     st.markdown("**Assumptions for values the tape does not carry** — edit a cell to "
                 "override it for this upload. Rates are shown as percentages and typed as "
@@ -109,11 +138,10 @@ def _upload_tab() -> None:
             "recovery_lag": st.column_config.NumberColumn(
                 FIELD_NAMES["recovery_lag"], min_value=0, max_value=120, step=1, format="%d"),
         })
-    if detected is None and fmt == "auto":
-        return  # the warning above already says what to do: choose a mapping
     try:
-        pool = read_upload(content, upload.name, fmt=fmt, pool_id=pool_id, pool_name=pool_name,
-                           cutoff_date=cutoff, edited_assumptions=edited)
+        pool = read_tape(content, upload.name, fmt="auto" if mapping_body else fmt,
+                         mapping_body=mapping_body, pool_id=pool_id, pool_name=pool_name,
+                         cutoff_date=cutoff, edited_assumptions=edited, bad_rows=bad_rows)
     except StressLabError as exc:
         st.markdown("**The file was not stored.**")
         show_error(exc)
@@ -124,6 +152,9 @@ def _upload_tab() -> None:
                 help=f"Exactly {money(pool.total_balance)}.")
     s[2].metric("Format", FORMAT_LABELS.get(pool.source_format, pool.source_format))
     s[3].metric("Cutoff date", str(pool.cutoff_date or "–"))
+    if bad_rows == "quarantine":
+        st.metric("Quarantined rows", f"{pool.n_quarantined:,}",
+                  help="Rows that broke a rule: kept with the pool, not imported.")
     st.markdown("**Assumptions that will be applied** (values filled where the tape has none)")
     st.dataframe(assumptions_view(pool.assumptions), hide_index=True, width="stretch",
                  column_config=ASSUMPTION_COLUMNS)
@@ -137,9 +168,11 @@ def _upload_tab() -> None:
         else:
             st.session_state["pools_selected"] = saved.pool_id
             if saved.created:
+                kept = (f" {saved.n_quarantined:,} bad rows were quarantined (download them "
+                        "in **Stored pools**)." if saved.n_quarantined else "")
                 st.success(f"Stored pool **{plain(saved.pool_name)}** ({saved.n_assets:,} "
                            f"loans) as {plain(saved.pool_id)}. It is now in **Stored pools** "
-                           "and on **Stress test**.")
+                           f"and on **Stress test**.{kept}")
             else:
                 st.info(f"This pool is already stored as {plain(saved.pool_id)}; nothing was "
                         "written.")
@@ -163,6 +196,9 @@ with tab_stored:
             "pool_id": "Pool id", "pool_name": "Name", "source_format": "Format",
             "cutoff_date": st.column_config.DateColumn("Cutoff date"),
             "created_at": st.column_config.DatetimeColumn("Stored (UTC)", format="YYYY-MM-DD HH:mm"),
+            "n_quarantined": st.column_config.NumberColumn(
+                "Quarantined rows", format="%d",
+                help="Rows of the tape that broke a rule, kept with the pool, not imported."),
         })
     ids = pools["pool_id"].tolist()
     names = dict(zip(pools["pool_id"], pools["pool_name"], strict=True))
@@ -189,6 +225,14 @@ with tab_stored:
                      "average remaining term).")
     m[4].metric(cdr.name, pct(summary["weighted_average_cdr"]),
                 help=f"{cdr.help} Annual, over the active loans.")
+
+    if summary.get("n_quarantined"):
+        st.markdown(f"**{summary['n_quarantined']:,} rows of this pool's tape were "
+                    "quarantined** on import: they broke a rule and are not in the figures.")
+        st.download_button("Download quarantined rows (CSV)",
+                            cached_quarantine_csv(pool_id, summary["n_quarantined"]),
+                            file_name=f"{pool_id}-quarantined.csv", mime="text/csv",
+                            key="pools_quarantine_download")
 
     splits = {"grade": "grade", "status": "status", "asset_class": "asset class"}
     for tab, (by, label) in zip(st.tabs([f"By {v}" for v in splits.values()]), splits.items(),

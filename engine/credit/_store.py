@@ -36,9 +36,12 @@ from engine.credit.models import (
     StressTestResult,
 )
 from engine.errors import InputError, NotFoundError
+from engine.ingest import ColumnMapping
 
 __all__ = [
     "pool_exists", "count_pools", "save_pool", "load_pool", "list_pools", "delete_pool",
+    "quarantined_rows", "quarantine_count",
+    "save_mapping", "load_mapping", "list_mappings", "delete_mapping",
     "save_scenario", "custom_scenarios", "delete_scenario", "scenario_library",
     "cache_entries", "save_cache_entries",
     "run_status", "summary_line", "record_run", "record_failed_run", "load_result",
@@ -85,9 +88,11 @@ def count_pools(con: duckdb.DuckDBPyConnection) -> int:
 
 def save_pool(con: duckdb.DuckDBPyConnection, *, pool: PoolData, source_file: str | None = None,
               replace: bool = False) -> bool:
-    """Store a validated pool and its assets (inside the caller's transaction).
+    """Store a validated pool, its assets and its quarantined rows (inside the caller's
+    transaction).
 
-    Storing the same content under the same id again is a no-op.
+    Storing the same content under the same id again is a no-op (the content hash covers the
+    valid loans and the cutoff date, not the quarantined rows).
 
     Parameters
     ----------
@@ -121,16 +126,32 @@ def save_pool(con: duckdb.DuckDBPyConnection, *, pool: PoolData, source_file: st
     cols = ", ".join(["pool_id", "row_number", *ASSET_COLUMNS])
     if row is not None:
         con.execute("DELETE FROM assets WHERE pool_id = ?", [pool.pool_id])
+        con.execute("DELETE FROM quarantined_rows WHERE pool_id = ?", [pool.pool_id])
         con.execute("DELETE FROM pools WHERE pool_id = ?", [pool.pool_id])
     con.execute(
         "INSERT INTO pools (pool_id, pool_name, source_format, source_file, content_hash,"
-        " cutoff_date, n_assets, total_balance, metadata, assumptions, warnings, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " cutoff_date, n_assets, total_balance, metadata, assumptions, warnings, created_at,"
+        " n_quarantined)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [pool.pool_id, pool.pool_name, pool.source_format, source_file, digest,
          pool.cutoff_date, pool.n_assets, pool.total_balance, canonical_json(pool.metadata),
-         canonical_json(pool.assumptions), canonical_json(pool.warnings), utc_now()])
+         canonical_json(pool.assumptions), canonical_json(pool.warnings), utc_now(),
+         pool.n_quarantined])
     with _registered(con, _stresslab_assets=assets):
         con.execute(f"INSERT INTO assets ({cols}) SELECT {cols} FROM _stresslab_assets")
+    if pool.quarantine:
+        bad = pd.DataFrame({
+            "pool_id": pool.pool_id,
+            "source_row": [int(q["source_row"]) for q in pool.quarantine],
+            # the tape's column order kept (canonical_json would sort the columns)
+            "source_values": [json.dumps(q["values"], ensure_ascii=False, allow_nan=False)
+                              for q in pool.quarantine],
+            "issues": [canonical_json(q["issues"]) for q in pool.quarantine],
+        })
+        with _registered(con, _stresslab_quarantine=bad):
+            con.execute("INSERT INTO quarantined_rows (pool_id, source_row, source_values, issues)"
+                        " SELECT pool_id, source_row, source_values, issues"
+                        " FROM _stresslab_quarantine")
     return True
 
 
@@ -176,10 +197,43 @@ def load_pool(con: duckdb.DuckDBPyConnection, pool_id: str) -> PoolData:
 
 def list_pools(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Stored pools, newest first: pool_id, pool_name, source_format, n_assets, total_balance
-    (currency units), cutoff_date, created_at."""
+    (currency units), cutoff_date, created_at, n_quarantined (rows of the tape quarantined on
+    import)."""
     return con.execute(
         "SELECT pool_id, pool_name, source_format, n_assets, total_balance, cutoff_date,"
-        " created_at FROM pools ORDER BY created_at DESC, pool_id").df()
+        " created_at, coalesce(n_quarantined, 0) AS n_quarantined"
+        " FROM pools ORDER BY created_at DESC, pool_id").df()
+
+
+def quarantine_count(con: duckdb.DuckDBPyConnection, pool_id: str) -> int:
+    """How many rows of a stored pool's tape were quarantined on import.
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    """
+    row = con.execute("SELECT coalesce(n_quarantined, 0) FROM pools WHERE pool_id = ?",
+                      [pool_id]).fetchone()
+    if row is None:
+        raise _no_pool(pool_id)
+    return int(row[0])
+
+
+def quarantined_rows(con: duckdb.DuckDBPyConnection, pool_id: str) -> list[dict[str, Any]]:
+    """A stored pool's quarantined rows in source order: {source_row, values, issues}.
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    """
+    if not pool_exists(con, pool_id):
+        raise _no_pool(pool_id)
+    rows = con.execute("SELECT source_row, source_values, issues FROM quarantined_rows"
+                       " WHERE pool_id = ? ORDER BY source_row", [pool_id]).fetchall()
+    return [{"source_row": int(r), "values": json.loads(v), "issues": json.loads(i)}
+            for r, v, i in rows]
 
 
 def delete_pool(con: duckdb.DuckDBPyConnection, pool_id: str) -> None:
@@ -193,13 +247,87 @@ def delete_pool(con: duckdb.DuckDBPyConnection, pool_id: str) -> None:
     if not pool_exists(con, pool_id):
         raise NotFoundError(f"no stored pool {pool_id!r}")
     con.execute("DELETE FROM assets WHERE pool_id = ?", [pool_id])
+    con.execute("DELETE FROM quarantined_rows WHERE pool_id = ?", [pool_id])
     con.execute("DELETE FROM pools WHERE pool_id = ?", [pool_id])
+
+
+# --------------------------------------------------------------------------- column mappings
+
+def _no_mapping(name: str) -> NotFoundError:
+    return NotFoundError(f"no saved column mapping {name!r}; `stresslab pools mappings list` "
+                         "shows them")
+
+
+def save_mapping(con: duckdb.DuckDBPyConnection, *, mapping: ColumnMapping) -> bool:
+    """Insert or replace the column mapping named ``mapping.name`` (inside the caller's
+    transaction).
+
+    Returns
+    -------
+    bool
+        True if it was new, False if it replaced one of the same name.
+    """
+    now = utc_now()
+    body = canonical_json(mapping.model_dump(mode="json"))
+    row = con.execute("SELECT 1 FROM column_mappings WHERE name = ?", [mapping.name]).fetchone()
+    if row is None:
+        con.execute("INSERT INTO column_mappings (name, mapping, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?)", [mapping.name, body, now, now])
+        return True
+    con.execute("UPDATE column_mappings SET mapping = ?, updated_at = ? WHERE name = ?",
+                [body, now, mapping.name])
+    return False
+
+
+def load_mapping(con: duckdb.DuckDBPyConnection, name: str) -> ColumnMapping:
+    """A saved column mapping.
+
+    Raises
+    ------
+    NotFoundError
+        If none is saved under ``name``.
+    """
+    row = con.execute("SELECT mapping FROM column_mappings WHERE name = ?", [name]).fetchone()
+    if row is None:
+        raise _no_mapping(name)
+    return ColumnMapping.model_validate_json(row[0])
+
+
+def list_mappings(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Saved column mappings by name: name, n_fields (fields mapped), derives_dates (bool),
+    created_at, updated_at (UTC)."""
+    rows = con.execute("SELECT name, mapping, created_at, updated_at FROM column_mappings"
+                       " ORDER BY name").fetchall()
+    out = []
+    for name, body, created, updated in rows:
+        m = json.loads(body)
+        out.append({"name": name, "n_fields": len(m.get("fields") or {}),
+                    "derives_dates": m.get("dates") is not None,
+                    "created_at": created, "updated_at": updated})
+    return pd.DataFrame(out, columns=["name", "n_fields", "derives_dates", "created_at",
+                                      "updated_at"])
+
+
+def delete_mapping(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Delete a saved column mapping (inside the caller's transaction).
+
+    Raises
+    ------
+    NotFoundError
+        If none is saved under ``name``.
+    """
+    if con.execute("SELECT 1 FROM column_mappings WHERE name = ?", [name]).fetchone() is None:
+        raise _no_mapping(name)
+    con.execute("DELETE FROM column_mappings WHERE name = ?", [name])
 
 
 # --------------------------------------------------------------------------- scenarios
 
 def save_scenario(con: duckdb.DuckDBPyConnection, *, key: str, scenario: Scenario) -> str:
     """Insert or update a custom scenario under ``key`` (inside the caller's transaction).
+
+    Its ``source`` is kept (``custom``, or ``federal_reserve`` for an imported Board table), and
+    its factors are stored with their path, if any, in the ``market_factors`` JSON.
 
     Returns
     -------
@@ -219,19 +347,21 @@ def save_scenario(con: duckdb.DuckDBPyConnection, *, key: str, scenario: Scenari
     con.execute("DELETE FROM scenarios WHERE scenario_key = ?", [key])
     con.execute(
         "INSERT INTO scenarios (scenario_key, name, description, market_factors, source,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, 'custom', ?, ?)",
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [key, scenario.name, scenario.description,
-         canonical_json(scenario.market_factors.model_dump()), created[0] if created else now,
-         now])
+         canonical_json(scenario.market_factors.model_dump()), scenario.source,
+         created[0] if created else now, now])
     return key
 
 
 def custom_scenarios(con: duckdb.DuckDBPyConnection) -> dict[str, Scenario]:
-    """The stored custom scenarios by key, oldest first."""
-    rows = con.execute("SELECT scenario_key, name, description, market_factors FROM scenarios"
-                       " ORDER BY created_at, scenario_key").fetchall()
-    return {k: make_scenario(n, description=d or "", market_factors=json.loads(f))
-            for k, n, d, f in rows}
+    """The stored custom scenarios by key, oldest first (imported Federal Reserve scenarios
+    keep their source)."""
+    rows = con.execute("SELECT scenario_key, name, description, market_factors, source"
+                       " FROM scenarios ORDER BY created_at, scenario_key").fetchall()
+    return {k: make_scenario(n, description=d or "", market_factors=json.loads(f),
+                             source=src if src == "federal_reserve" else "custom")
+            for k, n, d, f, src in rows}
 
 
 def delete_scenario(con: duckdb.DuckDBPyConnection, key: str) -> None:
@@ -468,7 +598,9 @@ def load_result(con: duckdb.DuckDBPyConnection, run_id: str) -> StressTestResult
         n_assets=int(fact("n_assets", "n_assets", 0) or 0),
         inputs_hash=inputs_hash, engine_version=version, execution_time_total=total or 0.0,
         include_cashflows=bool(config.get("include_cashflows")),
-        generate_report=True, scenarios=scenarios)
+        generate_report=True, scenarios=scenarios,
+        valuation=(response.get("base") or {}).get("valuation") or report.get("valuation")
+        or {"discounting": "flat"})
     return result.with_run_id(run_id)
 
 

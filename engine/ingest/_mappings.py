@@ -138,8 +138,9 @@ def detect_format(columns: Iterable[str]) -> str:
         listing = "; ".join(f"{fmt}: {', '.join(keys)}" for fmt, keys in FORMATS.items())
         raise InputError(
             "Could not recognise the tape's format from its header. Known formats and their key "
-            f"columns — {listing}. Rename the columns to one of these layouts or choose the format "
-            "explicitly."
+            f"columns — {listing}. Rename the columns to one of these layouts, choose the format "
+            "explicitly, or map the columns with a column mapping (`--mapping` on the command "
+            "line, Map columns in the app)."
         )
     return winners[0]
 
@@ -362,8 +363,12 @@ def _blank_nested(frame: pd.DataFrame, log: IssueLog) -> pd.DataFrame:
     return frame.assign(**changed) if changed else frame
 
 
-def map_tape(frame: pd.DataFrame, *, fmt: str, cutoff_date: dt.date | None, log: IssueLog) -> Mapped:
+def map_tape(frame: pd.DataFrame, *, fmt: str, cutoff_date: dt.date | None, log: IssueLog,
+             mapping: Any = None) -> Mapped:
     """Map a tape to canonical columns; ``fmt`` is a key of :data:`FORMATS` or ``"auto"``.
+
+    With ``mapping`` (a :class:`engine.ingest._usermap.ColumnMapping`) the user's mapping is
+    applied instead and ``fmt`` is ignored.
 
     Two columns whose names differ only in case or surrounding spaces are logged as an issue:
     columns are matched that way, so which one is meant cannot be told. So is every cell that
@@ -380,6 +385,10 @@ def map_tape(frame: pd.DataFrame, *, fmt: str, cutoff_date: dt.date | None, log:
         else:
             first[key] = column
     frame = _blank_nested(frame, log)
+    if mapping is not None:
+        from ._usermap import apply_mapping  # _usermap builds on this module
+
+        return apply_mapping(frame, mapping=mapping, cutoff_date=cutoff_date, log=log)
     if fmt == "auto":
         fmt = detect_format(frame.columns)
     mapper = _MAPPERS.get(fmt)

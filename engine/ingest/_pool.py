@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
+import pandas as pd
 
-from engine.ingest.models import PoolData
+from engine.ingest.models import ASSET_COLUMNS, PoolData
 from engine.errors import InputError, Issue, ValidationError
 from engine.limits import shorten
 
 from ._assumptions import AssumptionTable, fill_behavioural, load_assumptions
-from ._issues import IssueLog
-from ._mappings import FORMATS, map_tape
-from ._readers import Source, read_source
+from ._issues import IssueLog, _plain
+from ._mappings import FORMATS, Mapped, map_tape
+from ._readers import Source, TableRead, read_source
+from ._usermap import ColumnMapping
 from ._validate import validate_frame
 
-__all__ = ["read_pool"]
+__all__ = ["read_pool", "preview_pool", "PoolPreview", "BAD_ROWS"]
+
+#: What an import does with rows that break a rule: refuse the whole tape (the default), or
+#: import the valid rows and keep the bad ones with the pool (quarantine).
+BAD_ROWS: tuple[str, ...] = ("refuse", "quarantine")
+BadRows = Literal["refuse", "quarantine"]
 
 _FORMATS = ("auto", *FORMATS)
 #: How each text encoding the readers accept is named to a user.
@@ -49,6 +58,8 @@ def read_pool(
     pool_name: str | None = None,
     cutoff_date: dt.date | None = None,
     assumptions: AssumptionTable | None = None,
+    mapping: ColumnMapping | None = None,
+    bad_rows: BadRows = "refuse",
 ) -> PoolData:
     """Read, map, validate and complete a loan tape.
 
@@ -69,6 +80,15 @@ def read_pool(
     assumptions : AssumptionTable, optional
         Behavioural values for missing prepayment_speed (annual CPR), default_probability
         (annual CDR), recovery_rate and recovery_lag (months). Default: :func:`load_assumptions`.
+    mapping : ColumnMapping, optional
+        A user's column mapping (:class:`engine.ingest.ColumnMapping`), applied instead of a
+        known layout (``format`` is then ignored; ``source_format`` is ``mapped``).
+    bad_rows : {"refuse", "quarantine"}, default "refuse"
+        ``refuse``: one bad row refuses the tape (ValidationError, nothing read).
+        ``quarantine``: the rows that break a rule are left out and returned in
+        ``PoolData.quarantine`` (source row, values as read, every rule broken), with a warning
+        that counts them; a problem of the whole file or a whole column (a missing required
+        column) still refuses the tape, and so does a tape with no valid row.
 
     Returns
     -------
@@ -107,14 +127,33 @@ def read_pool(
                                      where="field")], subject=subject)
     cutoff = _as_date(cutoff_date, "cutoff_date") or _as_date(read.pool.get("cutoff_date"), "cutoff_date")
 
+    if bad_rows not in BAD_ROWS:
+        raise InputError(f"Unknown bad_rows {bad_rows!r}; valid: {', '.join(BAD_ROWS)}.")
     log = IssueLog()
-    mapped = map_tape(read.frame, fmt=format, cutoff_date=cutoff, log=log)
+    mapped = map_tape(read.frame, fmt=format, cutoff_date=cutoff, log=log, mapping=mapping)
+    units = tuple(mapping.units) if mapping is not None else ()
     warnings = list(mapped.warnings)
+    frame = validate_frame(mapped.frame, log=log, warnings=warnings, explicit_units=units)
+    quarantine: list[dict[str, Any]] = []
+    if log:
+        whole = any(i.row is None for i in log.issues)
+        bad = sorted({i.row for i in log.issues if i.row is not None})
+        if bad_rows == "refuse" or whole or len(bad) >= len(mapped.frame):
+            raise ValidationError(log.sorted(), subject=subject)
+        quarantine = _quarantine(read.frame, log)
+        keep = np.ones(len(mapped.frame), dtype=bool)
+        keep[np.asarray(bad, dtype=np.int64) - 1] = False
+        again = IssueLog(log.source_names)
+        warnings = list(mapped.warnings)
+        frame = validate_frame(mapped.frame[keep].reset_index(drop=True), log=again,
+                               warnings=warnings, explicit_units=units)
+        if again:  # a rule that spans rows and still fails without the bad ones: refuse
+            raise ValidationError(again.sorted(), subject=subject)
+        shown = ", ".join(map(str, bad[:20])) + (" …" if len(bad) > 20 else "")
+        warnings.append(f"{len(bad):,} of {len(mapped.frame):,} rows broke a rule and were "
+                        f"quarantined (kept with the pool, not stress-tested): rows {shown}.")
     if read.encoding not in (None, "utf-8"):
         warnings.insert(0, f"{read.name} was read as {_ENCODINGS.get(read.encoding, read.encoding)}.")
-    frame = validate_frame(mapped.frame, log=log, warnings=warnings)
-    if log:
-        raise ValidationError(log.sorted(), subject=subject)
 
     table = assumptions if assumptions is not None else load_assumptions()
     filled = fill_behavioural(frame, table)
@@ -134,6 +173,8 @@ def read_pool(
         "n_rows_read": int(len(read.frame)),
         "assumption_table": table.name,
     })
+    if quarantine:
+        metadata["n_quarantined"] = len(quarantine)
     pool = PoolData(
         pool_id=str(pool_id or read.pool.get("pool_id") or stem or "pool"),
         pool_name=str(pool_name or read.pool.get("pool_name") or read.name),
@@ -143,5 +184,106 @@ def read_pool(
         assumptions=filled,
         warnings=warnings,
         source_format=mapped.format,
+        quarantine=quarantine,
     )
     return pool
+
+
+def _cell(value: Any) -> Any:
+    """A cell as read, as a JSON value (text, number, bool or None)."""
+    value = _plain(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else str(value)
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return value.isoformat()
+    return shorten(value, 200)
+
+
+def _quarantine(raw: pd.DataFrame, log: IssueLog) -> list[dict[str, Any]]:
+    """One record per bad row: its 1-based data row, its cells as read, every rule it broke."""
+    by_row: dict[int, list[dict[str, Any]]] = {}
+    for issue in log.issues:
+        if issue.row is not None:
+            by_row.setdefault(issue.row, []).append(
+                {"column": issue.column, "value": _cell(issue.value), "rule": issue.rule})
+    names = [str(c) for c in raw.columns]
+    out = []
+    for row in sorted(by_row):
+        cells = raw.iloc[row - 1].tolist()
+        out.append({"source_row": row,
+                    "values": {n: _cell(v) for n, v in zip(names, cells, strict=True)},
+                    "issues": by_row[row]})
+    return out
+
+
+@dataclass(frozen=True)
+class PoolPreview:
+    """A tape mapped and validated, nothing stored: what the mapping editor shows.
+
+    Attributes
+    ----------
+    frame : DataFrame of shape (min(n_rows, head), len(ASSET_COLUMNS))
+        The first rows in canonical columns (rates decimal, term and age in months); behavioural
+        values the tape lacks are NaN here (filled from the assumption table on import); a
+        cell that broke a rule is NaN or as the tape had it.
+    issues : list of Issue
+        Every problem of the whole tape, in file order (row None: the file or a whole column).
+    n_rows, n_valid, n_invalid : int
+        Data rows read; rows breaking no rule; rows breaking at least one. A whole-file or
+        whole-column issue makes every row invalid.
+    warnings : list of str
+        Conversions the mapping and the checks made.
+    """
+
+    frame: pd.DataFrame
+    issues: list[Issue]
+    n_rows: int
+    n_valid: int
+    n_invalid: int
+    warnings: list[str]
+
+
+def preview_pool(source: Source | TableRead, *, filename: str | None = None,
+                 mapping: ColumnMapping, cutoff_date: dt.date | None,
+                 head: int = 20) -> PoolPreview:
+    """Map and validate a whole tape with ``mapping``; return its first rows and every issue.
+
+    Parameters
+    ----------
+    source : path, bytes, file-like, or a TableRead already read
+    filename : str, optional
+        The upload's name (chooses the reader).
+    mapping : ColumnMapping
+    cutoff_date : date or None
+        Needed when the mapping derives age from dates.
+    head : int, default 20
+        Rows of the canonical frame to return.
+
+    Returns
+    -------
+    PoolPreview
+
+    Raises
+    ------
+    InputError
+        Unreadable file; a mapping that derives age without a cutoff date.
+    """
+    read = source if isinstance(source, TableRead) else read_source(source, filename=filename)
+    log = IssueLog()
+    mapped: Mapped = map_tape(read.frame, fmt="auto", cutoff_date=cutoff_date, log=log,
+                              mapping=mapping)
+    warnings = list(mapped.warnings)
+    frame = validate_frame(mapped.frame, log=log, warnings=warnings,
+                           explicit_units=tuple(mapping.units))
+    n = len(mapped.frame)
+    if any(i.row is None for i in log.issues):
+        n_invalid = n
+    else:
+        n_invalid = len({i.row for i in log.issues})
+    shown = frame.head(head).reset_index(drop=True)
+    shown = shown.astype({c: "float64" for c, t in ASSET_COLUMNS.items()
+                          if t == "int64" and shown[c].dtype.kind == "f"})
+    return PoolPreview(frame=shown, issues=log.sorted(), n_rows=n, n_valid=n - n_invalid,
+                       n_invalid=n_invalid, warnings=warnings)

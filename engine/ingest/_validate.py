@@ -12,6 +12,8 @@ loan). A JSON ``true``/``false`` in a numeric column is refused, not read as 1.0
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
@@ -80,7 +82,8 @@ def _category(raw: pd.Series, column: str, log: IssueLog) -> pd.Series:
     return norm
 
 
-def validate_frame(frame: pd.DataFrame, *, log: IssueLog, warnings: list[str]) -> pd.DataFrame:
+def validate_frame(frame: pd.DataFrame, *, log: IssueLog, warnings: list[str],
+                   explicit_units: Collection[str] = ()) -> pd.DataFrame:
     """Check a mapped tape column by column and build the canonical frame.
 
     Parameters
@@ -92,6 +95,9 @@ def validate_frame(frame: pd.DataFrame, *, log: IssueLog, warnings: list[str]) -
         Receives every offending cell; the caller raises one ValidationError if it is not empty.
     warnings : list of str
         Receives every conversion made (percent columns, derived fields, defaults).
+    explicit_units : collection of str, default ()
+        Rate columns whose unit a column mapping stated (already converted to decimal): they
+        are not read as percent by the all-values-in-(1, 100] rule, only range-checked.
 
     Returns
     -------
@@ -156,7 +162,7 @@ def validate_frame(frame: pd.DataFrame, *, log: IssueLog, warnings: list[str]) -
 
     # Percent columns → decimals.
     for column in UNIT_COLUMNS:
-        if column in numeric and _percent_column(numeric[column]):
+        if column in numeric and column not in explicit_units and _percent_column(numeric[column]):
             numeric[column] = numeric[column] / 100.0
             warnings.append(f"Column {log.name(column)!r} read as percent (all values 0 or in (1, 100]); "
                             "divided by 100.")

@@ -168,7 +168,12 @@ class PoolData:
     warnings : list of str
         Conversions made on the way in (a percent column read as decimals, rows excluded, …).
     source_format : str
-        ``native``, ``lendingclub`` or ``loan-record``.
+        ``native``, ``lendingclub``, ``loan-record``, or ``mapped`` (a user's column mapping).
+    quarantine : list of dict
+        Rows of the tape left out because they broke a rule, when the import was asked to
+        quarantine bad rows: {source_row (1-based data row), values {column: value as read},
+        issues [{column, value, rule}]}. Empty for a pool read back from the store (the store
+        keeps them in ``quarantined_rows``); not part of :meth:`content_hash`.
     """
 
     pool_id: str
@@ -179,6 +184,12 @@ class PoolData:
     assumptions: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     source_format: str = "native"
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def n_quarantined(self) -> int:
+        """Rows of the tape quarantined on the way in (0 unless the import quarantined some)."""
+        return len(self.quarantine)
 
     @property
     def n_assets(self) -> int:
