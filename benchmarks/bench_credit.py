@@ -7,6 +7,10 @@ Each case runs in a fresh subprocess so its peak RSS is its own. Pools are synth
 (seeded), 360-month terms, the 7 predefined scenarios. Also timed: reading + validating +
 storing a 1,000,000-loan pool (Parquet and CSV), and the whole `stresslab stress` command on
 100,000 loans against the reference as a whole process.
+
+    .venv/bin/python benchmarks/bench_credit.py --paths-and-curve 1000000
+
+times path scenarios and Treasury-curve discounting against constant factors on a flat rate.
 """
 
 from __future__ import annotations
@@ -196,15 +200,74 @@ def whole_process(n: int) -> tuple[float, float]:
     return ours, theirs
 
 
+def paths_and_curve(n: int, *, repeats: int = 3) -> dict[str, float]:
+    """Seconds (best of ``repeats``) of one whole run of ``n`` loans under the two Federal
+    Reserve 2025 scenarios, read three ways: constant peak factors on the flat rate (the
+    reference), the same scenarios as monthly paths, and the constant factors discounted on the
+    Treasury zero curve of 2014-06-27 (plus the base case each time)."""
+    from datetime import date
+
+    from engine.credit import AnalysisRequest, StressTestRequest, run_stress_test
+
+    pool = _pool(n)
+    flat = AnalysisRequest(analysis_date=date(2026, 1, 1))
+    curve = AnalysisRequest(analysis_date=date(2026, 1, 1), discounting="curve",
+                            curve_date=date(2014, 6, 27))
+    peak = ["fed_2025_baseline", "fed_2025_severely_adverse"]
+    cases = {
+        "constant factors, flat rate": (flat, peak),
+        "path factors, flat rate": (flat, [f"{k}_path" for k in peak]),
+        "constant factors, Treasury curve": (curve, peak),
+    }
+    requests = {label: StressTestRequest(request=inner, scenario_names=names)
+                for label, (inner, names) in cases.items()}
+    for label in ("constant factors, flat rate", "path factors, flat rate"):  # loan by loan too
+        requests[f"{label}, loan-level"] = requests[label].model_copy(
+            update={"include_loan_level": True})
+    for req in requests.values():
+        run_stress_test(req, pool=_tiny(), cache=None)  # numba's kernels loaded before timing
+    out = dict.fromkeys(requests, float("inf"))
+    for _ in range(repeats):  # the cases take turns, so a busy spell hits them alike
+        for label, req in requests.items():
+            t0 = time.perf_counter()
+            result = run_stress_test(req, pool=pool, cache=None)
+            out[label] = min(out[label], time.perf_counter() - t0)
+            assert all(r.status == "success" for r in result.scenarios.values())
+    return out
+
+
+def _pool(n: int):
+    from engine.ingest import read_pool
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "pool.parquet"
+        synthetic_frame(n).to_parquet(path)
+        return read_pool(path, format="native")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--case", nargs=2, metavar=("N", "WHICH"))
     ap.add_argument("--sizes", nargs="*", type=int, default=[1_000, 100_000, 1_000_000])
     ap.add_argument("--skip-reference-above", type=int, default=10**9,
                     help="skip the reference for larger pools (it is slow)")
+    ap.add_argument("--paths-and-curve", type=int, metavar="N", default=None,
+                    help="only time path scenarios and curve discounting against constant "
+                         "factors on a flat rate, at N loans (the README uses 1,000,000)")
     args = ap.parse_args()
     if args.case:
         print(json.dumps(case(int(args.case[0]), args.case[1])))
+        return
+    if args.paths_and_curve:
+        n = args.paths_and_curve
+        times = paths_and_curve(n)
+        print(f"{n:,} loans x 3 scenarios (base + the two Fed 2025 scenarios), best of 3, "
+              f"{os.cpu_count()} cores:")
+        for label, seconds in times.items():
+            ref = times["constant factors, flat rate" + (", loan-level" if "loan-level" in label
+                                                         else "")]
+            print(f"  {label:<34} {seconds:6.2f} s   {seconds / ref:4.2f}x the constant-factor "
+                  f"time (target for paths: <= 1.5x)")
         return
     print(f"credit engine benchmark: 7 scenarios, 360-month terms, {os.cpu_count()} cores")
     print(f"{'loans':>10} {'engine s':>9} {'loan-scen/s':>13} {'peak MB':>8} "

@@ -86,6 +86,9 @@ _LAZY: dict[str, str] = {
     "list_runs": "engine.credit.workflow",
     "count_runs": "engine.credit.workflow",
     "loan_path": "engine.credit.workflow",
+    "TreasuryCurveView": "engine.credit.workflow",
+    "treasury_curve": "engine.credit.workflow",
+    "curve_dates": "engine.credit.workflow",
     "seed_store": "engine.credit.workflow",
 }
 

@@ -34,11 +34,39 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="date balances and ages refer to (YYYY-MM-DD)")
     imp.add_argument("--assumptions", type=Path,
                      help="CSV overriding the assumption table (asset_class, grade, field values)")
+    mapped = imp.add_mutually_exclusive_group()
+    mapped.add_argument("--mapping", type=Path, metavar="MAPPING.json",
+                        help="apply this column mapping (JSON, as `pools mappings export` "
+                             "writes) instead of a known layout")
+    mapped.add_argument("--mapping-name", metavar="NAME",
+                        help="apply the column mapping saved in the store under NAME")
+    imp.add_argument("--bad-rows", choices=("refuse", "quarantine"), default="refuse",
+                     help="refuse: one bad row refuses the tape (default); quarantine: import "
+                          "the valid rows, keep the bad ones with the pool")
     imp.add_argument("--json", action="store_true", help="print the stored pool as JSON")
     imp.set_defaults(func=_pools_import)
     lst = psub.add_parser("list", help="list stored pools")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=_pools_list)
+    qua = psub.add_parser("quarantine", help="write a pool's quarantined rows as CSV")
+    qua.add_argument("pool", help="a stored pool id")
+    qua.add_argument("--out", type=Path, required=True, metavar="F.csv")
+    qua.set_defaults(func=_pools_quarantine)
+    maps = psub.add_parser("mappings", help="saved column mappings: list, export, import, delete")
+    msub = maps.add_subparsers(dest="mappings_command", metavar="ACTION", required=True)
+    ml = msub.add_parser("list", help="list saved column mappings")
+    ml.add_argument("--json", action="store_true")
+    ml.set_defaults(func=_mappings_list)
+    mx = msub.add_parser("export", help="write a saved mapping as JSON")
+    mx.add_argument("name")
+    mx.add_argument("--out", type=Path, metavar="MAPPING.json", help="default: standard output")
+    mx.set_defaults(func=_mappings_export)
+    mi = msub.add_parser("import", help="save a mapping from its JSON (replaces one of its name)")
+    mi.add_argument("file", type=Path, metavar="MAPPING.json")
+    mi.set_defaults(func=_mappings_import)
+    md = msub.add_parser("delete", help="delete a saved mapping")
+    md.add_argument("name")
+    md.set_defaults(func=_mappings_delete)
 
     scen = sub.add_parser("scenarios", help="list scenarios")
     ssub = scen.add_subparsers(dest="scenarios_command", metavar="ACTION", required=True)
@@ -46,6 +74,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     sl.add_argument("--json", action="store_true",
                     help="key → {name, description, market_factors}")
     sl.set_defaults(func=_scenarios_list)
+    sh = ssub.add_parser("show", help="one scenario's factors, and its path step by step")
+    sh.add_argument("key")
+    sh.add_argument("--json", action="store_true", help="{name, description, market_factors}")
+    sh.set_defaults(func=_scenarios_show)
+    fed = ssub.add_parser(
+        "import-fed", help="store the Federal Reserve Baseline and Severely Adverse scenarios",
+        description="Read the Board's supervisory scenario CSVs of any year (Historic, Baseline "
+                    "and Severely Adverse Domestic tables; the International tables are "
+                    "ignored), recognised by their columns, not their names; translate them by "
+                    "the Fed rule; store each scenario by its peak and as its quarterly path, "
+                    "under fed_<year>_baseline, fed_<year>_severely_adverse and the same with "
+                    "_path. All or nothing.")
+    fed.add_argument("source", type=Path, metavar="FOLDER_OR_ZIP")
+    fed.add_argument("--name", metavar="PREFIX",
+                     help="key prefix in place of fed_<year> (e.g. fed_2026_proposed gives "
+                          "fed_2026_proposed_baseline, ...)")
+    fed.add_argument("--json", action="store_true", help="print what was stored as JSON")
+    fed.set_defaults(func=_scenarios_import_fed)
 
     st = sub.add_parser("stress", help="stress-test a pool under scenarios",
                         description="POOL is a loan-tape file or a stored pool id.")
@@ -61,8 +107,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--discount-rate", type=float, default=0.05,
                     help="annual discount rate, decimal, monthly compounded (default 0.05)")
     st.add_argument("--analysis-date", type=date.fromisoformat,
-                    help="YYYY-MM-DD (default: the pool's cutoff date, else today)")
+                    help="YYYY-MM-DD (default: the pool's cutoff date, else today). A later "
+                         "date rolls the pool forward: whole months from the cutoff (a month "
+                         "end completes a month), ages advanced, balances run off under the "
+                         "base assumptions, matured loans removed; a date before the cutoff is "
+                         "refused")
+    st.add_argument("--discounting", choices=("flat", "curve"), default="flat",
+                    help="flat (default): --discount-rate plus each scenario's rate shocks; "
+                         "curve: the US Treasury zero curve of --curve-date plus --spread, "
+                         "bootstrapped from the bundled daily par yields (1990-01-02 … "
+                         "2022-03-11)")
+    st.add_argument("--curve-date", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                    help="curve date (default: the analysis date); a date not in the file "
+                         "uses the nearest earlier one")
+    st.add_argument("--spread", type=float, default=0.0,
+                    help="spread over the Treasury zero curve, annual decimal, added to the "
+                         "continuously compounded zero rate (default 0)")
     st.add_argument("--periods", type=int, help="months to project (default: full run-off)")
+    st.add_argument("--residual", choices=("par", "run-off"), default="par",
+                    help="with --periods shorter than the run-off, value the balance left at "
+                         "the horizon at par (default) or as the present value of the "
+                         "scenario's own run-off beyond it (losses beyond it reported apart)")
     st.add_argument("--cashflows", type=Path, metavar="OUT.csv|OUT.parquet",
                     help="write monthly pool cashflows of every scenario")
     st.add_argument("--loan-level", type=Path, metavar="OUT.parquet",
@@ -74,23 +139,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.set_defaults(func=_stress)
 
 
-def _pools_import(args: argparse.Namespace) -> int:
-    from engine.credit.workflow import ImportPoolRequest, import_pool
+def _read_file(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{what} {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"{what} {str(path)!r} cannot be read: {exc.strerror or exc}") from None
 
+
+def _pools_import(args: argparse.Namespace) -> int:
+    from engine.credit.workflow import ImportPoolRequest, import_pool, load_mapping, parse_mapping
+
+    mapping = None
+    if args.mapping is not None:
+        mapping = parse_mapping(_read_file(args.mapping, "mapping file"),
+                                name=f"mapping file {str(args.mapping)!r}")
+    elif args.mapping_name is not None:
+        mapping = load_mapping(args.mapping_name)
     request = ImportPoolRequest.build(path=args.file, format=args.format, pool_name=args.name,
                                       cutoff_date=args.cutoff_date,
-                                      assumptions_path=args.assumptions)
+                                      assumptions_path=args.assumptions, mapping=mapping,
+                                      bad_rows=args.bad_rows)
     done = import_pool(request)
     if args.json:
         summary = {"pool_id": done.pool_id, "pool_name": done.pool_name,
                    "format": done.source_format, "n_assets": done.n_assets,
                    "total_balance": done.total_balance, "cutoff_date": done.cutoff_date,
+                   "n_quarantined": done.n_quarantined,
                    "assumptions": done.assumptions, "warnings": done.warnings}
         sys.stdout.write(canonical_json(summary, indent=2))
     else:
         verb = "stored pool" if done.created else "pool already stored as"
         print(f"{verb} {done.pool_id!r}: {done.n_assets:,} loans, balance "
               f"{done.total_balance:,.2f} ({done.source_format} format)")
+        if done.n_quarantined:
+            print(f"quarantined {done.n_quarantined:,} bad rows (not imported); "
+                  f"`stresslab pools quarantine {done.pool_id} --out FILE.csv` writes them")
         for w in done.warnings:
             print(f"warning: {w}")
         if done.assumptions:
@@ -114,6 +199,58 @@ def _pools_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pools_quarantine(args: argparse.Namespace) -> int:
+    from engine.credit.workflow import quarantined_rows
+
+    rows = quarantined_rows(args.pool)  # the CSV is what quarantine_csv() gives the page
+    args.out.write_bytes(rows.to_csv(index=False).encode())
+    print(f"wrote {len(rows):,} quarantined rows of pool {args.pool!r} to {str(args.out)}")
+    return 0
+
+
+def _mappings_list(args: argparse.Namespace) -> int:
+    from engine.credit.workflow import list_mappings
+
+    df = list_mappings()
+    if args.json:
+        print(df.to_json(orient="records", date_format="iso", indent=2))
+    elif df.empty:
+        print("no saved column mappings; `stresslab pools mappings import FILE.json` adds one")
+    else:
+        print(df.to_string(index=False))
+    return 0
+
+
+def _mappings_export(args: argparse.Namespace) -> int:
+    from engine.credit.workflow import load_mapping, mapping_json
+
+    text = mapping_json(load_mapping(args.name))
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote mapping {args.name!r} to {str(args.out)}")
+    return 0
+
+
+def _mappings_import(args: argparse.Namespace) -> int:
+    from engine.credit.workflow import parse_mapping, save_mapping
+
+    mapping = parse_mapping(_read_file(args.file, "mapping file"),
+                            name=f"mapping file {str(args.file)!r}")
+    new = save_mapping(mapping)
+    print(f"{'saved' if new else 'replaced'} mapping {mapping.name!r}")
+    return 0
+
+
+def _mappings_delete(args: argparse.Namespace) -> int:
+    from engine.credit.workflow import delete_mapping
+
+    delete_mapping(args.name)
+    print(f"deleted mapping {args.name!r}")
+    return 0
+
+
 def _scenarios_list(args: argparse.Namespace) -> int:
     from engine.credit.workflow import scenario_library
 
@@ -124,7 +261,60 @@ def _scenarios_list(args: argparse.Namespace) -> int:
     for key, s in lib.items():
         named = ", ".join(f"{k} {v:+g}" if "shock" in k or "spread" in k else f"{k} ×{v:g}"
                           for k, v in s.market_factors.named().items()) or "none"
-        print(f"{key:<28} {s.name:<40} [{s.source}] {named}")
+        path = s.market_factors.path
+        kind = (f" (path: {max(map(len, path.factors.values()))} steps of "
+                f"{path.step_months} months; values shown are peaks)" if path else "")
+        print(f"{key:<32} {s.name:<46} [{s.source}] {named}{kind}")
+    return 0
+
+
+def _scenarios_show(args: argparse.Namespace) -> int:
+    from engine.credit._scenarios import PATH_RULE
+    from engine.credit.workflow import scenario_library
+    from engine.errors import NotFoundError
+
+    lib = scenario_library()
+    if args.key not in lib:
+        raise NotFoundError(f"no scenario {args.key!r}; `stresslab scenarios list` shows them")
+    s = lib[args.key]
+    if args.json:
+        print(json.dumps(s.response_dict(), indent=2))
+        return 0
+    print(f"{args.key}: {s.name} [{s.source}]")
+    if s.description:
+        print(s.description)
+    f = s.market_factors
+    path = f.path
+    for k, v in f.constant().items():
+        if path is None or k not in path.factors:
+            print(f"  {k:<22} {v:g} (constant)")
+    if path is not None:
+        names = list(path.factors)
+        print(f"path, {path.step_months} month(s) per step: {PATH_RULE}")
+        print("  " + "step  months    " + "  ".join(f"{n:>22}" for n in names))
+        for i in range(max(map(len, path.factors.values()))):
+            first = i * path.step_months + 1
+            vals = [path.factors[n][min(i, len(path.factors[n]) - 1)] for n in names]
+            print(f"  {i + 1:>4}  {first:>3}-{first + path.step_months - 1:<4}  "
+                  + "  ".join(f"{v:>22.10g}" for v in vals))
+    return 0
+
+
+def _scenarios_import_fed(args: argparse.Namespace) -> int:
+    from engine.credit.workflow import import_fed_scenarios
+
+    done = import_fed_scenarios(args.source, name=args.name)
+    if args.json:
+        sys.stdout.write(done.model_dump_json(indent=2) + "\n")
+        return 0
+    print(f"Federal Reserve {done.year} scenarios ({done.horizon}, jump-off "
+          f"{done.jump_off_quarter}) read from {', '.join(done.files.values())}")
+    for key in done.stored:
+        print(f"stored {key}")
+    for key in done.built_in:
+        print(f"{key}: identical to the built-in scenario, not stored again")
+    for note in done.ignored:
+        print(note)
     return 0
 
 
@@ -192,9 +382,24 @@ def _print_table(result) -> None:
         return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
                          for i, (c, w) in enumerate(zip(row, widths, strict=True)))
 
+    v = result.valuation
+    if v.get("discounting") == "curve":
+        disc = (f"Treasury zero curve of {v.get('curve_date_used')} + "
+                f"{v.get('curve_spread', 0.0):.2%} (continuously compounded)")
+    else:
+        disc = f"discount rate {result.discount_rate:.2%} (monthly compounded)"
+    rolled = v.get("rolled_forward_months") or 0
+    roll = (f" (pool rolled forward {rolled} months from its cutoff {v.get('cutoff_date')})"
+            if rolled else "")
     print(f"Pool {result.pool_name!r}: {result.n_assets:,} loans, analysis date "
-          f"{result.analysis_date}, discount rate {result.discount_rate:.2%} (monthly compounded), "
-          f"{result.projection_periods} months")
+          f"{result.analysis_date}{roll}, {disc}, {result.projection_periods} months")
+    share = (result.scenarios["base"].metrics.get("residual_share") or 0.0
+             if result.scenarios["base"].status == "success" else 0.0)
+    if share > 0:
+        print(f"The horizon cuts the run-off: {share:.1%} of the starting balance is left at "
+              f"month {result.projection_periods}, valued "
+              + ("at par" if v.get("residual_valuation") == "par"
+                 else "by the scenario's run-off beyond it"))
     print(fmt(head))
     print("  ".join("-" * w for w in widths))
     for r in rows:
@@ -220,14 +425,18 @@ def _stress(args: argparse.Namespace) -> int:
         assumptions_file=args.assumptions, scenario_names=args.scenarios or ["all"],
         custom_scenarios=_load_customs(args.custom), analysis_date=args.analysis_date,
         discount_rate=args.discount_rate, projection_periods=args.periods,
+        discounting=args.discounting, curve_date=args.curve_date, curve_spread=args.spread,
+        residual_valuation=args.residual.replace("-", "_"),
         max_workers=args.workers, include_loan_level=args.loan_level is not None,
         use_cache=not args.no_cache, record=not args.no_store, source="cli")
     run = run_stress(request)
     result = run.result
     if args.cashflows:
-        write_table(result.cashflows_frame(), args.cashflows)
+        write_table(result.cashflows_frame(), path=args.cashflows,
+                    provenance=result.provenance())
     if args.loan_level:
-        write_table(result.loan_level_frame(), args.loan_level)
+        write_table(result.loan_level_frame(), path=args.loan_level,
+                    provenance=result.provenance())
     if args.json:
         sys.stdout.write(result.response_json() + "\n")
     else:

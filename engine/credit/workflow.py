@@ -17,6 +17,7 @@ A run's configuration is its :class:`StressRunRequest`, stored as JSON in ``runs
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from datetime import date
@@ -24,6 +25,7 @@ from time import monotonic as _monotonic
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -54,6 +56,11 @@ from engine.credit.models import (
 )
 from engine.errors import InputError, NotFoundError, ScenarioError, StoreError, from_pydantic
 from engine.ingest import VALUE_FIELDS, AssumptionTable, load_assumptions, read_table
+from engine.ingest import BAD_ROWS, ColumnMapping, MappingSuggestion, PoolPreview
+from engine.ingest import preview_pool as _preview_tape
+from engine.ingest import read_source as _read_source
+from engine.ingest import distinct_values as _distinct_values
+from engine.ingest import suggest_mapping as _suggest_columns
 from engine.ingest import detect_format as _detect_columns
 from engine.ingest import read_pool as _read_tape
 from engine.requests import Request
@@ -82,6 +89,17 @@ __all__ = [
     "delete_pool",
     "pool_summary",
     "pool_breakdown",
+    "BAD_ROWS",
+    "suggest_mapping",
+    "preview_mapping",
+    "parse_mapping",
+    "mapping_json",
+    "save_mapping",
+    "load_mapping",
+    "list_mappings",
+    "delete_mapping",
+    "quarantined_rows",
+    "quarantine_csv",
     "assumption_table",
     "scenario_library",
     "custom_scenarios",
@@ -89,11 +107,16 @@ __all__ = [
     "duplicate_scenario",
     "delete_scenario",
     "import_scenarios",
+    "FedImported",
+    "import_fed_scenarios",
     "run_stress",
     "load_run",
     "list_runs",
     "count_runs",
     "loan_path",
+    "TreasuryCurveView",
+    "treasury_curve",
+    "curve_dates",
     "seed_store",
     "StressTaskAccepted",
     "stress_request",
@@ -141,6 +164,13 @@ class ImportPoolRequest(Request):
         Rows of the assumption table as edited in the app (``asset_class``, ``grade`` and the
         value fields); only values that differ from the table override it, with the source
         "edited in the app".
+    mapping : ColumnMapping, optional
+        A user's column mapping, applied instead of a known layout (``format`` is then
+        ignored; see :class:`engine.ingest.ColumnMapping`).
+    bad_rows : {"refuse", "quarantine"}, default "refuse"
+        ``refuse``: one bad row refuses the tape and nothing is stored. ``quarantine``: the
+        valid rows are imported and the bad ones kept with the pool (source row, values, every
+        rule broken), counted and downloadable; a tape with no valid row is still refused.
     """
 
     subject: ClassVar[str] = "pool import"
@@ -154,6 +184,8 @@ class ImportPoolRequest(Request):
     cutoff_date: date | None = None
     assumptions_path: Path | None = None
     assumption_edits: list[dict[str, Any]] | None = None
+    mapping: ColumnMapping | None = None
+    bad_rows: Literal["refuse", "quarantine"] = "refuse"
 
     @model_validator(mode="after")
     def _one_source(self) -> "ImportPoolRequest":
@@ -180,6 +212,9 @@ class PoolImported(BaseModel):
         Conversions made on the way in.
     created : bool
         False when the same pool was already stored under this id (nothing written).
+    n_quarantined : int
+        Rows of the tape that broke a rule and were kept with the pool instead of imported
+        (0 unless the import quarantined bad rows).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -193,6 +228,7 @@ class PoolImported(BaseModel):
     assumptions: list[dict[str, Any]]
     warnings: list[str]
     created: bool = True
+    n_quarantined: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         """The assumptions applied, one row per (field, asset class, grade, value, source)."""
@@ -203,7 +239,8 @@ def _imported(pool: PoolData, *, created: bool) -> PoolImported:
     return PoolImported(pool_id=pool.pool_id, pool_name=pool.pool_name,
                         source_format=pool.source_format, n_assets=pool.n_assets,
                         total_balance=pool.total_balance, cutoff_date=pool.cutoff_date,
-                        assumptions=pool.assumptions, warnings=pool.warnings, created=created)
+                        assumptions=pool.assumptions, warnings=pool.warnings, created=created,
+                        n_quarantined=pool.n_quarantined)
 
 
 def _assumptions(path: Path | None, edits: list[dict[str, Any]] | None = None) -> AssumptionTable:
@@ -240,13 +277,15 @@ def read_pool(request: ImportPoolRequest) -> PoolData:
     InputError
         Unreadable or missing file, unrecognised format, a missing assumption file.
     ValidationError
-        Every bad row and field of the tape (or of the assumption table) at once.
+        Every bad row and field of the tape (or of the assumption table) at once; with
+        ``bad_rows="quarantine"`` only whole-file or whole-column problems, or no valid row.
     """
     table = _assumptions(request.assumptions_path, request.assumption_edits)
     source = request.path if request.path is not None else request.content
     return _read_tape(source, filename=request.filename, format=request.format,
                       pool_id=request.pool_id, pool_name=request.pool_name,
-                      cutoff_date=request.cutoff_date, assumptions=table)
+                      cutoff_date=request.cutoff_date, assumptions=table,
+                      mapping=request.mapping, bad_rows=request.bad_rows)
 
 
 def detect_format(content: bytes, *, filename: str) -> str:
@@ -340,8 +379,16 @@ def pool_summary(pool_id: str, *, store: Store | None = None) -> dict[str, Any]:
     ------
     NotFoundError
         If no pool has this id.
+
+    Notes
+    -----
+    Adds ``n_quarantined``: rows of the tape quarantined on import (not in the pool's figures).
     """
-    return _pool_summary(load_pool(pool_id, store=store))
+    store = _store_or_default(store)
+    with store.read() as con:
+        pool = _store.load_pool(con, pool_id)
+        n_quarantined = _store.quarantine_count(con, pool_id)
+    return {**_pool_summary(pool), "n_quarantined": n_quarantined}
 
 
 def pool_breakdown(pool_id: str, *, by: str, store: Store | None = None) -> pd.DataFrame:
@@ -362,6 +409,169 @@ def pool_breakdown(pool_id: str, *, by: str, store: Store | None = None) -> pd.D
         raise InputError(f"cannot break a pool down by {by!r}; choose one of "
                          f"{', '.join(BREAKDOWN_COLUMNS)}")
     return _pool_breakdown(load_pool(pool_id, store=store), by)
+
+
+# --------------------------------------------------------------------------- column mappings
+
+#: Rows of a tape the mapping suggestions and the value-map editor look at.
+SAMPLE_ROWS = 500
+
+
+def suggest_mapping(content: bytes, *, filename: str,
+                    sample_rows: int = SAMPLE_ROWS) -> MappingSuggestion:
+    """Suggest a column mapping for an upload from its header and its first rows.
+
+    Parameters
+    ----------
+    content, filename : bytes, str
+        The uploaded tape and its name (the extension chooses the reader).
+    sample_rows : int, default 500
+        Rows looked at for each column's kind (numeric, date, text), the rate units and the
+        distinct values.
+
+    Returns
+    -------
+    MappingSuggestion
+        Per StressLab field the suggested source column (by name: field names, synonyms,
+        difflib similarity; by kind), rate units, date columns and format, and the distinct
+        values of text columns over the whole tape, at most 50 each, most frequent first (see
+        :func:`engine.ingest.suggest_mapping`).
+
+    Raises
+    ------
+    InputError, ValidationError
+        If the file cannot be read (as :func:`read_pool`).
+    """
+    frame = _read_source(content, filename=filename).frame
+    suggestion = _suggest_columns(frame.head(sample_rows))
+    text = [c for c, k in suggestion.kinds.items() if k == "text"]
+    return suggestion.model_copy(update={"distinct": _distinct_values(frame, columns=text)})
+
+
+def preview_mapping(content: bytes, *, filename: str, mapping: ColumnMapping,
+                    cutoff_date: date | None, head: int = 20) -> PoolPreview:
+    """The first rows of an upload mapped with ``mapping``, and the whole tape's validation
+    result; nothing is stored.
+
+    Returns
+    -------
+    PoolPreview
+        ``frame`` (the first ``head`` rows, canonical columns), ``issues`` (every problem:
+        row, column, value, rule), ``n_rows``, ``n_valid``, ``n_invalid`` and ``warnings``.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, or the mapping derives age and no cutoff date is given.
+    """
+    return _preview_tape(content, filename=filename, mapping=mapping, cutoff_date=cutoff_date,
+                         head=head)
+
+
+def parse_mapping(content: bytes | str, *, name: str = "mapping file") -> ColumnMapping:
+    """A column mapping from its JSON (as :func:`mapping_json` writes it).
+
+    Raises
+    ------
+    ValidationError
+        If the JSON is not a valid mapping (every field, value and rule at once).
+    InputError
+        If it is not JSON.
+    """
+    from engine.limits import parse_json
+
+    data = content.encode() if isinstance(content, str) else bytes(content)
+    obj = parse_json(data, name=name)
+    try:
+        return ColumnMapping.model_validate(obj)
+    except PydanticValidationError as exc:
+        raise from_pydantic(exc, subject=name) from None
+
+
+def mapping_json(mapping: ColumnMapping) -> str:
+    """A column mapping as indented JSON (what the page downloads and the command exports)."""
+    return json.dumps(mapping.model_dump(mode="json", exclude_defaults=True), indent=2) + "\n"
+
+
+def save_mapping(mapping: ColumnMapping, *, store: Store | None = None) -> bool:
+    """Save a column mapping under its name, replacing one of the same name.
+
+    Returns
+    -------
+    bool
+        True if the name was new.
+    """
+    with _store_or_default(store).write() as con, transaction(con):
+        return _store.save_mapping(con, mapping=mapping)
+
+
+def load_mapping(name: str, *, store: Store | None = None) -> ColumnMapping:
+    """A saved column mapping.
+
+    Raises
+    ------
+    NotFoundError
+        If none is saved under ``name``.
+    """
+    with _store_or_default(store).read() as con:
+        return _store.load_mapping(con, name)
+
+
+def list_mappings(*, store: Store | None = None) -> pd.DataFrame:
+    """Saved column mappings: name, n_fields, derives_dates, created_at, updated_at (UTC)."""
+    with _store_or_default(store).read() as con:
+        return _store.list_mappings(con)
+
+
+def delete_mapping(name: str, *, store: Store | None = None) -> None:
+    """Delete a saved column mapping.
+
+    Raises
+    ------
+    NotFoundError
+        If none is saved under ``name``.
+    """
+    with _store_or_default(store).write() as con, transaction(con):
+        _store.delete_mapping(con, name)
+
+
+def quarantined_rows(pool_id: str, *, store: Store | None = None) -> pd.DataFrame:
+    """The rows of a stored pool's tape quarantined on import, one per row.
+
+    Returns
+    -------
+    DataFrame
+        ``source_row`` (1-based data row of the tape), ``issues`` (every rule broken, as
+        "column: rule (value …)" joined by " | "), then the tape's columns as read. Empty
+        (columns source_row, issues) when none was quarantined.
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    """
+    with _store_or_default(store).read() as con:
+        rows = _store.quarantined_rows(con, pool_id)
+
+    def said(issue: dict[str, Any]) -> str:
+        value = "" if issue.get("value") is None else f" (value {issue['value']!r})"
+        return f"{issue.get('column') or 'row'}: {issue['rule']}{value}"
+
+    frame = pd.DataFrame({"source_row": [r["source_row"] for r in rows],
+                          "issues": [" | ".join(map(said, r["issues"])) for r in rows]})
+    values = pd.DataFrame.from_records([r["values"] for r in rows])
+    return pd.concat([frame, values], axis=1) if len(values.columns) else frame
+
+
+def quarantine_csv(pool_id: str, *, store: Store | None = None) -> bytes:
+    """:func:`quarantined_rows` as UTF-8 CSV (what the page and the command download).
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    """
+    return quarantined_rows(pool_id, store=store).to_csv(index=False).encode()
 
 
 def assumption_table() -> pd.DataFrame:
@@ -479,6 +689,105 @@ def import_scenarios(content: bytes, *, name: str = "the scenario file",
         return [_store.save_scenario(con, key=k, scenario=sc) for k, sc in parsed.items()]
 
 
+class FedImported(BaseModel):
+    """What :func:`import_fed_scenarios` stored.
+
+    Attributes
+    ----------
+    year : int
+        Year of the first projected quarter.
+    jump_off_quarter, horizon : str
+        ``2025 Q4``; ``2026 Q1 – 2029 Q1``.
+    stored : list of str
+        Keys stored (an existing stored scenario of the same key is replaced).
+    built_in : list of str
+        Keys equal to a built-in scenario, bit for bit, so not stored again (an import of the
+        bundled 2025 tables).
+    files : dict of str to str
+        ``historic``, ``baseline``, ``severely_adverse`` → the file each was read from.
+    ignored : list of str
+        Each file left aside and why (the International tables, files that are not CSV).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    year: int
+    jump_off_quarter: str
+    horizon: str
+    stored: list[str]
+    built_in: list[str]
+    files: dict[str, str]
+    ignored: list[str]
+
+
+def import_fed_scenarios(source: Path | dict[str, bytes], *, name: str | None = None,
+                         store: Store | None = None) -> FedImported:
+    """Store the Federal Reserve Baseline and Severely Adverse scenarios of any year.
+
+    The Board's tables are recognised by their columns and ``Scenario Name`` values, not their
+    file names (:mod:`engine.credit._fed`), and translated by
+    :data:`~engine.credit._scenarios.FED_RULE`, each scenario twice: by its peak and as its
+    quarterly path. Keys: ``<prefix>_baseline``, ``<prefix>_severely_adverse``,
+    ``<prefix>_baseline_path``, ``<prefix>_severely_adverse_path``, where the prefix is
+    ``fed_<year>`` (the year of the first projected quarter), or ``name`` when given (so two
+    versions of one year can be kept: ``name="fed_2026_final"``). Scenario names stay the
+    Board's ("Fed 2026 Supervisory Baseline").
+
+    Parameters
+    ----------
+    source : Path or dict of str to bytes
+        A folder or ``.zip`` of the Board's CSVs, or uploaded files by name (CSVs, or one zip).
+    name : str, optional
+        Key prefix in place of ``fed_<year>``; every key made from it must pass
+        :func:`~engine.credit._scenarios.check_custom_key`.
+    store : Store, optional
+
+    Returns
+    -------
+    FedImported
+
+    Raises
+    ------
+    InputError
+        As :func:`engine.credit._fed.read_fed_files` (missing or duplicated tables, sizes,
+        quarters that do not line up), naming the file; nothing is stored.
+    ValidationError
+        Bad cells of a table, each with its row, column, value and rule; nothing is stored.
+    ScenarioError
+        A key that is not a valid custom key, or that is a built-in key whose scenario differs
+        from the built-in one (import under another ``name``); nothing is stored.
+    """
+    from engine.credit._fed import (fed_scenarios_from, read_fed_files, read_fed_tables,
+                                    read_fed_zip, translate_fed_tables)
+
+    if isinstance(source, dict):
+        zips = [k for k in source if k.lower().endswith(".zip")]
+        if zips and len(source) > 1:
+            raise InputError("give either one zip of the Board's tables or the CSVs, not both")
+        tables = (read_fed_zip(source[zips[0]], name=zips[0]) if zips
+                  else read_fed_files(source, source="the uploaded files"))
+    else:
+        tables = read_fed_tables(Path(source))
+    translations = translate_fed_tables(tables)
+    prefix = f"fed_{tables.year}" if name is None else name.strip()
+    scenarios = fed_scenarios_from(translations, prefix=prefix)
+    builtin = builtin_scenarios()
+    same = [k for k, sc in scenarios.items() if k in builtin and builtin[k] == sc]
+    for key, sc in scenarios.items():
+        if key in builtin and key not in same:
+            raise ScenarioError(f"{key!r} is a built-in scenario and these tables give a "
+                                "different one; import them under another name (--name)")
+    fresh = {k: sc for k, sc in scenarios.items() if k not in same}
+    for key in fresh:
+        check_custom_key(key)
+    with _store_or_default(store).write() as con, transaction(con):
+        stored = [_store.save_scenario(con, key=k, scenario=sc) for k, sc in fresh.items()]
+    tr = next(iter(translations.values()))
+    return FedImported(year=tables.year, jump_off_quarter=tr.jump_off_quarter,
+                       horizon=tr.horizon, stored=stored, built_in=same, files=tables.files,
+                       ignored=tables.ignored)
+
+
 # --------------------------------------------------------------------------- stress runs
 
 class StressRunRequest(Request):
@@ -504,11 +813,24 @@ class StressRunRequest(Request):
         (``true`` and ``"2"`` are refused; ``2`` reads as ``2.0``). See
         :class:`~engine.credit._scenarios.CustomScenario`.
     analysis_date : date, optional
-        Default: the pool's cutoff date, else today.
+        Default: the pool's cutoff date, else today. A later date rolls the pool forward to it
+        (:func:`engine.credit._runner.roll_forward`); a date before the cutoff is refused. A
+        pool without a cutoff date is taken as of the analysis date (nothing rolled).
     discount_rate : float
-        Annual, decimal, monthly compounded, in [-0.05, 1].
+        Annual, decimal, monthly compounded, in [-0.05, 1] (flat discounting).
+    discounting : {"flat", "curve"}
+        ``flat`` (default): ``discount_rate`` plus each scenario's rate shocks; ``curve``: the
+        US Treasury zero curve of ``curve_date`` plus ``curve_spread``
+        (:mod:`engine.credit._curve`).
+    curve_date : date, optional
+        Default the analysis date; a date not in the file uses the nearest earlier one.
+    curve_spread : float
+        Added to the continuously compounded zero rate, annual decimal, in [-0.05, 0.20].
     projection_periods : int, optional
         Months to project, 1 … 600; default the longest remaining term (full run-off).
+    residual_valuation : {"par", "run_off"}
+        With a horizon shorter than the run-off, the balance left there is valued at par
+        (default) or at the present value of the scenario's own run-off beyond it.
     max_workers : int, optional
         Worker threads, 1 … 64; default the CPU count (at most 8). Results do not depend on it.
     include_loan_level : bool
@@ -535,7 +857,11 @@ class StressRunRequest(Request):
     custom_scenarios: dict[CustomKey, CustomScenario] = Field(default_factory=dict)
     analysis_date: date | None = None
     discount_rate: float = Field(default=0.05, ge=-0.05, le=1.0, allow_inf_nan=False)
+    discounting: Literal["flat", "curve"] = "flat"
+    curve_date: date | None = None
+    curve_spread: float = Field(default=0.0, ge=-0.05, le=0.20, allow_inf_nan=False)
     projection_periods: int | None = Field(default=None, ge=1, le=600)
+    residual_valuation: Literal["par", "run_off"] = "par"
     max_workers: int | None = Field(default=None, ge=1, le=64)
     include_loan_level: bool = False
     include_cashflows: bool = False
@@ -588,6 +914,45 @@ class StressRun(BaseModel):
 def _delinquent_cdr(table: AssumptionTable | None) -> dict[str, float]:
     from engine.credit._runner import packaged_delinquent_cdr
     return table.delinquent_cdr() if table is not None else packaged_delinquent_cdr()
+
+
+def _refill_delinquent(pool: PoolData, table: AssumptionTable) -> PoolData:
+    """A stored pool with its delinquent CDRs filled at import re-filled from ``table``.
+
+    Importing a tape fills a delinquent loan's missing CDR from the import's assumption table
+    (``delinquent_default_probability``), and the run only floors CDRs, so a stored pool kept the
+    import table's value whatever ``--assumptions`` said (a lower floor changed nothing). The
+    pool's fill records (``basis`` delinquent_default_probability: asset class, grade, value)
+    name those loans: a delinquent loan of that class (and grade, for a grade-specific row) whose
+    CDR is the recorded value takes ``table``'s value instead, as if imported with it. A CDR the
+    tape gave is kept (and floored as before).
+    """
+    records = [a for a in pool.assumptions
+               if a.get("basis") == "delinquent_default_probability"
+               and a.get("field") == "default_probability"]
+    if not records:
+        return pool
+    frame = pool.frame
+    delinquent = (frame["status"] == "delinquent").to_numpy(dtype=bool, na_value=False)
+    cdr = frame["default_probability"].to_numpy(dtype="float64")
+    filled = np.zeros(len(frame), dtype=bool)
+    for a in records:
+        hit = delinquent & (frame["asset_class"] == a["asset_class"]).to_numpy(
+            dtype=bool, na_value=False) & (cdr == float(a["value"]))
+        if a.get("grade"):
+            hit &= (frame["grade"] == a["grade"]).to_numpy(dtype=bool, na_value=False)
+        filled |= hit
+    if not filled.any():
+        return pool
+    rows = frame.loc[filled]
+    value, _, _ = table.lookup("delinquent_default_probability",
+                               asset_class=rows["asset_class"].astype("string"),
+                               grade=rows["grade"].astype("string"))
+    out = frame.copy()
+    column = cdr.copy()
+    column[filled] = value.to_numpy(dtype="float64")
+    out["default_probability"] = column
+    return dataclasses.replace(pool, frame=out)
 
 
 def _record_failure(store: Store, *, run_id: str, request: StressRunRequest, exc: BaseException,
@@ -679,12 +1044,16 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
         library = builtin_scenarios()
     if pool is None:  # the model requires one of pool_id / pool_file
         raise InputError("a stress run needs pool_id (a stored pool) or pool_file (a tape)")
+    if table is not None and request.pool_id is not None:
+        pool = _refill_delinquent(pool, table)
     try:
         test = StressTestRequest(
             request=AnalysisRequest(
                 analysis_date=request.analysis_date or pool.cutoff_date or date.today(),
                 discount_rate=request.discount_rate, projection_periods=request.projection_periods,
-                include_cashflows=request.include_cashflows),
+                include_cashflows=request.include_cashflows, discounting=request.discounting,
+                curve_date=request.curve_date, curve_spread=request.curve_spread,
+                residual_valuation=request.residual_valuation),
             scenario_names=request.scenario_names,
             custom_scenarios={k: sc.to_scenario(k).response_dict()
                               for k, sc in request.custom_scenarios.items()},
@@ -726,6 +1095,81 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
                             started_at=started)
         raise
     return StressRun(run_id=run_id, request=request, result=result)
+
+
+class TreasuryCurveView(BaseModel):
+    """The US Treasury zero curve of one date, as the Stress test page draws it.
+
+    Attributes
+    ----------
+    curve_date : date
+        The date asked for.
+    date_used : date
+        The file's date the curve was built from: ``curve_date`` itself, or the nearest earlier
+        date in the file when ``curve_date`` is not in it (a weekend, a holiday).
+    spread : float
+        The spread over the zero curve, annual decimal, continuously compounded.
+    frame : DataFrame
+        One row per month to 30 years (360 rows): ``maturity_years`` (``k / 12``),
+        ``zero_rate`` (continuously compounded, annual decimal), ``discount_rate``
+        (``zero_rate + spread``: the base case's discounting) and ``par_yield`` (the file's par
+        yield, annual decimal, bond-equivalent, at the maturities of its tenors that day; NaN
+        elsewhere).
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    curve_date: date
+    date_used: date
+    spread: float
+    frame: pd.DataFrame
+
+
+def treasury_curve(curve_date: date, *, spread: float = 0.0) -> TreasuryCurveView:
+    """The zero curve a run with ``discounting="curve"`` and ``curve_date`` discounts on.
+
+    The curve is :func:`engine.credit._curve.treasury_curve` (par yields bootstrapped to zero
+    rates; the method is :data:`engine.credit._curve.CURVE_METHOD`), read at each month
+    ``t_k = k / 12`` for k = 1 … 360.
+
+    Parameters
+    ----------
+    curve_date : date
+        Within :func:`curve_dates`.
+    spread : float, default 0
+        Annual decimal, added to the continuously compounded zero rate (a run's
+        ``curve_spread``).
+
+    Returns
+    -------
+    TreasuryCurveView
+
+    Raises
+    ------
+    InputError
+        If ``curve_date`` is outside the Treasury par yield file.
+    """
+    from engine.credit._curve import TENORS
+    from engine.credit._curve import treasury_curve as _treasury_curve
+
+    curve = _treasury_curve(curve_date)
+    months = np.arange(1, 361)
+    t = months / 12.0
+    zero = curve.zero_rates(t)
+    par = np.full(t.shape, np.nan)
+    for column, value in curve.par.items():
+        par[round(TENORS[column] * 12) - 1] = value
+    frame = pd.DataFrame({"maturity_years": t, "zero_rate": zero, "discount_rate": zero + spread,
+                          "par_yield": par})
+    return TreasuryCurveView(curve_date=curve_date, date_used=curve.date_used, spread=spread,
+                             frame=frame)
+
+
+def curve_dates() -> tuple[date, date]:
+    """The first and last dates of the US Treasury par yield file (1990-01-02, 2022-03-11)."""
+    from engine.credit._curve import curve_dates as _curve_dates
+
+    return _curve_dates()
 
 
 def _legacy_request(config: dict[str, Any]) -> StressRunRequest:
@@ -817,6 +1261,7 @@ def loan_path(run_id: str, *, asset_id: str, scenario_key: str,
     table = None
     if run.request.assumptions_file is not None:
         table = load_assumptions(run.request.assumptions_file)
+        pool = _refill_delinquent(pool, table)
     from engine.credit._views import loan_path_frame
     return loan_path_frame(pool, asset_id=asset_id,
                            scenario=run.result.scenarios[scenario_key].scenario,
@@ -913,6 +1358,8 @@ def stress_request(body: StressTestBody, *, use_cache: bool = True, user: str | 
             pool_id=pool_id, scenario_names=body.scenario_names,
             custom_scenarios=body.custom_scenarios, analysis_date=inner.analysis_date,
             discount_rate=inner.discount_rate, projection_periods=inner.projection_periods,
+            discounting=inner.discounting, curve_date=inner.curve_date,
+            curve_spread=inner.curve_spread, residual_valuation=inner.residual_valuation,
             max_workers=body.max_workers if body.run_parallel else 1,
             include_cashflows=body.include_cashflows or inner.include_cashflows,
             generate_report=body.generate_report, use_cache=use_cache, source="api",

@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 import engine.credit._store as credit_store
 import engine.credit.workflow as wf
 from engine.credit import make_scenario
+from engine.credit._scenarios import builtin_scenarios
 from engine.credit.workflow import ImportPoolRequest, StressRunRequest
 from engine.errors import InputError, NotFoundError, ScenarioError, ValidationError
 from engine.store import Store
@@ -124,7 +125,7 @@ def test_scenarios_save_duplicate_delete(store):
     assert list(custom) == ["mine", "mine_copy", "mine_copy2", "credit_crisis_copy"]
     assert custom["mine_copy"].name == "Mine (copy)"
     assert custom["credit_crisis_copy"].market_factors.default_multiplier == 3.0
-    assert len(wf.scenario_library(store=store)) == 9 + 4
+    assert len(wf.scenario_library(store=store)) == len(builtin_scenarios()) + 4
     wf.delete_scenario("mine_copy2", store=store)
     with pytest.raises(NotFoundError):
         wf.delete_scenario("mine_copy2", store=store)
@@ -224,6 +225,53 @@ def test_a_user_assumption_table_changes_the_cache_key(tape, store, tmp_path):
     assert not floored.result.scenarios["base"].cache_hit
     assert (floored.result.scenarios["base"].metrics["total_default"]
             > plain.result.scenarios["base"].metrics["total_default"])
+
+
+def test_a_user_assumption_table_sets_the_delinquent_cdr_of_a_stored_pool(store, tmp_path):
+    # The tape gives no CDR: the delinquent loan's was filled at import from the packaged table
+    # (auto loans: 0.35). A user table with 0.05 (lower) or 0.90 (higher) must change the run.
+    tape = tmp_path / "delinquent.csv"
+    pd.DataFrame({"asset_id": ["A", "B"], "asset_class": ["auto_loan"] * 2,
+                  "balance": [1000.0, 1000.0], "rate": [0.06, 0.06], "term": [36, 36],
+                  "age": [0, 0], "rate_type": ["fixed"] * 2,
+                  "status": ["delinquent", "performing"]}).to_csv(tape, index=False)
+    pool_id = wf.import_pool(ImportPoolRequest(path=tape), store=store).pool_id
+    assert wf.load_pool(pool_id, store=store).frame["default_probability"].iloc[0] == 0.35
+    defaults = {}
+    for floor in (None, 0.05, 0.9):
+        path = None
+        if floor is not None:
+            table = wf.assumption_table()
+            table.loc[table["asset_class"] == "auto_loan", "delinquent_default_probability"] = floor
+            path = tmp_path / f"assumptions_{floor}.csv"
+            table.to_csv(path, index=False)
+        req = StressRunRequest(pool_id=pool_id, scenario_names=["base"], assumptions_file=path,
+                               record=False)
+        defaults[floor] = wf.run_stress(req, store=store).result.scenarios["base"].metrics[
+            "total_default"]
+    assert defaults[0.05] < defaults[None] < defaults[0.9]
+    # the same figures as a tape file read with each table
+    for floor in (0.05, 0.9):
+        req = StressRunRequest(pool_file=tape, scenario_names=["base"], record=False,
+                               assumptions_file=tmp_path / f"assumptions_{floor}.csv")
+        direct = wf.run_stress(req, store=store).result.scenarios["base"].metrics
+        assert direct["total_default"] == pytest.approx(defaults[floor], rel=1e-12)
+
+
+def test_an_analysis_date_before_the_cutoff_is_refused(tape, store):
+    pool_id = wf.import_pool(ImportPoolRequest(path=tape, cutoff_date=date(2014, 6, 30)),
+                             store=store).pool_id
+    with pytest.raises(InputError, match="before pool .* cutoff date 2014-06-30"):
+        wf.run_stress(StressRunRequest(pool_id=pool_id, scenario_names=["base"],
+                                       analysis_date=date(2009, 6, 30)), store=store)
+    early = wf.run_stress(StressRunRequest(pool_id=pool_id, scenario_names=["base"]), store=store)
+    late = wf.run_stress(StressRunRequest(pool_id=pool_id, scenario_names=["base"],
+                                          analysis_date=date(2015, 6, 30)), store=store)
+    assert late.result.valuation["rolled_forward_months"] == 12
+    assert late.result.scenarios["base"].metrics["npv"] != early.result.scenarios["base"].metrics[
+        "npv"]
+    reopened = wf.load_run(late.run_id, store=store)
+    assert reopened.result.valuation == late.result.valuation
 
 
 def test_input_errors_record_nothing(tape, store):
@@ -353,3 +401,37 @@ def test_ingest_imports_nothing_from_credit():
                                                   if m.startswith("engine.credit"))
                  for p in (ROOT / "engine" / "ingest").rglob("*.py")}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_every_download_says_where_it_comes_from(tape, store, tmp_path):
+    from engine.export import read_provenance, to_safe_csv, write_table
+
+    pool_id = stored_pool(tape, store)
+    run = wf.run_stress(StressRunRequest(pool_id=pool_id, scenario_names=["base", "housing_bust"],
+                                         discounting="curve", curve_date=date(2014, 6, 30),
+                                         curve_spread=0.015, include_loan_level=True),
+                        store=store)
+    result = wf.load_run(run.run_id, store=store).result
+    facts = result.provenance()
+    assert facts["run_id"] == run.run_id and facts["pool_id"] == pool_id
+    assert facts["discounting"] == "curve" and facts["curve_date_used"] == "2014-06-30"
+    assert facts["curve_spread"] == 0.015 and facts["inputs_hash"] == run.result.inputs_hash
+    assert "decimal" in facts["units"]
+    # JSON: in the base entry
+    assert json.loads(result.response_json())["base"]["provenance"] == facts
+    # CSV: a '# key: value' block that pandas skips with comment='#'
+    metrics_csv = to_safe_csv(result.metrics_frame(), provenance=facts)
+    back = read_provenance(metrics_csv)
+    assert back["run_id"] == run.run_id and back["curve_spread"] == "0.015"
+    frame = pd.read_csv(tmp_path.joinpath("m.csv").open("wb").write(metrics_csv) and
+                        tmp_path / "m.csv", comment="#")
+    assert list(frame["scenario"]) == ["base", "housing_bust"]
+    for name, table in (("cf.csv", result.cashflows_frame()), ("cf.parquet",
+                                                                result.cashflows_frame()),
+                        ("loans.parquet", run.result.loan_level_frame())):
+        path = write_table(table, path=tmp_path / name, provenance=run.result.provenance())
+        assert read_provenance(path)["run_id"] == run.run_id
+        assert read_provenance(path)["engine_version"] == result.engine_version
+        read = (pd.read_parquet(path) if name.endswith("parquet")
+                else pd.read_csv(path, comment="#"))
+        assert len(read) == len(table)
