@@ -6,9 +6,10 @@ OWASP "CSV Injection" guidance recommends. Numeric columns are left as numbers.
 
 A table may carry its provenance (run id, pool, discounting, analysis date, engine version,
 inputs hash, units: :meth:`engine.credit.models.StressTestResult.provenance`): in CSV as a
-header block of ``# key: value`` lines before the column names (``pandas.read_csv(path,
-comment="#")`` reads the table), in Parquet as file metadata (key ``stresslab.provenance``, JSON,
-and one ``stresslab.<key>`` entry per fact).
+header block of ``# key: value`` lines before the column names (:func:`read_csv` reads the
+table; ``pandas.read_csv(path, comment="#")`` does too unless a text cell holds a ``#``), in
+Parquet as file metadata (key ``stresslab.provenance``, JSON, and one ``stresslab.<key>`` entry
+per fact).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import pyarrow.parquet as pq
 
 from engine.errors import InputError
 
-__all__ = ["escape_formulas", "to_safe_csv", "to_parquet", "read_provenance", "write_table",
-           "PARQUET_KEY"]
+__all__ = ["escape_formulas", "to_safe_csv", "to_parquet", "read_provenance", "read_csv",
+           "write_table", "PARQUET_KEY"]
 
 #: The Parquet metadata key holding the whole provenance as JSON.
 PARQUET_KEY = "stresslab.provenance"
@@ -65,8 +66,8 @@ def to_safe_csv(frame: pd.DataFrame, *, provenance: Mapping[str, Any] | None = N
     ----------
     frame : DataFrame
     provenance : mapping, optional
-        Written first as ``# key: value`` lines (read back with ``comment="#"``, or
-        :func:`read_provenance`).
+        Written first as ``# key: value`` lines (read back with :func:`read_provenance`; the
+        table with :func:`read_csv`).
     """
     buf = io.StringIO()
     buf.write(_header(provenance))
@@ -106,6 +107,21 @@ def read_provenance(path_or_bytes: str | Path | bytes) -> dict[str, Any]:
         key, _, value = line[2:].partition(": ")
         out[key] = value
     return out
+
+
+def read_csv(path_or_bytes: str | Path | bytes) -> pd.DataFrame:
+    """The table of a CSV written by :func:`to_safe_csv`, its provenance block skipped.
+
+    Only the leading ``# `` lines are skipped, so a text cell holding ``#`` (a scenario named
+    "Stress #2") is read whole, which ``pandas.read_csv(comment="#")`` would cut.
+    """
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
+    skip = 0
+    for line in data.decode("utf-8").splitlines():
+        if not line.startswith("# "):
+            break
+        skip += 1
+    return pd.read_csv(io.BytesIO(data), skiprows=skip)
 
 
 def write_table(frame: pd.DataFrame, *, path: str | Path,

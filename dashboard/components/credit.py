@@ -11,7 +11,6 @@ add to them, and they are cheap to read.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from datetime import date
 from pathlib import PurePosixPath
@@ -23,6 +22,7 @@ import streamlit as st
 from dashboard import state
 from engine.credit import FACTOR_HELP, FACTOR_RANGES, PoolData, Scenario
 from engine.credit._views import (
+    COMPARED_METRICS,
     loan_level_by,
     metrics_against_base,
     scenario_factor_table,
@@ -34,7 +34,9 @@ from engine.credit.workflow import (
     PoolImported,
     StressRun,
     StressRunRequest,
+    TreasuryCurveView,
     assumption_table,
+    curve_dates,
     delete_pool,
     detect_format,
     load_pool,
@@ -43,17 +45,19 @@ from engine.credit.workflow import (
     pool_summary,
     read_pool,
     save_pool,
+    treasury_curve,
 )
 from engine.credit.workflow import loan_path as _loan_path
 from engine.display import pct
-from engine.export import to_safe_csv
+from engine.export import to_parquet, to_safe_csv
 from engine.ingest import VALUE_FIELDS
 
 __all__ = [
     "UPLOAD_TYPES", "VALUE_FIELDS", "cached_pool", "cached_summary", "cached_breakdown",
     "cached_run", "cached_assumptions", "results_table", "run_cashflows", "loan_path",
     "detect_upload_format", "read_upload", "store_pool", "remove_pool", "stress_request",
-    "metrics_csv", "cashflows_csv", "cashflows_parquet", "response_json",
+    "metrics_csv", "cashflows_csv", "cashflows_parquet", "loan_level_csv", "loan_level_parquet",
+    "response_json", "curve_bounds", "cached_curve",
     "loan_level_by", "top_loans", "scenario_factor_table", "scenarios_to_json",
     "FIELD_NAMES", "source_name", "assumptions_view", "loan_columns",
     "FACTORS", "NEUTRAL", "factor_help", "factors_to_form", "factors_from_form", "library_table",
@@ -447,10 +451,16 @@ def cached_run(run_id: str) -> StressRun:
     return load_run(run_id, store=state.store())
 
 
+#: The residual's metrics, compared with the base case as the others are.
+_RESIDUAL_METRICS = ("residual_share", "residual_value", "loss_beyond_horizon")
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def results_table(run_id: str) -> pd.DataFrame:
-    """A stored run's metrics per scenario and their change from the base case, base first."""
-    return metrics_against_base(cached_run(run_id).result.metrics_frame())
+    """A stored run's metrics per scenario and their change from the base case, base first
+    (with the residual at the horizon: residual_share, residual_value, loss_beyond_horizon)."""
+    return metrics_against_base(cached_run(run_id).result.metrics_frame(),
+                                compared=(*COMPARED_METRICS, *_RESIDUAL_METRICS))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -471,30 +481,70 @@ def loan_path(run_id: str, asset_id: str, scenario_key: str) -> pd.DataFrame:
     return _loan_path(run_id, asset_id=asset_id, scenario_key=scenario_key, store=state.store())
 
 
+# --------------------------------------------------------------------------- the Treasury curve
+
+def curve_bounds() -> tuple[date, date]:
+    """The first and last dates of the Treasury par yield file (the curve-date picker's range)."""
+    return curve_dates()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_curve(curve_date: date, spread: float) -> TreasuryCurveView:
+    """:func:`engine.credit.workflow.treasury_curve` of ``curve_date`` with ``spread`` (annual
+    decimal).
+
+    Raises
+    ------
+    InputError
+        If ``curve_date`` is outside the file (:func:`curve_bounds`).
+    """
+    return treasury_curve(curve_date, spread=spread)
+
+
 # --------------------------------------------------------------------------- downloads
+# Every download carries the run's provenance (StressTestResult.provenance: run id, pool,
+# analysis date, discounting, horizon, engine version, inputs hash, units): a "# key: value"
+# header block in CSV, file metadata in Parquet, "provenance" in the base entry of the JSON.
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def metrics_csv(run_id: str) -> bytes:
-    """A stored run's metrics per scenario as CSV (cells that could run as formulas escaped)."""
-    return to_safe_csv(cached_run(run_id).result.metrics_frame())
+    """A stored run's metrics per scenario as CSV (cells that could run as formulas escaped),
+    its provenance in a header block."""
+    result = cached_run(run_id).result
+    return to_safe_csv(result.metrics_frame(), provenance=result.provenance())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def cashflows_csv(run_id: str) -> bytes:
-    """A stored run's cashflows as CSV."""
-    return to_safe_csv(run_cashflows(run_id))
+    """A stored run's cashflows as CSV, its provenance in a header block."""
+    return to_safe_csv(run_cashflows(run_id), provenance=cached_run(run_id).result.provenance())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def cashflows_parquet(run_id: str) -> bytes:
-    """A stored run's cashflows as Parquet."""
-    buf = io.BytesIO()
-    run_cashflows(run_id).to_parquet(buf, index=False)
-    return buf.getvalue()
+    """A stored run's cashflows as Parquet, its provenance in the file metadata."""
+    return to_parquet(run_cashflows(run_id), provenance=cached_run(run_id).result.provenance())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def loan_level_csv(run_id: str) -> bytes:
+    """A stored run's loan-level results (one row per loan and scenario) as CSV, its provenance
+    in a header block (no rows when the run kept none)."""
+    result = cached_run(run_id).result
+    return to_safe_csv(result.loan_level_frame(), provenance=result.provenance())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def loan_level_parquet(run_id: str) -> bytes:
+    """A stored run's loan-level results as Parquet, its provenance in the file metadata (no
+    rows when the run kept none)."""
+    result = cached_run(run_id).result
+    return to_parquet(result.loan_level_frame(), provenance=result.provenance())
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def response_json(run_id: str) -> bytes:
     """The response JSON of ARCHITECTURE.md: scenario key → {pool_name, analysis_date, status,
-    execution_time, metrics, analytics, cache_hit}."""
+    execution_time, metrics, analytics, cache_hit}; the base entry also holds the run's
+    ``valuation`` and ``provenance``."""
     return cached_run(run_id).result.response_json(indent=2).encode("utf-8")

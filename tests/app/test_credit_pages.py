@@ -341,6 +341,7 @@ def test_downloads_are_the_response_and_escaped_csv(store):
         metrics_csv,
         response_json,
     )
+    from engine.export import read_csv
 
     run_id = at.selectbox(key="stress_open_run").value
     response = json.loads(response_json(run_id))
@@ -348,11 +349,11 @@ def test_downloads_are_the_response_and_escaped_csv(store):
     assert {"pool_name", "analysis_date", "status", "execution_time", "metrics", "analytics",
             "cache_hit"} <= set(response["base"])
     assert "stress_test_report" in response["base"]["analytics"]
-    metrics = pd.read_csv(io.BytesIO(metrics_csv(run_id)))
+    metrics = read_csv(metrics_csv(run_id))  # skips the "# key: value" provenance block
     assert metrics.set_index("scenario").loc["evil", "name"] == "'=HYPERLINK(\"http://x\")"
     cf = pd.read_parquet(io.BytesIO(cashflows_parquet(run_id)))
     assert set(cf["scenario"]) == set(response)
-    cf_csv = pd.read_csv(io.BytesIO(cashflows_csv(run_id)))
+    cf_csv = read_csv(cashflows_csv(run_id))
     assert len(cf_csv) == len(cf)
 
 

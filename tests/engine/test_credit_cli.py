@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from engine.cli import main
+from engine.export import read_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 LC = ROOT / "data" / "lendingclub_2018q1" / "loans_full_schema.csv.gz"
@@ -43,7 +44,7 @@ def test_stress_writes_cashflows_and_loan_level(tape, tmp_path, capsys):
     cf, ll = tmp_path / "cf.csv", tmp_path / "loans.parquet"
     assert main(["stress", str(tape), "--cashflows", str(cf), "--loan-level", str(ll),
                  "--periods", "24"]) == 0
-    cashflows = pd.read_csv(cf, comment="#")  # a "# key: value" provenance block heads the file
+    cashflows = read_csv(cf)  # a "# key: value" provenance block heads the file
     loans = pd.read_parquet(ll)
     # 7 predefined + the 2 Federal Reserve scenarios at their peaks + the same 2 as paths
     assert cashflows["scenario"].nunique() == 11

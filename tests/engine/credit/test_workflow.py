@@ -404,7 +404,7 @@ def test_ingest_imports_nothing_from_credit():
 
 
 def test_every_download_says_where_it_comes_from(tape, store, tmp_path):
-    from engine.export import read_provenance, to_safe_csv, write_table
+    from engine.export import read_csv, read_provenance, to_safe_csv, write_table
 
     pool_id = stored_pool(tape, store)
     run = wf.run_stress(StressRunRequest(pool_id=pool_id, scenario_names=["base", "housing_bust"],
@@ -419,12 +419,11 @@ def test_every_download_says_where_it_comes_from(tape, store, tmp_path):
     assert "decimal" in facts["units"]
     # JSON: in the base entry
     assert json.loads(result.response_json())["base"]["provenance"] == facts
-    # CSV: a '# key: value' block that pandas skips with comment='#'
+    # CSV: a '# key: value' block that read_csv skips
     metrics_csv = to_safe_csv(result.metrics_frame(), provenance=facts)
     back = read_provenance(metrics_csv)
     assert back["run_id"] == run.run_id and back["curve_spread"] == "0.015"
-    frame = pd.read_csv(tmp_path.joinpath("m.csv").open("wb").write(metrics_csv) and
-                        tmp_path / "m.csv", comment="#")
+    frame = read_csv(metrics_csv)
     assert list(frame["scenario"]) == ["base", "housing_bust"]
     for name, table in (("cf.csv", result.cashflows_frame()), ("cf.parquet",
                                                                 result.cashflows_frame()),
@@ -433,5 +432,17 @@ def test_every_download_says_where_it_comes_from(tape, store, tmp_path):
         assert read_provenance(path)["run_id"] == run.run_id
         assert read_provenance(path)["engine_version"] == result.engine_version
         read = (pd.read_parquet(path) if name.endswith("parquet")
-                else pd.read_csv(path, comment="#"))
+                else read_csv(path))
         assert len(read) == len(table)
+
+
+def test_a_csv_download_reads_back_whole_when_a_cell_holds_a_hash():
+    """read_csv skips only the leading provenance block; pandas' comment='#' would cut the
+    scenario name at its '#'."""
+    from engine.export import read_csv, read_provenance, to_safe_csv
+
+    table = pd.DataFrame({"scenario": ["stress_2"], "name": ["Stress #2"], "npv": [1.5]})
+    data = to_safe_csv(table, provenance={"run_id": "r1", "units": "decimal"})
+    assert read_provenance(data) == {"run_id": "r1", "units": "decimal"}
+    back = read_csv(data)
+    assert back.to_dict("records") == [{"scenario": "stress_2", "name": "Stress #2", "npv": 1.5}]

@@ -48,7 +48,7 @@ def stored(tmp_path_factory) -> Filled:
             pool_id="lc-40", pool_name=HOSTILE), store=store).pool_id
         stress = cw.run_stress(cw.StressRunRequest(
             pool_id=pool_id, scenario_names=["rate_shock_up", "credit_crisis"],
-            analysis_date=date(2018, 3, 31), source="api", requested_by="ann"), store=store)
+            analysis_date=date(2018, 6, 30), source="api", requested_by="ann"), store=store)
         config = ValidationConfig(target="default_payment_next_month", subgroups=["SEX"],
                                   model="logistic_regression", seed=7, row_limit=1500)
         validation = mlw.validate(mlw.ValidateRequest(config=config, user="dana", source="cli"),
