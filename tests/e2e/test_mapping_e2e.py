@@ -64,3 +64,28 @@ def test_map_with_the_saved_mapping_and_quarantine(app_server, app_store, page, 
     page.get_by_text("2 rows of this pool's tape were quarantined").wait_for(timeout=60_000)
     page.get_by_role("button", name="Download quarantined rows (CSV)").wait_for()
     page.screenshot(path=str(SHOTS / "pools_stored_quarantine_1440.png"), full_page=True)
+
+
+def test_a_2014_cutoff_date_is_typed_and_stored(app_server, app_store, page, tmp_path):
+    """The date picker takes a date more than ten years back (its default range is ±10 years
+    of today), and the pool is stored with it."""
+    from engine.credit.workflow import list_pools
+    from engine.store import Store
+
+    path = tmp_path / "autos-2014.csv"
+    pd.DataFrame({"asset_id": ["A1", "A2"], "asset_class": ["auto_loan", "auto_loan"],
+                  "balance": [10_000.0, 12_000.0], "rate": [0.06, 0.07], "term": [60, 60],
+                  "age": [12, 24]}).to_csv(path, index=False)
+    page.goto(f"{app_server}/pools")
+    wait_for_app(page, timeout=60_000)
+    page.get_by_role("tab", name="Upload a pool").click()
+    page.locator('input[type="file"]').first.set_input_files(str(path))
+    page.get_by_role("button", name="Save pool").wait_for(timeout=60_000)
+    page.get_by_label("Cutoff date", exact=True).get_by_role("spinbutton").first.click()
+    page.keyboard.type("20140630")
+    page.keyboard.press("Tab")
+    wait_for_app(page)
+    page.get_by_role("button", name="Save pool").click()
+    page.get_by_test_id("stAlertContentSuccess").first.wait_for(timeout=60_000)
+    pools = list_pools(store=Store(app_store)).set_index("pool_id")
+    assert str(pools.loc["autos-2014", "cutoff_date"])[:10] == "2014-06-30"
