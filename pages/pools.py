@@ -18,6 +18,7 @@ from dashboard.components.credit import (
     cached_summary,
     detect_upload_format,
     loan_columns,
+    read_upload,
     remove_pool,
     store_pool,
 )
@@ -26,7 +27,6 @@ from dashboard.components.mapping import (
     BAD_ROW_LABELS,
     cached_quarantine_csv,
     mapping_editor,
-    read_tape,
 )
 from dashboard.components.format import metric_columns, money, money_short, pct, plain, show_error
 from engine.credit.workflow import list_pools
@@ -139,9 +139,9 @@ def _upload_tab() -> None:
                 FIELD_NAMES["recovery_lag"], min_value=0, max_value=120, step=1, format="%d"),
         })
     try:
-        pool = read_tape(content, upload.name, fmt="auto" if mapping_body else fmt,
-                         mapping_body=mapping_body, pool_id=pool_id, pool_name=pool_name,
-                         cutoff_date=cutoff, edited_assumptions=edited, bad_rows=bad_rows)
+        pool = read_upload(content, upload.name, fmt="auto" if mapping_body else fmt,
+                           mapping_body=mapping_body, pool_id=pool_id, pool_name=pool_name,
+                           cutoff_date=cutoff, edited_assumptions=edited, bad_rows=bad_rows)
     except StressLabError as exc:
         st.markdown("**The file was not stored.**")
         show_error(exc)

@@ -41,6 +41,7 @@ from engine.credit.workflow import (
     detect_format,
     load_pool,
     load_run,
+    parse_mapping,
     pool_breakdown,
     pool_summary,
     read_pool,
@@ -123,7 +124,8 @@ def _edits(edited: pd.DataFrame | None) -> list[dict[str, Any]] | None:
 @st.cache_data(max_entries=4, show_spinner=False)
 def read_upload(content: bytes, filename: str, *, fmt: str, pool_id: str | None,
                 pool_name: str | None, cutoff_date: date | None,
-                edited_assumptions: pd.DataFrame | None) -> PoolData:
+                edited_assumptions: pd.DataFrame | None, mapping_body: str | None = None,
+                bad_rows: str = "refuse") -> PoolData:
     """Read, map and validate an upload with the (possibly edited) assumption table; store nothing.
 
     Parameters
@@ -139,6 +141,11 @@ def read_upload(content: bytes, filename: str, *, fmt: str, pool_id: str | None,
     edited_assumptions : DataFrame or None
         The assumption table as edited in the app (asset_class, grade and the value fields);
         values that differ from the packaged table override it for this upload.
+    mapping_body : str or None
+        A column mapping as JSON (:func:`engine.credit.workflow.mapping_json`), applied in
+        place of a known layout.
+    bad_rows : {"refuse", "quarantine"}
+        Refuse the tape over one bad row (default), or keep the bad rows apart with the pool.
 
     Raises
     ------
@@ -147,8 +154,10 @@ def read_upload(content: bytes, filename: str, *, fmt: str, pool_id: str | None,
         setting the request refuses.
     """
     request = ImportPoolRequest.build(
-        content=content, filename=filename, format=fmt, pool_id=pool_id or None, pool_name=pool_name or None, cutoff_date=cutoff_date,
-        assumption_edits=_edits(edited_assumptions))
+        content=content, filename=filename, format=fmt, pool_id=pool_id or None,
+        pool_name=pool_name or None, cutoff_date=cutoff_date,
+        assumption_edits=_edits(edited_assumptions),
+        mapping=parse_mapping(mapping_body) if mapping_body else None, bad_rows=bad_rows)
     return read_pool(request)
 
 

@@ -1,6 +1,6 @@
 """The Pools page's column-mapping editor: map an unfamiliar tape's columns to StressLab's
-fields, preview the result live, save and reuse mappings, and read a tape with the bad-rows
-choice (refuse or quarantine).
+fields, preview the result live, save and reuse mappings (the tape is then read by
+:func:`dashboard.components.credit.read_upload` with the mapping and the bad-rows choice).
 
 Every number shown comes from an engine workflow (:func:`engine.credit.workflow.suggest_mapping`,
 :func:`~engine.credit.workflow.preview_mapping`, :func:`~engine.credit.workflow.read_pool`);
@@ -21,23 +21,20 @@ import streamlit as st
 from dashboard import state
 from dashboard.components.format import plain, show_error
 from engine.credit.workflow import (
-    ImportPoolRequest,
     list_mappings,
     load_mapping,
     mapping_json,
     parse_mapping,
     preview_mapping,
     quarantine_csv,
-    read_pool,
     save_mapping,
     suggest_mapping,
 )
-from engine.credit.models import PoolData
 from engine.errors import StressLabError
 from engine.ingest import ASSET_COLUMNS, CATEGORY_CODES, ColumnMapping, PoolPreview, suggest_codes
 from engine.ingest._validate import UNIT_COLUMNS
 
-__all__ = ["BAD_ROW_LABELS", "MONTHS_RULE", "mapping_editor", "read_tape",
+__all__ = ["BAD_ROW_LABELS", "MONTHS_RULE", "mapping_editor",
            "cached_quarantine_csv"]
 
 #: The bad-rows choice as the page words it.
@@ -80,33 +77,6 @@ def _preview(content: bytes, filename: str, body: str, cutoff: date | None):
 def cached_quarantine_csv(pool_id: str, n_quarantined: int) -> bytes:
     """The quarantined rows of a stored pool as CSV (``n_quarantined`` keys the cache)."""
     return quarantine_csv(pool_id, store=state.store())
-
-
-def _edits(edited: pd.DataFrame | None) -> list[dict[str, Any]] | None:
-    if edited is None:
-        return None
-    rows = edited.astype(object)
-    return rows.where(rows.notna(), None).to_dict("records")
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def read_tape(content: bytes, filename: str, *, fmt: str, mapping_body: str | None,
-              pool_id: str | None, pool_name: str | None, cutoff_date: date | None,
-              edited_assumptions: pd.DataFrame | None, bad_rows: str) -> PoolData:
-    """Read, map and validate an upload (a known layout, or ``mapping_body``'s JSON mapping)
-    with the bad-rows choice; store nothing.
-
-    Raises
-    ------
-    ValidationError, InputError
-        As :func:`engine.credit.workflow.read_pool`.
-    """
-    request = ImportPoolRequest.build(
-        content=content, filename=filename, format=fmt, pool_id=pool_id or None,
-        pool_name=pool_name or None, cutoff_date=cutoff_date,
-        assumption_edits=_edits(edited_assumptions),
-        mapping=parse_mapping(mapping_body) if mapping_body else None, bad_rows=bad_rows)
-    return read_pool(request)
 
 
 # --------------------------------------------------------------------------- widget state
