@@ -74,15 +74,17 @@ table.insert(3, "path", [f"{m} months" if (m := path_months(library[k])) else ""
                          for k in table["key"]])
 factor_cols = {
     f: st.column_config.NumberColumn(
-        SHORT[f], width=78, help=f"{_label(f)}: {factor_help(f)}",
+        SHORT[f], width=72, help=f"{_label(f)}: {factor_help(f)}",
         format="%+.2f" if FACTORS[f][1] == "pp" else "%.2f")
     for f in FACTOR_RANGES}
 st.dataframe(table.drop(columns=["description"]), hide_index=True, width="stretch",
-             column_config={"key": st.column_config.TextColumn("Key", width=178),
-                            "name": st.column_config.TextColumn("Name", width=205),
+             # 200 + 128 + 112 + 64 + 6 × 72 = 936 px: the whole table within the 978 px
+             # main column at 1440 px wide, no sideways scrolling
+             column_config={"key": st.column_config.TextColumn("Key", width=200),
+                            "name": st.column_config.TextColumn("Name", width=128),
                             "source": st.column_config.TextColumn("Source", width=112),
                             "path": st.column_config.TextColumn(
-                                "Path", width=90,
+                                "Path", width=64,
                                 help="Months a path scenario's factors move month by month; "
                                      "empty for constant factors."),
                             **factor_cols})
