@@ -1,5 +1,5 @@
 """StressLab engine: all computation, storage and the command line; never imports streamlit."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__"]

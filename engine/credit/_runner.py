@@ -230,9 +230,20 @@ def roll_forward(pool: PoolData, *, analysis_date: date,
     base assumptions (no scenario factors), the closed form of
     :func:`engine.credit._cashflows.loan_paths`: ``B_m = B_0 q**m S_m`` with
     ``q = (1 - MDR)(1 - SMM)`` and ``S_m`` the scheduled balance fraction. A loan with ``m`` or
-    fewer months left matures before the analysis date and is removed. Loans in default (written
-    off in the first month after the date) and paid-off loans are kept as they are; statuses are
-    not changed. A pool without a cutoff date is taken as of the analysis date (nothing rolled).
+    fewer months left matures before the analysis date and is removed.
+
+    A loan in default at the cutoff is written off in month 1 and recovers in month
+    ``1 + recovery_lag`` after the cutoff (the projection's convention). Rolled by ``m``
+    months, that recovery falls in month ``1 + recovery_lag - m`` after the analysis date, so
+    the loan is kept with its recovery lag shortened to ``recovery_lag - m`` (written off in
+    month 1 of the run, it then recovers in the same calendar month), and removed when
+    ``m > recovery_lag``: its recovery was received by the analysis date. Its balance and age
+    are kept. Paid-off loans are kept as they are; statuses are not changed.
+
+    Not modelled: the recoveries of loans that default during the ``m`` rolled months and
+    arrive after the analysis date (the rolled balance has left those defaults out; their
+    recoveries are not added to the rolled pool). A pool without a cutoff date is taken as of
+    the analysis date (nothing rolled).
 
     Parameters
     ----------
@@ -250,7 +261,8 @@ def roll_forward(pool: PoolData, *, analysis_date: date,
     Raises
     ------
     InputError
-        If ``analysis_date`` is before the cutoff date, or every loan matures before it.
+        If ``analysis_date`` is before the cutoff date, or every loan matures (or, in default,
+        recovers) before it.
     """
     cutoff = pool.cutoff_date
     if cutoff is None or analysis_date == cutoff:
@@ -271,13 +283,17 @@ def roll_forward(pool: PoolData, *, analysis_date: date,
     frac = scheduled_balance_fraction(coupon[:, None], remaining=loans.remaining[:, None],
                                       months=np.array([[m]]))[:, 0]
     rolled = frame["balance"].to_numpy(dtype=np.float64) * ((1.0 - mdr) * (1.0 - smm)) ** m * frac
-    keep = ~runs | (loans.remaining > m)
+    defaulted = status == "default"
+    lag = frame["recovery_lag"].to_numpy(dtype=np.int64)
+    keep = np.where(runs, loans.remaining > m, ~defaulted | (lag >= m))
     if not keep.any():
-        raise InputError(f"every loan of pool {pool.pool_name!r} matures before the analysis "
-                         f"date {analysis_date.isoformat()} ({m} months after the cutoff)")
+        raise InputError(f"every loan of pool {pool.pool_name!r} matures or has recovered "
+                         f"before the analysis date {analysis_date.isoformat()} ({m} months "
+                         "after the cutoff)")
     out = frame.copy()
     out["balance"] = np.where(runs, rolled, out["balance"].to_numpy(dtype=np.float64))
     out["age"] = np.where(runs, out["age"].to_numpy() + m, out["age"].to_numpy())
+    out["recovery_lag"] = np.where(defaulted, lag - m, lag)
     out = out.loc[keep].reset_index(drop=True).astype(frame.dtypes.to_dict())
     return dataclasses.replace(pool, frame=out, cutoff_date=analysis_date), m
 
@@ -540,6 +556,9 @@ def prepare_run(
 
 _RESID = POOL_FIELDS.index("residual")
 _LOSS = POOL_FIELDS.index("loss")
+#: Metrics a run-off residual valuation takes from the full run-off table (see :func:`_value`).
+_RUN_OFF_METRICS = ("duration", "modified_duration", "convexity", "irr", "discount_yield",
+                    "weighted_average_life")
 
 
 def _value(prepared: PreparedRun, key: str, table: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -551,9 +570,13 @@ def _value(prepared: PreparedRun, key: str, table: np.ndarray) -> tuple[np.ndarr
     horizon's cashflows without the residual (every flow up to H, recoveries of defaults up to H
     included, is the same in both projections), and the table's ``residual`` column holds
     ``PV / v_H``, its value at the horizon; ``residual_value`` = PV (currency, at the analysis
-    date), ``loss_beyond_horizon`` = losses after H. At par, the residual column is B_H,
-    ``residual_value`` = B_H v_H and ``loss_beyond_horizon`` is None (not projected) unless
-    the horizon covers the run-off (0).
+    date), ``loss_beyond_horizon`` = losses after H. The rate metrics (:data:`_RUN_OFF_METRICS`:
+    durations, convexity, IRR, discount yield, WAL) are those of the full run-off table, same
+    discount factors: the residual's value is a stream of cash beyond H, not one payment at H.
+    The totals (principal, interest, defaults, losses, recoveries) and the residual balance stay
+    those of the horizon. At par, the residual column is B_H, ``residual_value`` = B_H v_H, every
+    metric is that of the horizon table (the residual paid at H), and ``loss_beyond_horizon``
+    is None (not projected) unless the horizon covers the run-off (0).
     """
     n = prepared.n_periods
     d = prepared.discounts[key]
@@ -575,6 +598,11 @@ def _value(prepared: PreparedRun, key: str, table: np.ndarray) -> tuple[np.ndarr
         beyond = 0.0 if prepared.horizon >= prepared.full_horizon else None
     metrics = pool_metrics(shown, starting_balance=prepared.starting_balance,
                            annual_yield=d.flat_yield, discount=v, residual_balance=balance)
+    if prepared.run_off:
+        whole = pool_metrics(full, starting_balance=prepared.starting_balance,
+                             annual_yield=d.flat_yield,
+                             discount=d.factors[:prepared.full_n_periods])
+        metrics.update({name: whole[name] for name in _RUN_OFF_METRICS})
     metrics["residual_value"] = pv
     metrics["loss_beyond_horizon"] = beyond
     return shown, metrics

@@ -183,3 +183,48 @@ def test_a_curve_run_records_its_curve_and_changes_the_npv():
     assert curve.scenarios["base"].metrics["npv"] != flat.scenarios["base"].metrics["npv"]
     assert curve.inputs_hash != flat.inputs_hash
     assert curve.response()["base"]["valuation"]["curve_date_used"] == "2014-06-30"
+
+
+def test_real_zero_one_month_prints_are_read_as_zero():
+    # 2011-09-29: 1M 0.00 %, 3M 0.02 % (and 2020-03-25: 1M and 3M 0.00 %). The 1-month zero is a
+    # yield of zero, not a missing value: P(1/12) = 1 exactly. Read as missing, month 1 would be
+    # log-linear towards the 3M node: P(1/12) = (1 + 0.0002/4)^(-1/3) = 0.9999833…
+    used, par = par_yields(date(2011, 9, 29))
+    assert used == date(2011, 9, 29) and par["BC_1MONTH"] == 0.0 and par["BC_3MONTH"] == 0.0002
+    curve = treasury_curve(date(2011, 9, 29))
+    assert 1 / 12 in curve.times.tolist()
+    v = curve.monthly_discount(3)
+    assert v[0] == 1.0
+    assert v[2] == pytest.approx(1 / (1 + 0.0002 / 4), abs=1e-15)
+    assert v[1] == pytest.approx(math.sqrt(1 / (1 + 0.0002 / 4)), abs=1e-15)
+    _, par = par_yields(date(2020, 3, 25))
+    assert par["BC_1MONTH"] == 0.0 and par["BC_3MONTH"] == 0.0
+    assert treasury_curve(date(2020, 3, 25)).monthly_discount(3).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_curve_convexity_is_sum_t2_pv_over_npv_by_hand_and_by_a_bump():
+    # Two flows on a 3 % continuously compounded curve: 100 at month 6, 1,000 at month 24.
+    # Convexity = sum t^2 PV / NPV = (0.25 * 100 e^-0.015 + 4 * 1000 e^-0.06) / NPV, which is
+    # also (d2 NPV / ds2) / NPV for a parallel shift s of the zero rate.
+    from engine.credit._cashflows import POOL_FIELDS
+
+    table = np.zeros((24, len(POOL_FIELDS)))
+    table[5, POOL_FIELDS.index("interest")] = 100.0
+    table[23, POOL_FIELDS.index("scheduled_principal")] = 1000.0
+    t = np.arange(1, 25) / 12.0
+
+    def npv(s):
+        return pool_metrics(table, starting_balance=1000.0,
+                            discount=np.exp(-(0.03 + s) * t))["npv"]
+
+    m = pool_metrics(table, starting_balance=1000.0, discount=np.exp(-0.03 * t))
+    pv6, pv24 = 100.0 * math.exp(-0.015), 1000.0 * math.exp(-0.06)
+    assert m["npv"] == pytest.approx(pv6 + pv24, rel=1e-15)
+    assert m["convexity"] == pytest.approx((0.25 * pv6 + 4.0 * pv24) / (pv6 + pv24), rel=1e-14)
+    assert m["convexity"] == pytest.approx(3.6449, abs=1e-4)  # 3791.686 / 1040.276
+    assert m["duration"] == pytest.approx((0.5 * pv6 + 2.0 * pv24) / (pv6 + pv24), rel=1e-14)
+    h = 1e-3
+    assert m["convexity"] == pytest.approx((npv(h) - 2 * npv(0.0) + npv(-h)) / h**2 / m["npv"],
+                                           rel=1e-6)
+    assert m["modified_duration"] == pytest.approx(-(npv(h) - npv(-h)) / (2 * h) / m["npv"],
+                                                   rel=1e-6)

@@ -75,6 +75,42 @@ def test_run_off_valuation_of_the_residual_gives_the_full_run_off_npv(names):
     assert off.scenarios["base"].metrics["npv"] < par.scenarios["base"].metrics["npv"]
 
 
+THREE = dict(balance=[100_000.0, 40_000.0, 7_000.0], rate=[0.07, 0.05, 0.12],
+             term=[120, 60, 36], age=[10, 0, 6], prepayment_speed=[0.1, 0.05, 0.2],
+             default_probability=[0.03, 0.02, 0.08], rate_type=["fixed", "floating", "fixed"])
+
+
+@pytest.mark.parametrize("discounting", ["flat", "curve"])
+def test_run_off_rate_metrics_are_those_of_the_full_run_off(discounting):
+    # The residual valued by its run-off is a stream of cash beyond the horizon, so the rate
+    # metrics must be those of the whole run-off: the modified duration is -(dNPV/dy)/NPV and
+    # the convexity (d2NPV/dy2)/NPV for a bump of the flat yield (flat) or of the spread over
+    # the zero curve (curve: Fisher-Weil), and IRR and WAL are the full run-off's.
+    pool = make_pool(**THREE)
+    names = ("base", "credit_crisis")
+
+    def at(bump, periods=24):
+        if discounting == "flat":
+            return run(pool, periods=periods, residual="run_off", names=names, rate=0.05 + bump)
+        return run(pool, periods=periods, residual="run_off", names=names, discounting="curve",
+                   curve_date=DAY, curve_spread=0.01 + bump)
+
+    h = 1e-4
+    off, up, down, full = at(0.0), at(h), at(-h), at(0.0, periods=None)
+    for k in names:
+        m = off.scenarios[k].metrics
+        npv, hi, lo = m["npv"], up.scenarios[k].metrics["npv"], down.scenarios[k].metrics["npv"]
+        assert m["residual_share"] > 0.5  # the horizon cuts most of the pool
+        assert m["modified_duration"] == pytest.approx(-(hi - lo) / (2 * h) / npv, rel=1e-6)
+        assert m["convexity"] == pytest.approx((hi - 2 * npv + lo) / h**2 / npv, rel=1e-5)
+        f = full.scenarios[k].metrics
+        for name in ("duration", "modified_duration", "convexity", "irr", "discount_yield",
+                     "weighted_average_life"):
+            assert m[name] == pytest.approx(f[name], rel=1e-12), name
+    # modified duration 2.7 to 2.8 years, not the 1.5 of the residual paid at month 24
+    assert 2.7 < off.scenarios["base"].metrics["modified_duration"] < 2.85
+
+
 def test_run_off_without_a_cut_changes_nothing():
     pool = make_pool(balance=[1000.0, 500.0], rate=[0.06, 0.08], term=[12, 24],
                      default_probability=[0.05, 0.05])
@@ -112,7 +148,7 @@ def test_rolling_forward_by_hand():
     pool = dataclasses.replace(
         make_pool(asset_id=["A", "B", "C"], balance=[1000.0, 300.0, 50.0], rate=[0.06] * 3,
                   term=[24, 12, 6], age=[0, 2, 0], prepayment_speed=[0.1, 0.0, 0.0],
-                  status=["performing", "performing", "default"]),
+                  status=["performing", "performing", "default"], recovery_lag=[3, 3, 18]),
         cutoff_date=date(2013, 6, 30))
     rolled, m = roll_forward(pool, analysis_date=date(2014, 6, 30))
     assert m == 12 and rolled.cutoff_date == date(2014, 6, 30)
@@ -121,7 +157,8 @@ def test_rolling_forward_by_hand():
     assert a["age"] == 12
     assert a["balance"] == pytest.approx(0.9 * 1000.0 * scheduled_fraction(0.005, 24, 12),
                                          rel=1e-12)
-    assert rolled.frame.iloc[1]["balance"] == 50.0  # in default: kept as it is
+    assert rolled.frame.iloc[1]["balance"] == 50.0  # in default: kept, 6 months to recovery
+    assert rolled.frame.iloc[1]["recovery_lag"] == 6
     assert roll_forward(pool, analysis_date=date(2013, 6, 30)) == (pool, 0)
     with pytest.raises(InputError, match="before pool 'test pool''s cutoff date 2013-06-30"):
         roll_forward(pool, analysis_date=date(2013, 6, 29))
@@ -141,3 +178,56 @@ def test_a_later_analysis_date_changes_the_npv():
     assert late.scenarios["base"].metrics["starting_balance"] < 1000.0
     assert late.scenarios["base"].metrics["npv"] < early.scenarios["base"].metrics["npv"]
     assert late.inputs_hash != early.inputs_hash
+
+
+def test_rolling_forward_with_a_cdr_by_hand():
+    # rate 0 (straight-line schedule, S_12 = 108/120), 12 months rolled:
+    # A: CDR 12 %, CPR 0: 10,000 * (1 - MDR)^12 * S_12 = 10,000 * 0.88 * 0.9 = 7,920
+    # B: CDR 12 %, CPR 10 %: 10,000 * 0.88 * 0.9 * 0.9 = 7,128
+    # C: delinquent, CDR 0 in the tape, floor 19 %: 10,000 * 0.81 * 0.9 = 7,290
+    pool = dataclasses.replace(
+        make_pool(asset_id=["A", "B", "C"], balance=[10_000.0] * 3, rate=[0.0] * 3,
+                  term=[120] * 3, prepayment_speed=[0.0, 0.1, 0.0],
+                  default_probability=[0.12, 0.12, 0.0],
+                  status=["performing", "performing", "delinquent"]),
+        cutoff_date=date(2013, 6, 30))
+    rolled, m = roll_forward(pool, analysis_date=date(2014, 6, 30),
+                             delinquent_cdr={"consumer_loan": 0.19})
+    assert m == 12
+    np.testing.assert_allclose(rolled.frame["balance"], [7_920.0, 7_128.0, 7_290.0],
+                               rtol=1e-12)
+    # the same as the cutoff run's beginning balance of month 13 (its projection, month by month)
+    req = StressTestRequest(request=AnalysisRequest(analysis_date=date(2013, 6, 30),
+                                                    discount_rate=0.05))
+    table = run_stress_test(req, pool=pool, cache=None,
+                            delinquent_cdr={"consumer_loan": 0.19}).scenarios["base"].cashflows
+    assert table.loc[12, "beginning_balance"] == pytest.approx(7_920.0 + 7_128.0 + 7_290.0,
+                                                               rel=1e-12)
+
+
+def test_rolled_defaults_recover_in_the_same_calendar_month():
+    # In default at the cutoff 2013-06-30 (written off in month 1, recovering in month
+    # 1 + lag): rolled 12 months, lag 3 has recovered (month 4 <= 12): removed; lag 12
+    # recovers in month 13 = month 1 after the analysis date: kept with lag 0; lag 20 recovers
+    # in month 21 = month 9 after it: kept with lag 8.
+    pool = dataclasses.replace(
+        make_pool(asset_id=["D3", "D12", "D20"], balance=[1000.0, 2000.0, 4000.0],
+                  term=[60] * 3, age=[10] * 3, recovery_rate=[0.4] * 3,
+                  recovery_lag=[3, 12, 20], status=["default"] * 3),
+        cutoff_date=date(2013, 6, 30))
+    rolled, m = roll_forward(pool, analysis_date=date(2014, 6, 30))
+    assert m == 12
+    assert list(rolled.frame["asset_id"]) == ["D12", "D20"]
+    assert list(rolled.frame["recovery_lag"]) == [0, 8]
+    assert list(rolled.frame["balance"]) == [2000.0, 4000.0]
+    early = run(pool, analysis_date=date(2013, 6, 30)).scenarios["base"]
+    late = run(pool, analysis_date=date(2014, 6, 30)).scenarios["base"]
+    assert late.metrics["total_recovery"] == pytest.approx(0.4 * 6000.0, rel=1e-12)
+    assert early.metrics["total_recovery"] == pytest.approx(0.4 * 7000.0, rel=1e-12)
+    r_early = early.cashflows["recovery"].to_numpy()
+    r_late = late.cashflows["recovery"].to_numpy()
+    assert r_late[0] == pytest.approx(800.0) and r_late[8] == pytest.approx(1600.0)
+    np.testing.assert_array_equal(r_late, r_early[12:12 + len(r_late)])
+    # every default recovered before the analysis date: nothing is left to value
+    with pytest.raises(InputError, match="matures or has recovered before the analysis date"):
+        roll_forward(pool, analysis_date=date(2015, 6, 30))

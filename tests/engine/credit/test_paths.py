@@ -201,3 +201,44 @@ def test_the_path_stresses_less_than_its_peak_held_throughout():
     base, _ = run(arr, MarketFactors())
     assert base[:, F["default_amount"]].sum() < path[:, F["default_amount"]].sum() < peak[:, F["default_amount"]].sum()
     assert monthly_rate(np.array([0.0]))[0] == 0.0
+
+
+# --------------------------------------------------------------------------- discounting
+
+def test_a_rate_path_discounts_month_by_month_by_hand():
+    # interest_rate_shock path [0, 0.02], one-month steps: s_1 = 0, s_k = 0.02 for k >= 2 (the
+    # last step held). Month k (row k - 1) is discounted at
+    #   flat 6 %:      v_k = prod_{i<=k} 1 / (1 + (0.06 + s_i)/12) = 1.005^-1 (1 + 0.08/12)^-(k-1)
+    #   curve, 3 % cc: v_k = P(t_k) exp(-sum_{i<=k} s_i / 12) = exp(-0.03 k/12 - 0.02 (k-1)/12)
+    from engine.credit._curve import ZeroCurve
+    from engine.credit._runner import scenario_discount
+
+    sc = make_scenario("path", market_factors={
+        "path": {"step_months": 1, "factors": {"interest_rate_shock": [0.0, 0.02]}}})
+    flat = scenario_discount(sc, discount_rate=0.06, n_periods=4)
+    assert flat.flat_yield is None
+    np.testing.assert_allclose(flat.factors, [1 / 1.005, 1 / (1.005 * (1 + 0.08 / 12)),
+                                              1 / (1.005 * (1 + 0.08 / 12) ** 2),
+                                              1 / (1.005 * (1 + 0.08 / 12) ** 3)], rtol=1e-14)
+    curve = ZeroCurve.from_zero_rates(np.array([0.5, 1.0, 30.0]), np.array([0.03] * 3))
+    on_curve = scenario_discount(sc, discount_rate=0.06, n_periods=4, curve=curve)
+    k = np.arange(1, 5)
+    np.testing.assert_allclose(on_curve.factors, np.exp(-0.03 * k / 12 - 0.02 * (k - 1) / 12),
+                               rtol=1e-14)
+    # a run of a fixed-rate loan (the shock moves floating coupons only) shows these factors
+    from datetime import date
+
+    from engine.credit import AnalysisRequest, StressTestRequest, run_stress_test
+    from engine.credit._scenarios import builtin_scenarios
+
+    from .conftest import make_pool
+    pool = make_pool(balance=[1000.0], rate=[0.06], term=[4])
+    req = StressTestRequest(request=AnalysisRequest(analysis_date=date(2014, 6, 30),
+                                                    discount_rate=0.06),
+                            scenario_names=["path"])
+    res = run_stress_test(req, pool=pool, cache=None,
+                          library={**builtin_scenarios(), "path": sc}).scenarios["path"]
+    table = res.cashflows
+    np.testing.assert_allclose(table["discount_factor"].to_numpy()[:4], flat.factors, rtol=1e-14)
+    assert res.metrics["npv"] == pytest.approx(
+        float((table["total_cashflow"] * table["discount_factor"]).sum()), rel=1e-14)

@@ -370,6 +370,33 @@ def test_loan_path_follows_one_loan_of_a_stored_run(tape, store):
         wf.loan_path(file_run.run_id, asset_id="A", scenario_key="base", store=store)
 
 
+def test_loan_path_follows_the_pool_rolled_to_the_analysis_date(tape, store):
+    # Cutoff 2012-06-30, analysis date 24 months later: A (54 months left at the cutoff), B
+    # (36, delinquent) and C (33) are rolled; each drill-down starts from the rolled loan, so
+    # the loans' balances at the end of month k add up to the run's beginning balance of month
+    # k + 1.
+    pool_id = wf.import_pool(ImportPoolRequest(path=tape, cutoff_date=date(2012, 6, 30)),
+                             store=store).pool_id
+    run = wf.run_stress(StressRunRequest(pool_id=pool_id, scenario_names=["base"],
+                                         analysis_date=date(2014, 6, 30)), store=store)
+    assert run.result.valuation["rolled_forward_months"] == 24
+    assert run.result.projection_periods == 30  # A: 54 - 24 months left
+    paths = [wf.loan_path(run.run_id, asset_id=a, scenario_key="base", store=store)["balance"]
+             .to_numpy() for a in ("A", "B", "C")]
+    table = run.result.scenarios["base"].cashflows
+    assert sum(p[0] for p in paths) < table.loc[0, "beginning_balance"] < 35_000.0 * 0.7
+    total = paths[0] + paths[1] + paths[2]
+    assert total[:29] == pytest.approx(table["beginning_balance"].to_numpy()[1:30], rel=1e-9)
+    assert paths[2][8] == 0.0 and paths[1][11] == 0.0  # C, B run off in 9 and 12 months
+    # 36 months on, B (36 months left) and C have matured: no drill-down, and the reason
+    late = wf.run_stress(StressRunRequest(pool_id=pool_id, scenario_names=["base"],
+                                          analysis_date=date(2015, 6, 30)), store=store)
+    with pytest.raises(NotFoundError, match=r"loan 'B' is not in run .*: it matured before the "
+                                            r"analysis date 2015-06-30 \(36 months after"):
+        wf.loan_path(late.run_id, asset_id="B", scenario_key="base", store=store)
+    assert len(wf.loan_path(late.run_id, asset_id="A", scenario_key="base", store=store)) == 18
+
+
 def test_a_run_stored_by_an_older_version_reopens_with_a_rebuilt_request(tape, store):
     pool_id = stored_pool(tape, store)
     run = wf.run_stress(StressRunRequest(pool_id=pool_id, scenario_names=["base"]), store=store)
