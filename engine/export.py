@@ -1,8 +1,9 @@
 """Exports that leave the app: CSV safe to open in a spreadsheet, Parquet, JSON.
 
 A CSV text cell that begins with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return) is
-run as a formula by spreadsheet programs; such cells are prefixed with a single quote, as the
-OWASP "CSV Injection" guidance recommends. Numeric columns are left as numbers.
+run as a formula by spreadsheet programs; such cells, and column names that begin so (an
+uploaded tape's header), are prefixed with a single quote, as the OWASP "CSV Injection"
+guidance recommends. Numeric columns are left as numbers.
 
 A table may carry its provenance (run id, pool, discounting, analysis date, engine version,
 inputs hash, units: :meth:`engine.credit.models.StressTestResult.provenance`): in CSV as a
@@ -36,17 +37,25 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose text cells cannot be read as spreadsheet formulas."""
+    """A copy of ``frame`` whose text cells and column names cannot be read as spreadsheet
+    formulas (a name such as ``=HYPERLINK(...)`` from an uploaded tape becomes
+    ``'=HYPERLINK(...)``)."""
     out = frame.copy()
-    for col in out.columns:
-        s = out[col]
+    out.columns = [_escape_name(c) for c in out.columns]
+    for position in range(out.shape[1]):
+        s = out.iloc[:, position]
         if s.dtype.kind in "biufcmM":
             continue
         as_text = s.astype("string")
         risky = as_text.str.startswith(_FORMULA_START).fillna(False)
         if risky.any():
-            out[col] = as_text.where(~risky, "'" + as_text)
+            out.isetitem(position, as_text.where(~risky, "'" + as_text))
     return out
+
+
+def _escape_name(name: Any) -> Any:
+    """A column name prefixed with a single quote when it starts like a formula."""
+    return f"'{name}" if isinstance(name, str) and name.startswith(_FORMULA_START) else name
 
 
 def _header(provenance: Mapping[str, Any] | None) -> str:

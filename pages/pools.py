@@ -32,6 +32,7 @@ from dashboard.components.format import metric_columns, money, money_short, pct,
 from engine.credit.workflow import list_pools
 from engine.display import term
 from engine.errors import StressLabError
+from engine.ingest import CHECK
 
 st.title("Pools")
 st.caption("A pool is a loan tape validated and stored with the behavioural assumptions "
@@ -159,7 +160,10 @@ def _upload_tab() -> None:
     st.dataframe(assumptions_view(pool.assumptions), hide_index=True, width="stretch",
                  column_config=ASSUMPTION_COLUMNS)
     for w in pool.warnings:
-        st.caption(f"Note: {plain(w)}")
+        if w.startswith(CHECK):
+            st.warning(plain(w))
+        else:
+            st.caption(f"Note: {plain(w)}")
     if st.button("Save pool", type="primary", key="pools_save"):
         try:
             saved = store_pool(pool, source_file=upload.name)
@@ -174,8 +178,12 @@ def _upload_tab() -> None:
                            f"loans) as {plain(saved.pool_id)}. It is now in **Stored pools** "
                            f"and on **Stress test**.{kept}")
             else:
+                kept = (f" It keeps its {saved.n_quarantined:,} quarantined rows."
+                        if saved.n_quarantined or pool.n_quarantined else "")
                 st.info(f"This pool is already stored as {plain(saved.pool_id)}; nothing was "
-                        "written.")
+                        f"written.{kept}")
+                for w in (w for w in saved.warnings if w not in pool.warnings):
+                    st.warning(plain(w))
 
 
 with tab_upload:
@@ -197,11 +205,12 @@ with tab_stored:
             "cutoff_date": st.column_config.DateColumn("Cutoff date"),
             "created_at": st.column_config.DatetimeColumn("Stored (UTC)", format="YYYY-MM-DD HH:mm"),
             "n_quarantined": st.column_config.NumberColumn(
-                "Quarantined rows", format="%d",
+                "Quarantined", format="%d",
                 help="Rows of the tape that broke a rule, kept with the pool, not imported."),
         })
     ids = pools["pool_id"].tolist()
     names = dict(zip(pools["pool_id"], pools["pool_name"], strict=True))
+    stored_at = dict(zip(pools["pool_id"], pools["created_at"], strict=True))
     if st.session_state.get("pools_selected") not in ids:
         st.session_state["pools_selected"] = ids[0]
     pool_id = st.selectbox("Pool", ids, format_func=lambda k: f"{names[k]}  ({k})",
@@ -230,7 +239,7 @@ with tab_stored:
         st.markdown(f"**{summary['n_quarantined']:,} rows of this pool's tape were "
                     "quarantined** on import: they broke a rule and are not in the figures.")
         st.download_button("Download quarantined rows (CSV)",
-                            cached_quarantine_csv(pool_id, summary["n_quarantined"]),
+                            cached_quarantine_csv(pool_id, str(stored_at[pool_id])),
                             file_name=f"{pool_id}-quarantined.csv", mime="text/csv",
                             key="pools_quarantine_download")
 

@@ -21,6 +21,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.components.format import plain, show_error
 from engine.credit.workflow import (
+    column_values,
     list_mappings,
     load_mapping,
     mapping_json,
@@ -31,7 +32,14 @@ from engine.credit.workflow import (
     suggest_mapping,
 )
 from engine.errors import StressLabError
-from engine.ingest import ASSET_COLUMNS, CATEGORY_CODES, ColumnMapping, PoolPreview, suggest_codes
+from engine.ingest import (
+    ASSET_COLUMNS,
+    CATEGORY_CODES,
+    CHECK,
+    ColumnMapping,
+    PoolPreview,
+    suggest_codes,
+)
 from engine.ingest._validate import UNIT_COLUMNS
 
 __all__ = ["BAD_ROW_LABELS", "MONTHS_RULE", "mapping_editor",
@@ -67,6 +75,11 @@ def _suggestion(content: bytes, filename: str):
     return suggest_mapping(content, filename=filename)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _values(content: bytes, filename: str, column: str) -> list[str]:
+    return column_values(content, filename=filename, column=column)
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def _preview(content: bytes, filename: str, body: str, cutoff: date | None):
     return preview_mapping(content, filename=filename, mapping=parse_mapping(body),
@@ -74,8 +87,9 @@ def _preview(content: bytes, filename: str, body: str, cutoff: date | None):
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def cached_quarantine_csv(pool_id: str, n_quarantined: int) -> bytes:
-    """The quarantined rows of a stored pool as CSV (``n_quarantined`` keys the cache)."""
+def cached_quarantine_csv(pool_id: str, stored_at: str) -> bytes:
+    """The quarantined rows of a stored pool as CSV. ``stored_at`` (the pool's created_at)
+    keys the cache with the id, so a pool deleted and imported again is read afresh."""
     return quarantine_csv(pool_id, store=state.store())
 
 
@@ -84,14 +98,17 @@ def cached_quarantine_csv(pool_id: str, n_quarantined: int) -> bytes:
 def _set_from(mapping: ColumnMapping | None, suggestion: Any, columns: list[str]) -> None:
     """Put a saved mapping's (or else the suggestion's) choices into the editor's widgets."""
     ss = st.session_state
+    missing: dict[str, str] = {}  # field (or orig/mat) → a saved mapping's column not in the tape
     for field in ASSET_COLUMNS:
         src = mapping.fields.get(field) if mapping is not None else None
         ss.pop(f"{_P}const_{field}", None)
         if src is not None and src.constant is not None:
             ss[f"{_P}src_{field}"] = CONSTANT
             ss[f"{_P}const_{field}"] = src.constant
-        elif src is not None and src.column in columns:
+        elif src is not None:
             ss[f"{_P}src_{field}"] = src.column
+            if src.column not in columns:
+                missing[field] = src.column
         elif mapping is None and suggestion.fields.get(field):
             ss[f"{_P}src_{field}"] = suggestion.fields[field]
         else:
@@ -102,8 +119,12 @@ def _set_from(mapping: ColumnMapping | None, suggestion: Any, columns: list[str]
     if mapping is not None:
         d = mapping.dates
         ss[f"{_P}dates"] = d is not None
-        ss[f"{_P}orig"] = d.origination if d is not None and d.origination in columns else NOT_MAPPED
-        ss[f"{_P}mat"] = d.maturity if d is not None and d.maturity in columns else NO_MATURITY
+        ss[f"{_P}orig"] = d.origination if d is not None else NOT_MAPPED
+        ss[f"{_P}mat"] = d.maturity if d is not None and d.maturity else NO_MATURITY
+        if d is not None:
+            missing.update({role: c for role, c in (("orig", d.origination),
+                                                    ("mat", d.maturity))
+                            if c is not None and c not in columns})
         ss[f"{_P}datefmt"] = (d.format if d is not None else None) or ""
         ss[f"{_P}name"] = mapping.name
         ss[f"{_P}values_seed"] = {f: dict(t) for f, t in mapping.values.items()}
@@ -113,6 +134,7 @@ def _set_from(mapping: ColumnMapping | None, suggestion: Any, columns: list[str]
         ss[f"{_P}mat"] = suggestion.maturity or NO_MATURITY
         ss[f"{_P}datefmt"] = suggestion.date_format or ""
         ss[f"{_P}values_seed"] = {}
+    ss[f"{_P}missing"] = missing
     ss[f"{_P}version"] = ss.get(f"{_P}version", 0) + 1  # fresh value-map editors
 
 
@@ -143,6 +165,7 @@ def _mapping_from_widgets(*, columns: list[str], name: str,
                           tables: dict[str, pd.DataFrame]) -> ColumnMapping:
     """The editor's choices as a ColumnMapping (the engine checks every rule)."""
     ss = st.session_state
+    columns = [*columns, *ss.get(f"{_P}missing", {}).values()]  # kept: the preview names them
     fields: dict[str, dict[str, Any]] = {}
     derive = bool(ss.get(f"{_P}dates"))
     maturity = ss.get(f"{_P}mat")
@@ -160,6 +183,10 @@ def _mapping_from_widgets(*, columns: list[str], name: str,
         elif src in columns:
             fields[field] = {"column": src}
     values = {}
+    seeds = ss.get(f"{_P}values_seed", {})
+    for field, column in ss.get(f"{_P}missing", {}).items():
+        if field in seeds and fields.get(field) == {"column": column}:
+            values[field] = dict(seeds[field])  # no values to edit: the saved map is kept
     for field, table in tables.items():
         if field in fields and "column" in fields[field]:
             rows = table.dropna(subset=["StressLab code"])
@@ -211,14 +238,35 @@ def mapping_editor(content: bytes, filename: str, *,
                  format_func=lambda n: n or "(none: start from the suggestions)")
     if ss.pop(f"{_P}load_error", None):
         st.markdown("That mapping could not be loaded; pick another.")
+    # a saved mapping's columns this tape lacks stay chosen (the preview then fails, as the
+    # command refuses), until the user picks another column or a constant
+    kept = list(dict.fromkeys(c for c in ss.get(f"{_P}missing", {}).values()
+                              if c not in columns))
+    chosen = {ss.get(f"{_P}src_{f}") for f in ASSET_COLUMNS}
+    if ss.get(f"{_P}dates"):
+        chosen |= {ss.get(f"{_P}orig"), ss.get(f"{_P}mat")}
+    lacking = [c for c in kept if c in chosen]
+    if lacking:
+        st.error("The saved mapping names columns this tape does not have: "
+                 + ", ".join(plain(c) for c in lacking)
+                 + ". They stay chosen (marked \"not in this tape\"), so the tape cannot be "
+                   "imported until you pick another column or a constant for each; the saved "
+                   "mapping is unchanged unless you save it.")
 
-    options = [NOT_MAPPED, CONSTANT, *columns]
+    def shown(c: str) -> str:
+        if c in (NOT_MAPPED, CONSTANT, NO_MATURITY):
+            return c
+        return f"column {c} (not in this tape)" if c in kept else f"column {c}"
+
+    options = [NOT_MAPPED, CONSTANT, *columns, *kept]
     derive = st.checkbox("Derive age and term from origination and maturity dates",
                          key=f"{_P}dates", help=MONTHS_RULE)
     if derive:
         d1, d2, d3 = st.columns(3)
-        d1.selectbox("Origination date column", [NOT_MAPPED, *columns], key=f"{_P}orig")
-        d2.selectbox("Maturity date column", [NO_MATURITY, *columns], key=f"{_P}mat")
+        d1.selectbox("Origination date column", [NOT_MAPPED, *columns, *kept], key=f"{_P}orig",
+                     format_func=shown)
+        d2.selectbox("Maturity date column", [NO_MATURITY, *columns, *kept], key=f"{_P}mat",
+                     format_func=shown)
         d3.text_input("Date format", key=f"{_P}datefmt", placeholder="%Y-%m-%d",
                       help="strftime codes, e.g. %m/%d/%Y for 03/01/2018; empty for ISO "
                            "(2018-03-01).")
@@ -233,7 +281,7 @@ def mapping_editor(content: bytes, filename: str, *,
                             key=f"{_P}derived_{field}")
             continue
         src = cell.selectbox(FIELD_LABELS[field], options, key=f"{_P}src_{field}",
-                             format_func=lambda c: c if c in (NOT_MAPPED, CONSTANT) else f"column {c}")
+                             format_func=shown)
         if src == CONSTANT:
             key = f"{_P}const_{field}"
             if field in CATEGORY_CODES:
@@ -260,8 +308,13 @@ def mapping_editor(content: bytes, filename: str, *,
                               mapped_categories, strict=True):
             column = ss[f"{_P}src_{field}"]
             with tab:
+                try:  # any column's values, numeric codes (0/1/2/3) too
+                    distinct = _values(content, filename, column)
+                except StressLabError as exc:
+                    show_error(exc)
+                    return None
                 tables[field] = st.data_editor(
-                    _value_table(field, column, suggestion.distinct.get(column, [])),
+                    _value_table(field, column, distinct),
                     key=f"{_P}values_{field}_{version}", hide_index=True, width="stretch",
                     disabled=["source value"], num_rows="fixed",
                     column_config={
@@ -299,6 +352,9 @@ def mapping_editor(content: bytes, filename: str, *,
     p[0].metric("Rows", f"{preview.n_rows:,}")
     p[1].metric("Valid rows", f"{preview.n_valid:,}")
     p[2].metric("Rows with problems", f"{preview.n_invalid:,}")
+    for w in preview.warnings:
+        if w.startswith(CHECK):
+            st.warning(plain(w))
     st.dataframe(preview.frame, hide_index=True, width="stretch", key=f"{_P}preview")
     if preview.issues:
         issues = pd.DataFrame([i.as_dict() for i in preview.issues[:500]])

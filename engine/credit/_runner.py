@@ -21,7 +21,6 @@ chunk tables are kept and summed in chunk order when the last one arrives
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import hashlib
 import os
@@ -62,6 +61,7 @@ from engine.credit.models import (
 )
 from engine.errors import InputError, ScenarioError
 from engine.ingest import load_assumptions
+from engine.ingest._mappings import whole_months as _series_whole_months
 from engine.ingest import read_pool as read_tape
 
 __all__ = [
@@ -209,16 +209,13 @@ def valuation_facts(request_inner, *, curve: ZeroCurve | None) -> dict[str, obje
 
 
 def whole_months(start: date, end: date) -> int:
-    """Whole calendar months from ``start`` to ``end`` (``end >= start``).
-
-    A month counts once its day of the month is reached (15 Jan → 14 Mar is 1), except that an
-    ``end`` on the last day of its month completes the month (31 Jan → 28 Feb is 1), the rule
-    the tape mappings use to derive ages.
+    """Whole calendar months from ``start`` to ``end`` (``end >= start``), by the one rule the
+    tape readers use to derive ages (:func:`engine.ingest._mappings.whole_months`): a month
+    counts once its day of the month is reached (15 Jan → 14 Mar is 1), and an ``end`` on the
+    last day of its month completes the month (31 Jan → 28 Feb is 1).
     """
-    months = (end.year - start.year) * 12 + end.month - start.month
-    if end.day < start.day and end.day != calendar.monthrange(end.year, end.month)[1]:
-        months -= 1
-    return months
+    months = _series_whole_months(pd.Series([pd.Timestamp(start)]), pd.Series([pd.Timestamp(end)]))
+    return int(months[0])
 
 
 def roll_forward(pool: PoolData, *, analysis_date: date,

@@ -148,13 +148,27 @@ def _read_file(path: Path, what: str) -> bytes:
         raise InputError(f"{what} {str(path)!r} cannot be read: {exc.strerror or exc}") from None
 
 
+def _read_mapping(path: Path) -> Any:
+    """A column mapping file, its size checked before it is read (at most 1 MB)."""
+    from engine.credit.workflow import MAX_MAPPING_BYTES, parse_mapping
+
+    name = f"mapping file {str(path)!r}"
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # _read_file names the problem
+    if size > MAX_MAPPING_BYTES:
+        raise InputError(f"{name} is {size:,} bytes; a column mapping is at most "
+                         f"{MAX_MAPPING_BYTES:,} bytes (1 MB). Is it the right file?")
+    return parse_mapping(_read_file(path, "mapping file"), name=name)
+
+
 def _pools_import(args: argparse.Namespace) -> int:
-    from engine.credit.workflow import ImportPoolRequest, import_pool, load_mapping, parse_mapping
+    from engine.credit.workflow import ImportPoolRequest, import_pool, load_mapping
 
     mapping = None
     if args.mapping is not None:
-        mapping = parse_mapping(_read_file(args.mapping, "mapping file"),
-                                name=f"mapping file {str(args.mapping)!r}")
+        mapping = _read_mapping(args.mapping)
     elif args.mapping_name is not None:
         mapping = load_mapping(args.mapping_name)
     request = ImportPoolRequest.build(path=args.file, format=args.format, pool_name=args.name,
@@ -200,11 +214,11 @@ def _pools_list(args: argparse.Namespace) -> int:
 
 
 def _pools_quarantine(args: argparse.Namespace) -> int:
-    from engine.credit.workflow import quarantined_rows
+    from engine.credit.workflow import quarantine_count, quarantine_csv
 
-    rows = quarantined_rows(args.pool)  # the CSV is what quarantine_csv() gives the page
-    args.out.write_bytes(rows.to_csv(index=False).encode())
-    print(f"wrote {len(rows):,} quarantined rows of pool {args.pool!r} to {str(args.out)}")
+    args.out.write_bytes(quarantine_csv(args.pool))  # formula-safe, as the page downloads it
+    print(f"wrote {quarantine_count(args.pool):,} quarantined rows of pool {args.pool!r} to "
+          f"{str(args.out)}")
     return 0
 
 
@@ -234,10 +248,9 @@ def _mappings_export(args: argparse.Namespace) -> int:
 
 
 def _mappings_import(args: argparse.Namespace) -> int:
-    from engine.credit.workflow import parse_mapping, save_mapping
+    from engine.credit.workflow import save_mapping
 
-    mapping = parse_mapping(_read_file(args.file, "mapping file"),
-                            name=f"mapping file {str(args.file)!r}")
+    mapping = _read_mapping(args.file)
     new = save_mapping(mapping)
     print(f"{'saved' if new else 'replaced'} mapping {mapping.name!r}")
     return 0

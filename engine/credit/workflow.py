@@ -56,7 +56,7 @@ from engine.credit.models import (
 )
 from engine.errors import InputError, NotFoundError, ScenarioError, StoreError, from_pydantic
 from engine.ingest import VALUE_FIELDS, AssumptionTable, load_assumptions, read_table
-from engine.ingest import BAD_ROWS, ColumnMapping, MappingSuggestion, PoolPreview
+from engine.ingest import BAD_ROWS, MAX_VALUE_MAP, ColumnMapping, MappingSuggestion, PoolPreview
 from engine.ingest import preview_pool as _preview_tape
 from engine.ingest import read_source as _read_source
 from engine.ingest import distinct_values as _distinct_values
@@ -92,13 +92,16 @@ __all__ = [
     "BAD_ROWS",
     "suggest_mapping",
     "preview_mapping",
+    "column_values",
     "parse_mapping",
+    "MAX_MAPPING_BYTES",
     "mapping_json",
     "save_mapping",
     "load_mapping",
     "list_mappings",
     "delete_mapping",
     "quarantined_rows",
+    "quarantine_count",
     "quarantine_csv",
     "assumption_table",
     "scenario_library",
@@ -214,7 +217,8 @@ class PoolImported(BaseModel):
         False when the same pool was already stored under this id (nothing written).
     n_quarantined : int
         Rows of the tape that broke a rule and were kept with the pool instead of imported
-        (0 unless the import quarantined bad rows).
+        (0 unless the import quarantined bad rows). When ``created`` is False, the count the
+        store holds (a warning says so when this tape's count differs).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -235,12 +239,26 @@ class PoolImported(BaseModel):
         return pd.DataFrame(self.assumptions)
 
 
-def _imported(pool: PoolData, *, created: bool) -> PoolImported:
+def _imported(pool: PoolData, *, created: bool,
+              stored_quarantined: int | None = None) -> PoolImported:
+    """The import result; when nothing was written (``created`` False) the quarantined count
+    is the stored one, and a warning says so when this tape's differs."""
+    warnings = list(pool.warnings)
+    n_quarantined = pool.n_quarantined
+    if not created and stored_quarantined is not None:
+        if stored_quarantined != pool.n_quarantined:
+            warnings = [w for w in warnings if "were quarantined (kept with the pool" not in w]
+            warnings.append(
+                f"The same valid loans are already stored as {pool.pool_id!r}, so nothing was "
+                f"written: the stored pool keeps its {stored_quarantined:,} quarantined rows "
+                f"(this tape has {pool.n_quarantined:,}). Delete the stored pool first to "
+                "store this tape's quarantine.")
+        n_quarantined = stored_quarantined
     return PoolImported(pool_id=pool.pool_id, pool_name=pool.pool_name,
                         source_format=pool.source_format, n_assets=pool.n_assets,
                         total_balance=pool.total_balance, cutoff_date=pool.cutoff_date,
-                        assumptions=pool.assumptions, warnings=pool.warnings, created=created,
-                        n_quarantined=pool.n_quarantined)
+                        assumptions=pool.assumptions, warnings=warnings, created=created,
+                        n_quarantined=n_quarantined)
 
 
 def _assumptions(path: Path | None, edits: list[dict[str, Any]] | None = None) -> AssumptionTable:
@@ -318,7 +336,8 @@ def save_pool(pool: PoolData, *, source_file: str | None = None,
     """
     with _store_or_default(store).write() as con, transaction(con):
         created = _store.save_pool(con, pool=pool, source_file=source_file)
-    return _imported(pool, created=created)
+        stored = None if created else _store.quarantine_count(con, pool.pool_id)
+    return _imported(pool, created=created, stored_quarantined=stored)
 
 
 def import_pool(request: ImportPoolRequest, *, store: Store | None = None) -> PoolImported:
@@ -448,6 +467,31 @@ def suggest_mapping(content: bytes, *, filename: str,
     return suggestion.model_copy(update={"distinct": _distinct_values(frame, columns=text)})
 
 
+def column_values(content: bytes, *, filename: str, column: str,
+                  limit: int = MAX_VALUE_MAP) -> list[str]:
+    """The distinct values of one column of an upload, most frequent first (for the value-map
+    editor: any column chosen for ``status``, ``asset_class`` or ``rate_type``, numeric codes
+    such as a delinquency status 0/1/2/3 included).
+
+    Returns
+    -------
+    list of str
+        At most ``limit`` (default :data:`engine.ingest.MAX_VALUE_MAP`, 500) values, as a value
+        map compares them (stripped text, whole numbers without ``.0``); missing cells left out.
+
+    Raises
+    ------
+    InputError, ValidationError
+        If the file cannot be read (as :func:`read_pool`), or it has no column ``column``.
+    """
+    frame = _read_source(content, filename=filename).frame
+    names = [str(c) for c in frame.columns]
+    if column not in names:
+        raise InputError(f"the tape has no column {column!r}")
+    values = pd.DataFrame({column: frame.iloc[:, names.index(column)]})
+    return _distinct_values(values, columns=[column], limit=limit)[column]
+
+
 def preview_mapping(content: bytes, *, filename: str, mapping: ColumnMapping,
                     cutoff_date: date | None, head: int = 20) -> PoolPreview:
     """The first rows of an upload mapped with ``mapping``, and the whole tape's validation
@@ -468,6 +512,10 @@ def preview_mapping(content: bytes, *, filename: str, mapping: ColumnMapping,
                          head=head)
 
 
+#: Largest column-mapping JSON read (bytes); a bigger file is refused before it is parsed.
+MAX_MAPPING_BYTES = 1_000_000
+
+
 def parse_mapping(content: bytes | str, *, name: str = "mapping file") -> ColumnMapping:
     """A column mapping from its JSON (as :func:`mapping_json` writes it).
 
@@ -476,11 +524,15 @@ def parse_mapping(content: bytes | str, *, name: str = "mapping file") -> Column
     ValidationError
         If the JSON is not a valid mapping (every field, value and rule at once).
     InputError
-        If it is not JSON.
+        If it is larger than :data:`MAX_MAPPING_BYTES` (checked before parsing), or not JSON.
     """
     from engine.limits import parse_json
 
     data = content.encode() if isinstance(content, str) else bytes(content)
+    if len(data) > MAX_MAPPING_BYTES:
+        raise InputError(f"{name} is {len(data):,} bytes; a column mapping is at most "
+                         f"{MAX_MAPPING_BYTES:,} bytes (1 MB: 15 fields and 3 value maps of at "
+                         f"most {MAX_VALUE_MAP} values take far less). Is it the right file?")
     obj = parse_json(data, name=name)
     try:
         return ColumnMapping.model_validate(obj)
@@ -541,9 +593,10 @@ def quarantined_rows(pool_id: str, *, store: Store | None = None) -> pd.DataFram
     Returns
     -------
     DataFrame
-        ``source_row`` (1-based data row of the tape), ``issues`` (every rule broken, as
-        "column: rule (value …)" joined by " | "), then the tape's columns as read. Empty
-        (columns source_row, issues) when none was quarantined.
+        ``stresslab_source_row`` (1-based data row of the tape), ``stresslab_issues`` (every
+        rule broken, as "column: rule (value …)" joined by " | "), then the tape's columns as
+        read (named so that a tape column called ``source_row`` or ``issues`` keeps its name
+        and its values). Empty (the two added columns) when none was quarantined.
 
     Raises
     ------
@@ -557,21 +610,59 @@ def quarantined_rows(pool_id: str, *, store: Store | None = None) -> pd.DataFram
         value = "" if issue.get("value") is None else f" (value {issue['value']!r})"
         return f"{issue.get('column') or 'row'}: {issue['rule']}{value}"
 
-    frame = pd.DataFrame({"source_row": [r["source_row"] for r in rows],
-                          "issues": [" | ".join(map(said, r["issues"])) for r in rows]})
-    values = pd.DataFrame.from_records([r["values"] for r in rows])
+    frame = pd.DataFrame({QUARANTINE_ROW: [r["source_row"] for r in rows],
+                          QUARANTINE_ISSUES: [" | ".join(map(said, r["issues"])) for r in rows]})
+    names = list(dict.fromkeys(n for r in rows for n in r["values"]))
+    values = pd.DataFrame({n: _as_read([r["values"].get(n) for r in rows]) for n in names},
+                          index=frame.index)
     return pd.concat([frame, values], axis=1) if len(values.columns) else frame
 
 
-def quarantine_csv(pool_id: str, *, store: Store | None = None) -> bytes:
-    """:func:`quarantined_rows` as UTF-8 CSV (what the page and the command download).
+def _as_read(cells: list[Any]) -> pd.Series:
+    """One tape column of the quarantined rows, its cells as the tape wrote them: a column of
+    numbers stays numeric (whole numbers without ``.0``: -5, not -5.0); in a column that mixes
+    text and numbers, every cell is text, whole numbers again without ``.0``."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    given = [v for v in cells if v is not None]
+    whole = all(isinstance(v, int) or v.is_integer() for v in given if number(v))
+    if given and all(number(v) for v in given):
+        return pd.Series(cells, dtype="Int64" if whole else "float64")
+    return pd.Series([str(int(v)) if number(v) and float(v).is_integer() else
+                      (None if v is None else str(v)) for v in cells], dtype=object)
+
+
+def quarantine_count(pool_id: str, *, store: Store | None = None) -> int:
+    """How many rows of a stored pool's tape are quarantined (as stored).
 
     Raises
     ------
     NotFoundError
         If no pool has this id.
     """
-    return quarantined_rows(pool_id, store=store).to_csv(index=False).encode()
+    with _store_or_default(store).read() as con:
+        return _store.quarantine_count(con, pool_id)
+
+
+#: The columns :func:`quarantined_rows` puts before the tape's own.
+QUARANTINE_ROW, QUARANTINE_ISSUES = "stresslab_source_row", "stresslab_issues"
+
+
+def quarantine_csv(pool_id: str, *, store: Store | None = None) -> bytes:
+    """:func:`quarantined_rows` as UTF-8 CSV (what the page and the command download), safe
+    to open in a spreadsheet: text cells and column names that start like a formula (``=``,
+    ``+``, ``-``, ``@``, tab, CR) are prefixed with a single quote
+    (:func:`engine.export.to_safe_csv`).
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    """
+    from engine.export import to_safe_csv
+
+    return to_safe_csv(quarantined_rows(pool_id, store=store))
 
 
 def assumption_table() -> pd.DataFrame:
@@ -926,6 +1017,13 @@ def _refill_delinquent(pool: PoolData, table: AssumptionTable) -> PoolData:
     name those loans: a delinquent loan of that class (and grade, for a grade-specific row) whose
     CDR is the recorded value takes ``table``'s value instead, as if imported with it. A CDR the
     tape gave is kept (and floored as before).
+
+    Limit: the fill records are counts by (asset class, grade, value), not a list of loans, so a
+    filled loan is recognised by its CDR equalling the recorded value. A delinquent loan whose
+    tape gave exactly the import table's value (e.g. 0.35 for an auto loan under the packaged
+    table) cannot be told from a filled one and is re-filled too (then the candidates outnumber
+    the record's ``n_assets``). Telling them apart needs the pool to store which loans were
+    filled.
     """
     records = [a for a in pool.assumptions
                if a.get("basis") == "delinquent_default_probability"
@@ -1237,6 +1335,11 @@ def loan_path(run_id: str, *, asset_id: str, scenario_key: str,
     """One loan's monthly path under a stored run's scenario (closed form; the run is not
     recomputed).
 
+    The pool is taken as the run took it: re-filled from the run's assumption table and rolled
+    forward from its cutoff date to the run's analysis date
+    (:func:`engine.credit._runner.roll_forward`), so month 1 is the first month after the
+    analysis date.
+
     Returns
     -------
     DataFrame of shape (horizon, 5)
@@ -1248,7 +1351,8 @@ def loan_path(run_id: str, *, asset_id: str, scenario_key: str,
     ------
     NotFoundError
         If the run, its scenario, its pool (deleted, or a tape file never stored) or the loan is
-        not there.
+        not there, or the loan left the pool before the run's analysis date (matured, or in
+        default and recovered): the message says which.
     """
     store = _store_or_default(store)
     run = load_run(run_id, store=store)
@@ -1262,7 +1366,19 @@ def loan_path(run_id: str, *, asset_id: str, scenario_key: str,
     if run.request.assumptions_file is not None:
         table = load_assumptions(run.request.assumptions_file)
         pool = _refill_delinquent(pool, table)
+    from engine.credit._runner import roll_forward
     from engine.credit._views import loan_path_frame
+    stored = pool
+    pool, rolled = roll_forward(stored, analysis_date=run.result.analysis_date,
+                                delinquent_cdr=_delinquent_cdr(table))
+    row = stored.frame[stored.frame["asset_id"] == asset_id]
+    if rolled and not row.empty and not (pool.frame["asset_id"] == asset_id).any():
+        why = ("its recovery was received" if row["status"].iloc[0] == "default"
+               else "it matured")
+        raise NotFoundError(
+            f"loan {asset_id!r} is not in run {run_id!r}: {why} before the analysis date "
+            f"{run.result.analysis_date.isoformat()} ({rolled} months after the pool's cutoff "
+            f"date {stored.cutoff_date.isoformat()})")
     return loan_path_frame(pool, asset_id=asset_id,
                            scenario=run.result.scenarios[scenario_key].scenario,
                            horizon=run.result.projection_periods,

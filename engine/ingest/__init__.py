@@ -35,6 +35,8 @@ from ._mappings import (
 from ._pool import BAD_ROWS, PoolPreview, preview_pool, read_pool
 from ._usermap import (
     CATEGORY_CODES,
+    CHECK,
+    MAX_VALUE_MAP,
     MAPPED_FORMAT,
     ColumnMapping,
     DateDerivation,
@@ -60,6 +62,8 @@ __all__ = [
     "MappingSuggestion",
     "MAPPED_FORMAT",
     "CATEGORY_CODES",
+    "CHECK",
+    "MAX_VALUE_MAP",
     "apply_mapping",
     "suggest_mapping",
     "column_kinds",

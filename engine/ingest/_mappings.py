@@ -13,6 +13,13 @@ Three tape layouts are known (see :data:`FORMATS`):
 
 Each mapping is column-wise and reports what it could not map to the shared issue log; the
 values it produces are then checked by :mod:`engine.ingest._validate` like any native tape.
+
+Month counting (one convention for every reader that derives ``term`` or ``age`` from dates:
+the loan-record layout and the user mappings of :mod:`engine.ingest._usermap`), in
+:func:`whole_months`: whole calendar months from the earlier date to the later, floored (a
+month counts once its day of the month is reached: 15 Jan → 14 Mar is 1), except that a later
+date on the last day of its month completes the month (31 Jan → 28 Feb is 1, 31 Jan → 30 Jun
+is 5).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ __all__ = [
     "Mapped",
     "detect_format",
     "map_tape",
+    "whole_months",
 ]
 
 #: Key columns by which each format is recognised from a header (case-insensitive).
@@ -167,10 +175,23 @@ def _numeric(raw: pd.Series, column: str, log: IssueLog) -> pd.Series:
     return num
 
 
-def _months_between(start: pd.Series, end: pd.Series) -> np.ndarray:
-    """Whole calendar months from start to end (floored): float ndarray, NaN where a date is missing."""
+def whole_months(start: pd.Series, end: pd.Series) -> np.ndarray:
+    """Whole calendar months from ``start`` to ``end``, by the module's month-counting rule.
+
+    Parameters
+    ----------
+    start, end : datetime64 Series of shape (n,)
+
+    Returns
+    -------
+    ndarray of shape (n,), float64
+        Months, floored (a month counts once its day of the month is reached: 15 Jan → 14 Mar
+        is 1), except that an ``end`` on the last day of its month completes the month
+        (31 Jan → 28 Feb is 1). NaN where a date is missing. Negative when ``end`` is earlier.
+    """
     months = (end.dt.year - start.dt.year) * 12 + (end.dt.month - start.dt.month)
-    months = months - (end.dt.day < start.dt.day).astype("float64")
+    short = (end.dt.day < start.dt.day) & ~end.dt.is_month_end
+    months = months - short.astype("float64")
     return months.to_numpy(dtype="float64", na_value=np.nan)
 
 
@@ -303,14 +324,13 @@ def _map_loan_record(frame: pd.DataFrame, cutoff: dt.date | None, log: IssueLog)
         log.add_mask(mature.isna().to_numpy(),
                      column="term", values=raw_m,
                      rule="LoanMaturityDate must be a date (YYYY-MM-DD)")
-        # term: calendar months start→maturity, to the nearest month (end-of-month maturities).
-        whole = (mature.dt.year - start.dt.year) * 12 + (mature.dt.month - start.dt.month)
-        term = (whole + (mature.dt.day - start.dt.day) / 30.4375).round()
+        # term and age: whole months by the module's rule (:func:`whole_months`).
+        term = pd.Series(whole_months(start, mature), index=frame.index)
         log.add_mask((mature <= start).fillna(False).to_numpy(), column="term", values=raw_m,
                      rule="LoanMaturityDate must be after LoanStartDate")
-        out["term"] = term.astype("float64")
+        out["term"] = term
         cut = pd.Series(pd.Timestamp(cutoff), index=frame.index)
-        age = pd.Series(_months_between(start, cut), index=frame.index)
+        age = pd.Series(whole_months(start, cut), index=frame.index)
         log.add_mask((age < 0).to_numpy(), column="age", values=raw_s,
                      rule=f"LoanStartDate is after the cutoff date {cutoff.isoformat()}")
         out["age"] = age

@@ -8,11 +8,11 @@ are derived from an origination and a maturity date column and the cutoff date.
 :func:`engine.ingest._validate.validate_frame` like any other tape. :func:`suggest_mapping`
 proposes a mapping from a tape's header and a sample of its rows.
 
-Month counting (derived ``age`` and ``term``): whole calendar months from the earlier date to
-the later, floored as the loan-record mapping counts them (a month counts once its day of the
-month is reached), except that an end date on the last day of its month completes the month
-(origination 31 Jan, cutoff 30 Jun → 5 months). ``term`` is origination → maturity (the original
-term), ``age`` is origination → cutoff date; the remaining term is ``term - age``.
+Month counting (derived ``age`` and ``term``): the one rule of every date-deriving reader,
+:func:`engine.ingest._mappings.whole_months` (whole calendar months, floored; a month-end date
+completes the month: origination 31 Jan, cutoff 30 Jun → 5 months), the same as the
+loan-record layout. ``term`` is origination → maturity (the original term), ``age`` is
+origination → cutoff date; the remaining term is ``term - age``.
 """
 
 from __future__ import annotations
@@ -25,18 +25,26 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from engine.errors import InputError
 from engine.ingest.models import ASSET_COLUMNS, REQUIRED_COLUMNS, AssetClass, AssetStatus, RateType
 from engine.limits import MAX_COLUMN_NAME_CHARS, shorten
 
 from ._issues import IssueLog
-from ._mappings import Mapped, _months_between
+from ._mappings import Mapped, whole_months
 from ._validate import UNIT_COLUMNS
 
 __all__ = [
     "CATEGORY_CODES",
+    "CHECK",
     "DATE_FORMATS",
     "MAPPED_FORMAT",
     "MAX_VALUE_MAP",
@@ -65,8 +73,10 @@ CATEGORY_CODES: dict[str, tuple[str, ...]] = {
 #: Most source values one field's value map may list.
 MAX_VALUE_MAP = 500
 #: Date formats the suggestions try on a date column (strftime codes), in this order.
-DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y%m%d", "%d-%b-%Y",
-                                 "%b-%Y", "%Y-%m")
+DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y%m%d", "%Y%m",
+                                 "%d-%b-%Y", "%b-%Y", "%Y-%m")
+#: The format of an all-digit date column, by its number of digits.
+_DIGIT_FORMATS = {8: "%Y%m%d", 6: "%Y%m"}
 _NUMERIC_FIELDS = tuple(f for f, t in ASSET_COLUMNS.items() if t in ("float64", "int64"))
 _TEXT_FIELDS = tuple(f for f, t in ASSET_COLUMNS.items() if t == "string")
 
@@ -118,11 +128,38 @@ class DateDerivation(BaseModel):
     maturity: ColumnName | None = None
     format: Annotated[str, StringConstraints(min_length=2, max_length=40)] | None = None
 
-    @model_validator(mode="after")
-    def _format(self) -> "DateDerivation":
-        if self.format is not None and "%" not in self.format:
-            raise ValueError(f"date format {self.format!r} has no % code; use e.g. %Y-%m-%d")
-        return self
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_format(value)
+        return value
+
+
+_SAMPLE_DATE = dt.datetime(2018, 3, 1)
+
+
+def _check_format(fmt: str) -> None:
+    """Refuse a date format that cannot write and read back a sample date (1 March 2018) to
+    its year and month: an unknown or stray ``%`` code, or no year or month in it.
+
+    Raises
+    ------
+    ValueError
+        Naming the format and what is wrong (pydantic reports it as a validation error).
+    """
+    if "%" not in fmt:
+        raise ValueError(f"date format {fmt!r} has no % code; use e.g. %Y-%m-%d")
+    try:
+        sample = _SAMPLE_DATE.strftime(fmt)
+        back = pd.to_datetime(pd.Series([sample]), format=fmt, errors="coerce").iloc[0]
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"date format {fmt!r} is not a valid strftime format ({exc}); use "
+                         "codes such as %Y (2018), %m (03), %d (01), %b (Mar)") from None
+    if pd.isna(back) or (back.year, back.month) != (2018, 3):
+        raise ValueError(f"date format {fmt!r} cannot write and read back a date to its year "
+                         f"and month (1 March 2018 → {sample!r}); it needs a year (%Y) and a "
+                         "month (%m or %b)")
 
 
 class ColumnMapping(BaseModel):
@@ -216,31 +253,31 @@ class ColumnMapping(BaseModel):
 
 # --------------------------------------------------------------------------- applying
 
-def whole_months(start: pd.Series, end: pd.Series) -> np.ndarray:
-    """Whole calendar months from ``start`` to ``end``, with the end-of-month rule.
+def _cell_text(raw: pd.Series) -> pd.Series:
+    """A column as stripped text; a whole-number cell (a YYYYMM date or a status code 0/1/2
+    read as numbers, float when a cell is blank) is written without its ``.0`` (202303.0 →
+    ``202303``, 2.0 → ``2``)."""
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.astype("string")
+    if pd.api.types.is_numeric_dtype(raw):
+        num = pd.to_numeric(raw, errors="coerce").astype("float64")
+        whole = (num.notna() & np.isfinite(num) & (num % 1 == 0) & (num.abs() < 1e15))
+        text = num.astype("string")
+        return text.mask(whole, num.where(whole, 0).astype("int64").astype("string"))
 
-    Parameters
-    ----------
-    start, end : datetime64 Series of shape (n,)
+    def one(v):
+        if isinstance(v, float) and np.isfinite(v) and v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return v
 
-    Returns
-    -------
-    ndarray of shape (n,), float64
-        Months, floored (a month counts once its day of the month is reached: 15 Jan → 14 Mar
-        is 1), except that an ``end`` on the last day of its month completes the month
-        (31 Jan → 28 Feb is 1). NaN where a date is missing. Negative when ``end`` is earlier.
-    """
-    months = _months_between(start, end)
-    eom = (end.dt.is_month_end & (end.dt.day < start.dt.day)).to_numpy(dtype=bool, na_value=False)
-    return months + eom
+    return raw.map(one).astype("string").str.strip()
 
 
 def _dates(raw: pd.Series, fmt: str | None) -> pd.Series:
     """A date column parsed by ``fmt`` (ISO 8601 when None); unparseable cells become NaT."""
     if pd.api.types.is_datetime64_any_dtype(raw):
         return pd.to_datetime(raw)
-    text = raw.astype("string").str.strip()
-    return pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce")
+    return pd.to_datetime(_cell_text(raw), format=fmt or "ISO8601", errors="coerce")
 
 
 def _resolve(frame: pd.DataFrame) -> dict[str, str]:
@@ -255,8 +292,11 @@ def _resolve(frame: pd.DataFrame) -> dict[str, str]:
 
 def _value_map(raw: pd.Series, *, field: str, table: MappingABC[str, str],
                log: IssueLog) -> pd.Series:
-    """Source values → StressLab codes; a value neither in ``table`` nor a code is logged."""
-    text = raw.astype("string").str.strip()
+    """Source values → StressLab codes; a value neither in ``table`` nor a code is logged.
+
+    Values are compared as text, a whole number without ``.0`` (a numeric code 2, read as 2.0
+    when the column has a blank, is ``2``)."""
+    text = _cell_text(raw)
     codes = CATEGORY_CODES[field]
     mapped = text.map(dict(table)).astype("string")
     passthrough = text.where(text.isin(codes))
@@ -268,6 +308,33 @@ def _value_map(raw: pd.Series, *, field: str, table: MappingABC[str, str],
                       f"(mapped: {shorten(listed, 200)}); add it, mapped to one of "
                       f"{', '.join(codes)}")
     return out
+
+
+#: Starts every warning the mapping editor shows as a warning, not a note.
+CHECK = "Check: "
+
+
+def _check_percent(num: pd.Series, *, field: str, log: IssueLog, warnings: list[str]) -> None:
+    """A column declared percent whose non-zero values all lie in [-1, 1] looks decimal.
+
+    Dividing it by 100 would change every figure a hundredfold, so for ``rate``,
+    ``prepayment_speed``, ``recovery_rate`` and ``loss_severity`` it is a whole-column issue
+    (the tape is refused) naming the values' range and the rule. An annual CDR below 1 % for
+    every loan is plausible (a prime book), so for ``default_probability`` it is a warning.
+    """
+    nonzero = num[num.notna() & (num != 0)]
+    if nonzero.empty or float(nonzero.abs().max()) > 1.0:
+        return
+    low, high = float(nonzero.min()), float(nonzero.max())
+    span = f"{low:g} to {high:g}"
+    said = (f"declared percent, but every non-zero value is between {low:g} and {high:g}: "
+            "these look like decimals, and percent divides every value by 100")
+    if field == "default_probability":
+        warnings.append(f"{CHECK}{field} {said}; if they are decimals set the unit to decimal.")
+        return
+    log.add(None, column=field, value=span,
+            rule=f"{said}; set the unit of {field} to decimal (a rate in percent is above 1 "
+                 "for some loan)")
 
 
 def apply_mapping(frame: pd.DataFrame, *, mapping: ColumnMapping,
@@ -330,6 +397,7 @@ def apply_mapping(frame: pd.DataFrame, *, mapping: ColumnMapping,
             num = pd.to_numeric(raw, errors="coerce").astype("float64")
             log.add_mask((num.isna() & raw.notna()).to_numpy(), column=field, values=raw,
                          rule="must be a number")
+            _check_percent(num, field=field, log=log, warnings=warnings)
             out[field] = num / 100.0
             warnings.append(f"{field} from {raw.name!r} in percent, divided by 100.")
         else:
@@ -467,10 +535,19 @@ def _date_format(values: pd.Series) -> str | None:
     """The first of :data:`DATE_FORMATS` that parses 95 % of ``values`` (None if none does)."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return "%Y-%m-%d"
-    text = values.dropna().astype("string").str.strip()
+    text = _cell_text(values.dropna())
     if text.empty:
         return None
-    if pd.api.types.is_numeric_dtype(values) and not text.str.fullmatch(r"\d{8}").all():
+    if text.str.fullmatch(r"\d+").all():
+        # digits only (often read as numbers): YYYYMMDD or YYYYMM by length, recent years only
+        lengths = set(text.str.len())
+        fmt = _DIGIT_FORMATS.get(lengths.pop()) if len(lengths) == 1 else None
+        if fmt is None:
+            return None
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        ok = parsed.notna().mean() >= 0.95 and parsed.dt.year.dropna().between(1950, 2100).all()
+        return fmt if ok else None
+    if pd.api.types.is_numeric_dtype(values):
         return None
     for fmt in DATE_FORMATS:
         parsed = pd.to_datetime(text, format=fmt, errors="coerce")
@@ -586,7 +663,8 @@ def suggest_codes(field: str, values: list[str]) -> dict[str, str | None]:
 
 def distinct_values(frame: pd.DataFrame, *, columns: list[str],
                     limit: int = 50) -> dict[str, list[str]]:
-    """The distinct values (stripped text) of some columns, most frequent first.
+    """The distinct values (stripped text, whole numbers without ``.0``: as a value map
+    compares them) of some columns, most frequent first.
 
     Returns
     -------
@@ -595,7 +673,7 @@ def distinct_values(frame: pd.DataFrame, *, columns: list[str],
     """
     out = {}
     for c in columns:
-        counts = frame[c].astype("string").str.strip().value_counts()
+        counts = _cell_text(frame[c]).value_counts()
         out[c] = [str(v) for v in counts.index[:limit]]
     return out
 

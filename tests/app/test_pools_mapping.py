@@ -135,9 +135,90 @@ def test_a_saved_mapping_is_reused_and_bad_rows_are_quarantined(store):
     assert "2 bad rows were quarantined" in reader_text(at.success)
     pools = list_pools(store=Store(store))
     assert pools.set_index("pool_id").loc["bad", "n_quarantined"] == 2
-    assert quarantined_rows("bad", store=Store(store))["source_row"].tolist() == [3, 7]
+    assert quarantined_rows("bad", store=Store(store))["stresslab_source_row"].tolist() == [3, 7]
     # the stored pool says so and offers the rows
     at.selectbox(key="pools_selected").set_value("bad").run()
     assert "2 rows of this pool's tape were quarantined" in reader_text(at.markdown)
     assert any(getattr(e, "key", None) == "pools_quarantine_download"
                for e in at.get("download_button"))
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def _with_cutoff(at: AppTest) -> AppTest:
+    at.date_input(key="pools_cutoff").set_value(dt.date(2018, 6, 30)).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_bad_date_format_is_a_message_not_a_traceback(store):
+    at = _with_cutoff(_upload(_pools(), _tape(20)))
+    at.text_input(key="pools_map_datefmt").input("%m/%d/%").run()
+    assert not at.exception, at.exception
+    (issues,) = [d.value for d in at.dataframe if "rule" in d.value.columns]
+    assert issues["field"].tolist() == ["dates.format"]
+    assert "is not a valid strftime format" in issues["rule"].iloc[0]
+    assert "The mapping is not complete yet" in reader_text(at.markdown)
+    assert not any(b.key == "pools_save" for b in at.button)
+
+
+def test_a_saved_mappings_column_the_tape_lacks_stays_and_blocks_the_import(store):
+    import json
+
+    from engine.credit.workflow import load_mapping, parse_mapping, save_mapping
+
+    body = json.loads((EXAMPLE / "servicer_mapping.json").read_text())
+    body["fields"]["default_probability"] = {"column": "PD_ANNUAL"}
+    save_mapping(parse_mapping(json.dumps(body)), store=Store(store))
+    at = _with_cutoff(_upload(_pools(), _tape(20)))
+    at.selectbox(key="pools_map_saved").set_value("Servicer tape example").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="pools_map_src_default_probability").value == "PD_ANNUAL"
+    assert "names columns this tape does not have: PD_ANNUAL" in reader_text(at.error)
+    assert _metrics(at)["Valid rows"] == "0"              # as the command refuses it
+    assert not any(b.key == "pools_save" for b in at.button)
+    at.button(key="pools_map_save").click().run()        # saving keeps the column, unchanged
+    saved = load_mapping("Servicer tape example", store=Store(store))
+    assert saved.fields["default_probability"].column == "PD_ANNUAL"
+    # picking "not in the tape" for it clears the message and makes the tape importable
+    at.selectbox(key="pools_map_src_default_probability").set_value(
+        "(not in the tape)").run()
+    assert "does not have" not in reader_text(at.error)
+    assert _metrics(at)["Valid rows"] == "20"
+
+
+def test_numeric_status_codes_can_be_value_mapped(store):
+    frame = pd.read_csv(EXAMPLE / "servicer_tape.csv", dtype=str).head(20)
+    frame["DLQ_STATUS"] = ["0"] * 15 + ["1", "2", "3", "0", "0"]
+    content = frame.drop(columns=["LOAN_STAT"]).to_csv(index=False).encode()
+    at = _with_cutoff(_upload(_pools(), content))
+    at.selectbox(key="pools_map_src_status").set_value("DLQ_STATUS").run()
+    (table,) = [d.value for d in at.dataframe if "source value" in d.value.columns
+                and set(d.value["source value"]) == {"0", "1", "2", "3"}]
+    assert table["source value"].tolist() == ["0", "1", "2", "3"]     # most frequent first
+
+
+def test_a_re_imported_pool_offers_its_new_quarantined_rows(store):
+    from engine.credit.workflow import ImportPoolRequest, delete_pool, import_pool, parse_mapping
+
+    mapping = parse_mapping((EXAMPLE / "servicer_mapping.json").read_bytes())
+
+    def imported(bad_row: int) -> None:
+        import_pool(ImportPoolRequest(content=_tape(10, bad_rows=(bad_row,)), filename="q.csv",
+                                      mapping=mapping, cutoff_date=dt.date(2018, 6, 30),
+                                      bad_rows="quarantine"), store=Store(store))
+
+    def download_url(at: AppTest) -> str:
+        (button,) = [e for e in at.get("download_button")
+                     if e.proto.id.endswith("pools_quarantine_download")]
+        return button.proto.url   # names the content: another CSV gets another url
+
+    imported(3)
+    at = _pools()
+    at.selectbox(key="pools_selected").set_value("q").run()
+    first = download_url(at)
+    delete_pool("q", store=Store(store))
+    imported(5)                      # the same count (1), another row
+    at.run()
+    assert not at.exception, at.exception
+    assert download_url(at) != first

@@ -24,7 +24,7 @@ import pytest
 import engine.credit.workflow as wf
 from engine.cli import main
 from engine.credit.workflow import ImportPoolRequest, StressRunRequest
-from engine.errors import NotFoundError, ValidationError
+from engine.errors import InputError, NotFoundError, ValidationError
 from engine.ingest import LC_STATUS, PoolData
 from engine.store import Store
 
@@ -150,12 +150,13 @@ def test_quarantined_rows_are_stored_with_the_pool_counted_and_downloadable(tmp_
     assert wf.list_pools(store=store)["n_quarantined"].tolist() == [2]
     assert wf.pool_summary("bad", store=store)["n_quarantined"] == 2
     rows = wf.quarantined_rows("bad", store=store)
-    assert rows["source_row"].tolist() == [3, 6]
-    assert list(rows.columns[:4]) == ["source_row", "issues", "LOAN_NO", "PROD_CD"]  # tape order
+    assert rows["stresslab_source_row"].tolist() == [3, 6]
+    assert list(rows.columns[:4]) == ["stresslab_source_row", "stresslab_issues", "LOAN_NO",
+                                      "PROD_CD"]  # then the tape's columns in the tape's order
     assert rows["LOAN_NO"].tolist() == ["SV100003", "SV100006"]
-    assert "LOAN_STAT: value not in the mapping's value map" in rows["issues"][0]
+    assert "LOAN_STAT: value not in the mapping's value map" in rows["stresslab_issues"][0]
     csv = pd.read_csv(pd.io.common.BytesIO(wf.quarantine_csv("bad", store=store)))
-    assert csv["source_row"].tolist() == [3, 6]
+    assert csv["stresslab_source_row"].tolist() == [3, 6]
     wf.delete_pool("bad", store=store)
     with store.read() as con:
         assert con.execute("SELECT count(*) FROM quarantined_rows").fetchone()[0] == 0
@@ -204,7 +205,7 @@ def test_the_command_imports_with_a_mapping_file_and_writes_the_quarantine(tmp_p
     assert "quarantined 2 bad rows" in capsys.readouterr().out
     out_csv = tmp_path / "q.csv"
     assert main(["pools", "quarantine", "bad", "--out", str(out_csv)]) == 0
-    assert pd.read_csv(out_csv)["source_row"].tolist() == [3, 6]
+    assert pd.read_csv(out_csv)["stresslab_source_row"].tolist() == [3, 6]
     exported = tmp_path / "m.json"
     assert main(["pools", "mappings", "export", "Servicer tape example", "--out",
                  str(exported)]) == 0
@@ -213,3 +214,99 @@ def test_the_command_imports_with_a_mapping_file_and_writes_the_quarantine(tmp_p
     capsys.readouterr()
     assert main(["pools", "mappings", "list"]) == 0
     assert "no saved column mappings" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def test_safe_csv_escapes_formula_like_column_names():
+    from engine.export import read_csv, to_safe_csv
+
+    frame = pd.DataFrame({"=HYPERLINK(\"http://x\")": ["a"], "@SUM": [1.0], "-x": [2],
+                          "plain": ["=1+1"], 2018: ["b"]})
+    data = to_safe_csv(frame)
+    header = data.decode().splitlines()[0]
+    assert header == '"\'=HYPERLINK(""http://x"")",\'@SUM,\'-x,plain,2018'
+    back = read_csv(data)
+    assert back["plain"].tolist() == ["'=1+1"] and back["'@SUM"].tolist() == [1.0]
+
+
+def _hostile_tape(tmp_path: Path) -> Path:
+    frame = pd.read_csv(TAPE, dtype=str).head(10)
+    frame = frame.rename(columns={"BORR_STATE": "=HYPERLINK(\"http://evil\",\"x\")"})
+    frame.loc[2, "LOAN_STAT"] = "=cmd|' /C calc'!A0"        # row 3: not in the value map
+    frame.loc[5, "CURR_UPB"] = "-5"                          # row 6: negative balance
+    frame.loc[5, "PYMT_AMT"] = "@SUM(1+1)"
+    frame["issues"], frame["source_row"] = "tape note", "42"  # the tape's own columns
+    path = tmp_path / "hostile.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_the_quarantine_csv_is_formula_safe_and_keeps_the_tapes_columns(tmp_path, store,
+                                                                          monkeypatch):
+    wf.import_pool(ImportPoolRequest(path=_hostile_tape(tmp_path), mapping=_mapping(),
+                                     cutoff_date=CUTOFF, bad_rows="quarantine"), store=store)
+    data = wf.quarantine_csv("hostile", store=store)
+    text = data.decode()
+    header, first, second = text.splitlines()
+    assert header.endswith(',"\'=HYPERLINK(""http://evil"",""x"")",issues,source_row')
+    assert header.startswith("stresslab_source_row,stresslab_issues,LOAN_NO,")
+    back = pd.read_csv(pd.io.common.BytesIO(data), dtype=str)
+    assert back["LOAN_STAT"].tolist() == ["'=cmd|' /C calc'!A0", "CUR"]
+    assert back["PYMT_AMT"].tolist() == ["71.4", "'@SUM(1+1)"]
+    assert back["CURR_UPB"].tolist() == ["1824.63", "-5.0"]    # numbers stay numbers…
+    assert back["ORIG_AMT"].tolist() == ["2000", "5000"]         # …whole ones without .0
+    assert back["issues"].tolist() == ["tape note"] * 2         # the tape's own columns kept
+    assert back["source_row"].tolist() == ["42", "42"]
+    assert back["stresslab_source_row"].tolist() == ["3", "6"]
+    # the command writes the same bytes
+    monkeypatch.setenv("STRESSLAB_DB", str(tmp_path / "map.duckdb"))
+    out = tmp_path / "q.csv"
+    assert main(["pools", "quarantine", "hostile", "--out", str(out)]) == 0
+    assert out.read_bytes() == data
+
+
+def test_importing_the_same_loans_again_reports_the_stored_quarantine(tmp_path, store):
+    first = wf.import_pool(ImportPoolRequest(path=_bad_tape(tmp_path), mapping=_mapping(),
+                                             cutoff_date=CUTOFF, bad_rows="quarantine"),
+                           store=store)
+    assert (first.created, first.n_quarantined) == (True, 2)
+    frame = pd.read_csv(tmp_path / "bad.csv", dtype=str)
+    extra = frame.iloc[[0]].assign(LOAN_NO="NEW", LOAN_STAT="ZZZ")   # one more bad row
+    again = tmp_path / "again" / "bad.csv"
+    again.parent.mkdir()
+    pd.concat([frame, extra], ignore_index=True).to_csv(again, index=False)
+    second = wf.import_pool(ImportPoolRequest(path=again, mapping=_mapping(),
+                                              cutoff_date=CUTOFF, bad_rows="quarantine"),
+                            store=store)
+    assert second.created is False
+    assert second.n_quarantined == 2 == wf.pool_summary("bad", store=store)["n_quarantined"]
+    (said,) = [w for w in second.warnings if "nothing was written" in w]
+    assert "keeps its 2 quarantined rows (this tape has 3)" in said
+    assert not any("3 of 11 rows broke a rule" in w for w in second.warnings)
+
+
+def test_a_mapping_file_over_1_mb_is_refused_before_it_is_parsed(tmp_path, monkeypatch, capsys):
+    body = json.loads(MAPPING.read_text())
+    body["description"] = "x" * 1_000_001       # not even valid (over 1,000 characters)
+    with pytest.raises(InputError, match="a column mapping is at most 1,000,000 bytes"):
+        wf.parse_mapping(json.dumps(body), name="big.json")
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(body))
+    monkeypatch.setenv("STRESSLAB_DB", str(tmp_path / "cli.duckdb"))
+    assert main(["pools", "mappings", "import", str(path)]) == 2
+    assert "at most 1,000,000 bytes" in capsys.readouterr().err
+
+
+def test_column_values_lists_numeric_codes_too():
+    frame = pd.read_csv(TAPE, dtype=str).head(6)
+    frame["DLQ_STATUS"] = ["0", "0", "1", "", "3", "0"]   # a blank: read as float 0.0, 1.0 …
+    content = frame.to_csv(index=False).encode()
+    assert wf.column_values(content, filename="t.csv", column="DLQ_STATUS") == ["0", "1", "3"]
+    body = _mapping().model_dump(mode="json")
+    body["fields"]["status"] = {"column": "DLQ_STATUS"}
+    body["values"]["status"] = {"0": "performing", "1": "delinquent", "3": "default"}
+    pv = wf.preview_mapping(content, filename="t.csv", mapping=wf.parse_mapping(json.dumps(body)),
+                            cutoff_date=CUTOFF)
+    assert pv.frame["status"].tolist()[:3] == ["performing", "performing", "delinquent"]
+    assert pv.frame["status"].tolist()[4] == "default"

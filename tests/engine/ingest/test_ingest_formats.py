@@ -110,8 +110,10 @@ def test_loan_record_mapping():
     assert f["asset_id"].tolist() == ["L1", "L2", "L3"]
     assert f["asset_class"].tolist() == ["residential_mortgage", "auto_loan", "consumer_loan"]
     assert f["term"].tolist() == [360, 60, 24]
-    # Whole months from start to 2024-06-30: 2020-01-15 → 53; 2023-03-01 → 15; 2024-01-31 → 4.
-    assert f["age"].tolist() == [53, 15, 4]
+    # Whole months from start to 2024-06-30 (engine.ingest._mappings.whole_months, the one
+    # month rule of every reader): 2020-01-15 → 53 (4 years and 5 months, 30 ≥ 15);
+    # 2023-03-01 → 15; 2024-01-31 → 5 (June has no 31st: its last day completes the month).
+    assert f["age"].tolist() == [53, 15, 5]
     assert f["status"].tolist() == ["performing", "performing", "paid_off"]
     assert f["original_balance"].tolist() == [100000.0, 20000.0, 5000.0]
     assert f["default_probability"].iloc[:2].tolist() == [0.01, 0.04]

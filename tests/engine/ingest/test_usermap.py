@@ -283,3 +283,88 @@ def test_value_codes_are_suggested_for_common_servicer_codes():
         "PERS": "consumer_loan", "SBA 7A": "sme_loan", "auto loan": "auto_loan", "XYZ": None}
     assert suggest_codes("rate_type", ["FXD", "ARM", "Fixed"]) == {
         "FXD": "fixed", "ARM": "floating", "Fixed": "fixed"}
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def test_a_percent_rate_column_holding_decimals_is_refused_with_its_range():
+    # 0.125 and 0.0725 declared percent would become 0.00125 and 0.000725: every figure / 100
+    with pytest.raises(ValidationError) as err:
+        _read(_tape(NOTE_RT_PCT=[0.125, 0.0725, 0.0]))
+    (issue,) = err.value.issues
+    assert (issue.row, issue.column, issue.value) == (None, "NOTE_RT_PCT", "0.0725 to 0.125")
+    assert "declared percent, but every non-zero value is between 0.0725 and 0.125" in issue.rule
+    assert "set the unit of rate to decimal" in issue.rule
+    # a whole-column problem: quarantining cannot import it either
+    with pytest.raises(ValidationError, match="declared percent"):
+        _read(_tape(NOTE_RT_PCT=[0.125, 0.0725, 0.2]), bad_rows="quarantine")
+
+
+def test_a_percent_cdr_column_under_one_percent_is_read_with_a_warning():
+    body = _mapping().model_dump(mode="json")
+    body["fields"]["default_probability"] = {"column": "CDR_PCT"}
+    body["units"]["default_probability"] = "percent"
+    pool = _read(_tape(CDR_PCT=[0.5, 0.25, 0.8]), ColumnMapping.model_validate(body))
+    assert pool.frame["default_probability"].tolist() == [0.005, 0.0025, 0.008]
+    (said,) = [w for w in pool.warnings if w.startswith("Check: ")]
+    assert "default_probability declared percent" in said and "0.25 and 0.8" in said
+
+
+LOAN_RECORD = pd.DataFrame({
+    "LoanId": ["L1", "L2", "L3"], "LoanAmount": [10_000.0] * 3, "InterestRate": [0.08] * 3,
+    "LoanStartDate": ["2018-01-31", "2018-01-15", "2018-01-20"],
+    "LoanMaturityDate": ["2021-01-31", "2021-01-14", "2021-01-05"],
+    "LoanType": ["personal"] * 3, "RepaymentSchedule": ["monthly"] * 3,
+    "CurrentBalance": [9_000.0] * 3})
+
+
+def test_the_loan_record_layout_and_a_mapping_count_months_alike():
+    content = LOAN_RECORD.to_csv(index=False).encode()
+    layout = read_pool(content, filename="lr.csv", cutoff_date=CUTOFF)
+    mapping = ColumnMapping.model_validate({
+        "name": "lr", "fields": {"asset_id": {"column": "LoanId"},
+                                 "asset_class": {"constant": "consumer_loan"},
+                                 "balance": {"column": "CurrentBalance"},
+                                 "rate": {"column": "InterestRate"},
+                                 "original_balance": {"column": "LoanAmount"}},
+        "units": {"rate": "decimal"},
+        "dates": {"origination": "LoanStartDate", "maturity": "LoanMaturityDate"}})
+    mapped = read_pool(content, filename="lr.csv", cutoff_date=CUTOFF, mapping=mapping)
+    # term: 31 Jan 2018 → 31 Jan 2021 36; 15 Jan → 14 Jan 2021 35 (the 15th not reached);
+    # 20 Jan → 5 Jan 2021 35. age to 30 Jun 2018: 31 Jan → 5 (a month end completes the
+    # month), 15 Jan → 5, 20 Jan → 5.
+    for pool in (layout, mapped):
+        assert pool.frame["term"].tolist() == [36, 35, 35]
+        assert pool.frame["age"].tolist() == [5, 5, 5]
+
+
+@pytest.mark.parametrize(("fmt", "words"), [
+    ("%Y-%m-%", "is not a valid strftime format"),     # a stray %
+    ("%Q/%Y", "is not a valid strftime format"),       # no such code
+    ("%d %H:%M", "needs a year (%Y) and a month"),     # no year, no month
+])
+def test_a_date_format_that_cannot_read_a_date_is_a_validation_error(fmt, words):
+    body = _mapping().model_dump(mode="json")
+    body["dates"]["format"] = fmt
+    with pytest.raises(PydanticValidationError) as err:
+        ColumnMapping.model_validate(body)
+    assert words in str(err.value) and "dates.format" in str(err.value).replace("\n", ".")
+
+
+def test_yyyymm_dates_read_as_numbers_are_parsed_and_suggested():
+    # a blank maturity makes pandas read the column as float (202303.0)
+    content = _tape(ORIG_DT=[201801, 201801, 201803], MATURITY_DT=[202101.0, None, 202103.0])
+    frame = pd.read_csv(pd.io.common.BytesIO(content))
+    assert frame["MATURITY_DT"].dtype == "float64"
+    body = _mapping().model_dump(mode="json")
+    body["dates"]["format"] = "%Y%m"
+    pv = preview_pool(content, filename="t.csv", mapping=ColumnMapping.model_validate(body),
+                      cutoff_date=CUTOFF)
+    assert [(i.row, i.column, i.rule) for i in pv.issues] == [
+        (2, "MATURITY_DT", "maturity date missing")]
+    # 1 Jan 2018 → 1 Jan 2021 36 months; age 1 Jan → 30 Jun 5, 1 Mar → 30 Jun 3
+    assert pv.frame["term"].tolist()[::2] == [36, 36]
+    assert pv.frame["age"].tolist() == [5, 5, 3]
+    s = suggest_mapping(frame)
+    assert (s.kinds["ORIG_DT"], s.kinds["MATURITY_DT"]) == ("date", "date")
+    assert (s.origination, s.maturity, s.date_format) == ("ORIG_DT", "MATURITY_DT", "%Y%m")
