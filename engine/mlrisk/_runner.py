@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -33,12 +34,22 @@ from engine.mlrisk._models import (
     METRIC_DIRECTIONS,
     REGRESSION_METRICS,
     Handbook,
+    Scenario,
     ValidationConfig,
 )
 from engine.mlrisk._stress import apply_stress, check_handbook, default_handbook, subgroup_mask
 from engine.mlrisk._training import load_skops_model, model_description, predict_scores, train_model
 
-__all__ = ["DegradationRow", "ValidationRun", "run_validation", "SUBGROUP_METRIC"]
+__all__ = [
+    "DegradationRow",
+    "EvaluationData",
+    "ScenarioMap",
+    "ValidationRun",
+    "evaluate_scenario",
+    "map_scenarios_locally",
+    "run_validation",
+    "SUBGROUP_METRIC",
+]
 
 #: The metric whose largest subgroup delta is bounded (unitless, higher is better).
 SUBGROUP_METRIC = {"classification": "AUC", "regression": "R2"}
@@ -91,6 +102,151 @@ class ValidationRun:
         return artifacts_zip(self.artifacts)
 
 
+@dataclass(frozen=True)
+class EvaluationData:
+    """What scoring one scenario needs besides the fitted model: the test split, the training
+    statistics the stresses use, the baseline scores and the metric settings.
+
+    It is picklable (plain data, no closures), so an executor can ship it to other processes
+    once and evaluate every scenario there.
+
+    Attributes
+    ----------
+    task : {"classification", "regression"}
+    positive_index : int
+        Column of ``predict_proba`` holding the positive class (1 for a regressor; unused).
+    X_test : DataFrame of shape (n_test, n_features)
+        Raw feature columns of the test split.
+    y_test : ndarray of shape (n_test,)
+        0/1 for a classifier, floats for a regressor.
+    groups_test : DataFrame of shape (n_test, n_subgroups)
+        The subgroup columns of the test rows.
+    slices : DataFrame of shape (n_test, n_slice_columns)
+        The test rows of the columns that SUBGROUP scenarios select on.
+    numeric_features : tuple of str
+    train_stats : dict
+        Per numeric feature, its training ``mean``, ``median``, ``std``, ``min``, ``max``.
+    base_scores : ndarray of shape (n_test,)
+        Unstressed scores (probability of the positive class, or predictions).
+    n_bins, strategy : int, str
+        ECE binning.
+    min_subgroup_rows : int
+        Fewest rows a subgroup (or a SUBGROUP slice) needs to be evaluated.
+    regression_bounds : (float, float, float) or None
+        Regressor only: the baseline predictions' minimum and maximum and the test target's
+        median, fixed by the baseline so every scenario is scored against the same ones.
+    """
+
+    task: str
+    positive_index: int
+    X_test: pd.DataFrame
+    y_test: np.ndarray
+    groups_test: pd.DataFrame
+    slices: pd.DataFrame
+    numeric_features: tuple[str, ...]
+    train_stats: dict[str, dict[str, float]]
+    base_scores: np.ndarray
+    n_bins: int
+    strategy: str
+    min_subgroup_rows: int
+    regression_bounds: tuple[float, float, float] | None = None
+
+
+#: ``scenario_map(evaluate_scenario, *, scenarios=..., model=..., data=...)`` -> one entry per
+#: scenario, in the order of ``scenarios``.
+ScenarioMap = Callable[..., list[dict]]
+
+
+def _metrics(y: np.ndarray, scores: np.ndarray, *, data: EvaluationData):
+    if data.task == "classification":
+        return classification_metrics(y, y_prob=scores, n_bins=data.n_bins, strategy=data.strategy)
+    low, high, median = data.regression_bounds
+    return regression_metrics(y, pred=scores, median=median, low=low, high=high, n_bins=data.n_bins,
+                              strategy=data.strategy)
+
+
+def _evaluate(y: np.ndarray, *, scores: np.ndarray, groups: pd.DataFrame, data: EvaluationData):
+    """Metrics, ECE, subgroup metrics and the largest subgroup delta of one set of scores."""
+    metrics, ece = _metrics(y, scores, data=data)
+    sub = subgroup_metrics(groups, metric_fn=lambda m: _metrics(y[m], scores[m], data=data)[0],
+                           min_rows=data.min_subgroup_rows, task=data.task, y_true=y) if len(groups.columns) else []
+    delta = largest_subgroup_delta(sub, overall=metrics, metric=SUBGROUP_METRIC[data.task])
+    return metrics, ece, sub, delta
+
+
+def evaluate_scenario(scenario: Scenario, *, model, data: EvaluationData) -> dict:
+    """Stress the test split with one scenario, score it with the model and measure it.
+
+    A pure function of its arguments: the randomness of a stress comes from
+    ``np.random.default_rng(scenario.seed)`` (:func:`apply_stress`), never from the order in
+    which scenarios run, so any executor gives the same entry.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        One scenario of the handbook (its feature or column already checked against the data).
+    model : estimator
+        The fitted scikit-learn pipeline (or the loaded skops model).
+    data : EvaluationData
+
+    Returns
+    -------
+    dict
+        The scenario's entry in robustness_results.json: scenario_id, stress_type,
+        severity_level, parameters, seed, evaluated, reason, n_rows, metrics, ece, stress_detail,
+        drift, subgroups, largest_subgroup_delta, distributions (unrounded).
+    """
+    sc = scenario
+    entry = {"scenario_id": sc.scenario_id, "stress_type": sc.stress_type, "severity_level": sc.severity_level,
+             "parameters": sc.parameters, "seed": sc.seed, "evaluated": True, "reason": None,
+             "n_rows": int(len(data.y_test)), "metrics": None, "ece": None, "stress_detail": None,
+             "drift": None, "subgroups": [], "largest_subgroup_delta": None, "distributions": {}}
+    if sc.stress_type == "SUBGROUP":
+        col = sc.parameters["column"]
+        mask = subgroup_mask(data.slices[col], sc.parameters["value"])
+        n = int(mask.sum())
+        entry["n_rows"] = n
+        entry["stress_detail"] = {"slice": f"{col} == {sc.parameters['value']!r}", "rows_in_slice": n}
+        if n < data.min_subgroup_rows:
+            entry["evaluated"] = False
+            entry["reason"] = (f"subgroup {col} == {sc.parameters['value']!r} has {n} test rows, fewer than "
+                               f"the minimum {data.min_subgroup_rows}")
+        else:
+            m, ece, sub, delta = _evaluate(data.y_test[mask], scores=data.base_scores[mask],
+                                           groups=data.groups_test[mask].reset_index(drop=True), data=data)
+            entry.update(metrics=m, ece=ece.as_dict(), subgroups=sub, largest_subgroup_delta=delta)
+        for f in data.numeric_features:
+            before = data.X_test[f].to_numpy(dtype=float)
+            entry["distributions"][f] = histogram_pair(before, after=before[mask])
+    else:
+        f = sc.parameters["feature"]
+        before = data.X_test[f].to_numpy(dtype=float)
+        after, detail = apply_stress(before, scenario=sc, stats=data.train_stats[f])
+        Xs = data.X_test.copy()
+        Xs[f] = after
+        scores = predict_scores(model, X=Xs, task=data.task, positive_index=data.positive_index)
+        m, ece, sub, delta = _evaluate(data.y_test, scores=scores, groups=data.groups_test, data=data)
+        entry.update(metrics=m, ece=ece.as_dict(), subgroups=sub, largest_subgroup_delta=delta,
+                     stress_detail=detail, drift={"feature": f, **drift(before, after)})
+        for g in data.numeric_features:
+            b = data.X_test[g].to_numpy(dtype=float)
+            entry["distributions"][g] = histogram_pair(b, after=after if g == f else b)
+    return entry
+
+
+def map_scenarios_locally(fn: Callable[..., dict], *, scenarios: Sequence[Scenario], model,
+                          data: EvaluationData) -> list[dict]:
+    """The local executor: ``fn(scenario, model=model, data=data)`` for each scenario, in order,
+    in this process.
+
+    Returns
+    -------
+    list of dict
+        One entry per scenario, in the order of ``scenarios``.
+    """
+    return [fn(sc, model=model, data=data) for sc in scenarios]
+
+
 def _positive_index(model, positive, *, trained: bool) -> int:
     if trained:
         return 1
@@ -115,6 +271,7 @@ def run_validation(
     user: str = "unknown",
     run_id: str | None = None,
     generated_at: str | None = None,
+    scenario_map: ScenarioMap | None = None,
 ) -> ValidationRun:
     """Run the whole validation on a table.
 
@@ -134,6 +291,11 @@ def run_validation(
         Default a new UUID and the current UTC time; they appear only in the manifest and in the
         "Run" lines of validation_decision.md, so the other artifacts are byte-identical for the
         same inputs and seeds.
+    scenario_map : callable, optional
+        Runs :func:`evaluate_scenario` over the handbook's scenarios and returns their entries in
+        the handbook's order (see :data:`ScenarioMap`); default :func:`map_scenarios_locally`, one
+        after the other in this process. :func:`engine.mlrisk._dask.dask_scenario_map` runs them
+        as Dask tasks; the artifacts are the same bytes either way.
 
     Raises
     ------
@@ -166,66 +328,24 @@ def run_validation(
     pos = _positive_index(model, data.positive_class, trained=trained) if task == "classification" else 1
     base_scores = predict_scores(model, X=data.X_test, task=task, positive_index=pos)
     bins, strategy = config.ece_bins, config.ece_strategy
-    if task == "classification":
-        def compute(y, s):
-            return classification_metrics(y, y_prob=s, n_bins=bins, strategy=strategy)
-        metric_names = CLASSIFICATION_METRICS
-    else:
-        low, high, median = float(base_scores.min()), float(base_scores.max()), float(np.median(data.y_test))
-
-        def compute(y, s):
-            return regression_metrics(y, pred=s, median=median, low=low, high=high, n_bins=bins, strategy=strategy)
-        metric_names = REGRESSION_METRICS
+    metric_names = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
     sub_metric = SUBGROUP_METRIC[task]
-
-    def _evaluate(y, scores, groups):
-        metrics, ece = compute(y, scores)
-        sub = subgroup_metrics(groups, metric_fn=lambda m: compute(y[m], scores[m])[0],
-                               min_rows=config.min_subgroup_rows, task=task, y_true=y) if len(groups.columns) else []
-        delta = largest_subgroup_delta(sub, overall=metrics, metric=sub_metric)
-        return metrics, ece, sub, delta
-
-    base_metrics, base_ece, base_sub, base_delta = _evaluate(data.y_test, base_scores, data.groups_test)
+    slice_columns = sorted({sc.parameters["column"] for sc in handbook.scenarios if sc.stress_type == "SUBGROUP"})
+    evaluation = EvaluationData(
+        task=task, positive_index=pos, X_test=data.X_test, y_test=data.y_test, groups_test=data.groups_test,
+        slices=frame[slice_columns].iloc[data.test_index].reset_index(drop=True),
+        numeric_features=tuple(data.numeric_features), train_stats=data.train_stats, base_scores=base_scores,
+        n_bins=bins, strategy=strategy, min_subgroup_rows=config.min_subgroup_rows,
+        regression_bounds=None if task == "classification" else (
+            float(base_scores.min()), float(base_scores.max()), float(np.median(data.y_test))))
+    base_metrics, base_ece, base_sub, base_delta = _evaluate(data.y_test, scores=base_scores,
+                                                             groups=data.groups_test, data=evaluation)
     timings["baseline"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    stats = data.train_stats
-    scenario_results = []
-    for sc in handbook.scenarios:
-        entry = {"scenario_id": sc.scenario_id, "stress_type": sc.stress_type, "severity_level": sc.severity_level,
-                 "parameters": sc.parameters, "seed": sc.seed, "evaluated": True, "reason": None,
-                 "n_rows": int(len(data.y_test)), "metrics": None, "ece": None, "stress_detail": None,
-                 "drift": None, "subgroups": [], "largest_subgroup_delta": None, "distributions": {}}
-        if sc.stress_type == "SUBGROUP":
-            col = sc.parameters["column"]
-            mask = subgroup_mask(frame[col].iloc[data.test_index].reset_index(drop=True), sc.parameters["value"])
-            n = int(mask.sum())
-            entry["n_rows"] = n
-            entry["stress_detail"] = {"slice": f"{col} == {sc.parameters['value']!r}", "rows_in_slice": n}
-            if n < config.min_subgroup_rows:
-                entry["evaluated"] = False
-                entry["reason"] = f"subgroup {col} == {sc.parameters['value']!r} has {n} test rows, fewer than the minimum {config.min_subgroup_rows}"
-            else:
-                m, ece, sub, delta = _evaluate(data.y_test[mask], base_scores[mask],
-                                              data.groups_test[mask].reset_index(drop=True))
-                entry.update(metrics=m, ece=ece.as_dict(), subgroups=sub, largest_subgroup_delta=delta)
-            for f in data.numeric_features:
-                before = data.X_test[f].to_numpy(dtype=float)
-                entry["distributions"][f] = histogram_pair(before, after=before[mask])
-        else:
-            f = sc.parameters["feature"]
-            before = data.X_test[f].to_numpy(dtype=float)
-            after, detail = apply_stress(before, scenario=sc, stats=stats[f])
-            Xs = data.X_test.copy()
-            Xs[f] = after
-            scores = predict_scores(model, X=Xs, task=task, positive_index=pos)
-            m, ece, sub, delta = _evaluate(data.y_test, scores, data.groups_test)
-            entry.update(metrics=m, ece=ece.as_dict(), subgroups=sub, largest_subgroup_delta=delta,
-                         stress_detail=detail, drift={"feature": f, **drift(before, after)})
-            for g in data.numeric_features:
-                b = data.X_test[g].to_numpy(dtype=float)
-                entry["distributions"][g] = histogram_pair(b, after=after if g == f else b)
-        scenario_results.append(entry)
+    run_scenarios = scenario_map or map_scenarios_locally
+    scenario_results = run_scenarios(evaluate_scenario, scenarios=list(handbook.scenarios), model=model,
+                                     data=evaluation)
     timings["scenarios"] = time.perf_counter() - t
 
     th = config.thresholds

@@ -32,6 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the artifacts (created)")
     v.add_argument("--user", default=None, help="validator recorded in the manifest (default: login name)")
     v.add_argument("--no-store", action="store_true", help="do not record the run in the store")
+    v.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="evaluate the handbook's scenarios in this process (local, the default) or as Dask "
+                        "tasks, the model and test data sent to the workers once (dask; needs "
+                        "pip install 'stresslab[dask]'); the artifacts are the same bytes")
+    where = v.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="with --executor dask: a running Dask scheduler to connect to")
+    where.add_argument("--local-workers", type=int, metavar="N",
+                       help="with --executor dask: start a LocalCluster of N worker processes for the run "
+                            "(default with neither option: one per CPU core)")
     v.set_defaults(func=_validate)
 
     m = sub.add_parser(
@@ -60,7 +70,9 @@ def _validate(args: argparse.Namespace) -> int:
         raise InputError(f"config file {str(args.config)!r} not found")
     config = parse_config(args.config.read_bytes(), subject=f"config {args.config.name}")
     request = ValidateRequest.build(config=config, base_dir=args.config.resolve().parent,
-                                    user=args.user or _login(), record=not args.no_store, source="cli")
+                                    user=args.user or _login(), record=not args.no_store, source="cli",
+                                    executor=args.executor, scheduler=args.scheduler,
+                                    local_workers=args.local_workers)
     done = validate(request)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -79,6 +91,7 @@ def _validate(args: argparse.Namespace) -> int:
     failing = done.results["decision"]["failing_scenarios"]
     print(f"run {done.run_id}: decision {done.decision}; {len(failing)} failing scenario(s)"
           f"{': ' + ', '.join(failing) if failing else ''}; {done.timings['total']:.1f} s"
+          f"{' (scenarios on Dask)' if args.executor == 'dask' else ''}"
           f"{'' if done.recorded else ' (not stored)'}")
     print(f"wrote {len(done.artifacts)} files to {args.out}; "
           + (f"the manifest is signed with key {done.key_id}" if done.key_id else

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.audit import manifest as _manifest
 from engine.audit.keys import SigningKey, keys_dir, load_signing_key, resolve_verify_key
@@ -112,6 +112,9 @@ __all__ = [
 ]
 
 Source = Literal["cli", "app", "api"]
+Executor = Literal["local", "dask"]
+#: A Dask scheduler's address: tcp:// or tls://, a host name, IPv4 or [IPv6] address, and a port.
+SCHEDULER_PATTERN = r"^(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$"
 
 
 # --------------------------------------------------------------------------- request
@@ -146,6 +149,16 @@ class ValidateRequest(Request):
         Store the run (``runs`` kind ``mlrisk`` and the ``ml_*`` tables).
     source : {"cli", "app", "api"}
         The front end that made the request.
+    executor : {"local", "dask"}
+        Where the handbook's scenarios are evaluated: one after the other in this process
+        (default), or as Dask tasks (:mod:`engine.mlrisk._dask`: the model and the test data
+        scattered once, one task per scenario). The artifacts and their hashes are the same.
+    scheduler : str, optional
+        Dask only: a running scheduler's address, ``tcp://HOST:PORT`` (or ``tls://``).
+    local_workers : int, optional
+        Dask only: worker processes (1 to 64, one thread each) of a LocalCluster started for
+        the run and shut down afterwards. Neither this nor ``scheduler``: a LocalCluster with one
+        worker per CPU core.
 
     Notes
     -----
@@ -167,6 +180,19 @@ class ValidateRequest(Request):
     user: str = Field(default="unknown", min_length=1)
     record: bool = True
     source: Source = "api"
+    executor: Executor = "local"
+    scheduler: str | None = Field(default=None, pattern=SCHEDULER_PATTERN, max_length=300)
+    local_workers: int | None = Field(default=None, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _executor_settings(self) -> "ValidateRequest":
+        if self.executor == "local" and (self.scheduler is not None or self.local_workers is not None):
+            raise ValueError("scheduler and local_workers apply to the dask executor only; "
+                             "set executor to dask or leave them out")
+        if self.scheduler is not None and self.local_workers is not None:
+            raise ValueError("give either scheduler (a running Dask cluster) or local_workers "
+                             "(a LocalCluster for this run), not both")
+        return self
 
 
 # --------------------------------------------------------------------------- results
@@ -192,7 +218,8 @@ class ValidationRecorded:
         The key that signed the manifest; None when no signing key exists (unsigned).
     timings : dict of str to float
         Seconds per stage: load, prepare, train, baseline, scenarios, artifacts, total
-        (validation), store.
+        (validation), store; with the dask executor also cluster (connecting to the scheduler,
+        or starting the LocalCluster, and checking its workers) and cluster_close.
     """
 
     run_id: str
@@ -472,7 +499,9 @@ def validate(request: ValidateRequest, *, store: Store | None = None, run_id: st
     ------
     InputError, ValidationError
         A missing or unreadable file, bad data, columns, handbook or model, or bytes whose
-        SHA-256 differs from the request's; raised before the store is opened, so nothing is
+        SHA-256 differs from the request's; with the dask executor, Dask not installed
+        (``pip install 'stresslab[dask]'``), a scheduler that does not answer or has no worker, or
+        workers on another StressLab version. Raised before the store is opened, so nothing is
         stored.
     StoreError
         If the store cannot be written (StoreBusyError when it stayed busy).
@@ -500,10 +529,25 @@ def _validate_loaded(request: ValidateRequest, *, inputs: _Inputs, key: SigningK
 
     run_id = run_id or new_run_id("mlrisk")
     generated_at = generated_at or started.replace(microsecond=0, tzinfo=UTC).isoformat()
-    run = run_validation(inputs.config, frame=inputs.frame, data_name=inputs.data_name,
-                         data_bytes=inputs.data_bytes, handbook=inputs.handbook, model_bytes=inputs.model_bytes,
-                         model_name=inputs.model_name, user=request.user, run_id=run_id,
-                         generated_at=generated_at)
+    executor_timings: dict[str, float] = {}
+
+    def run_with(scenario_map=None):
+        return run_validation(inputs.config, frame=inputs.frame, data_name=inputs.data_name,
+                              data_bytes=inputs.data_bytes, handbook=inputs.handbook,
+                              model_bytes=inputs.model_bytes, model_name=inputs.model_name, user=request.user,
+                              run_id=run_id, generated_at=generated_at, scenario_map=scenario_map)
+
+    if request.executor == "dask":
+        from engine.mlrisk._dask import DaskScenarioMap, dask_client
+
+        t = time.perf_counter()
+        with dask_client(scheduler=request.scheduler, local_workers=request.local_workers) as client:
+            executor_timings["cluster"] = time.perf_counter() - t
+            run = run_with(DaskScenarioMap(client))
+            t = time.perf_counter()
+        executor_timings["cluster_close"] = time.perf_counter() - t
+    else:
+        run = run_with()
     if key is not None:
         name = _manifest.MANIFEST_NAME
         sig = _manifest.signature_file(key, name=name, content=run.artifacts[name])
@@ -512,7 +556,7 @@ def _validate_loaded(request: ValidateRequest, *, inputs: _Inputs, key: SigningK
         "data_content": None, "data_sha256": _manifest.sha256_hex(inputs.data_bytes), "model_content": None,
         "model_sha256": None if inputs.model_bytes is None else _manifest.sha256_hex(inputs.model_bytes)})
     summary = _summary(run.decision, run.results["decision"]["failing_scenarios"])
-    timings = {"load": load_time, **run.timings}
+    timings = {"load": load_time, **executor_timings, **run.timings}
     if request.record:
         finished = utc_now()
         t = time.perf_counter()
