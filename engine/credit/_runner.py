@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -66,17 +67,21 @@ from engine.ingest import read_pool as read_tape
 
 __all__ = [
     "CHUNK_SIZE",
+    "ChunkExecutor",
+    "ChunkPlan",
     "ChunkProgress",
     "PreparedRun",
     "Progress",
     "ScenarioDiscount",
     "chunk_bounds",
+    "chunk_plan",
     "discount_yield",
     "scenario_discount",
     "valuation_facts",
     "execute_run",
     "packaged_delinquent_cdr",
     "prepare_run",
+    "project_chunk",
     "resolve_scenarios",
     "roll_forward",
     "run_stress_test",
@@ -689,6 +694,120 @@ class _ScenarioAccumulator:
         return total, loans
 
 
+@dataclass(frozen=True, eq=False)
+class ChunkPlan:
+    """What projecting one scenario over a chunk of loans needs, and nothing of the pool.
+
+    Small (a few kB): a distributed executor sends it to its workers with each task.
+
+    Attributes
+    ----------
+    factors : MarketFactors
+        The scenario's market factors.
+    discount : ndarray of shape (max(n_periods, full_n_periods),)
+        The scenario's discount factors (:func:`scenario_discount`).
+    horizon, n_periods : int
+        Months projected and rows of the pool table.
+    full_horizon, full_n_periods : int
+        The same for the full run-off (used when ``run_off``).
+    run_off : bool
+        Also project to full run-off and stack its table under the horizon's.
+    loan_level : bool
+        Keep one row per loan.
+    """
+
+    factors: MarketFactors
+    discount: np.ndarray
+    horizon: int
+    n_periods: int
+    full_horizon: int
+    full_n_periods: int
+    run_off: bool
+    loan_level: bool
+
+
+def chunk_plan(prepared: "PreparedRun", key: str) -> ChunkPlan:
+    """The :class:`ChunkPlan` of scenario ``key`` of a prepared run."""
+    return ChunkPlan(factors=prepared.scenarios[key].market_factors,
+                     discount=prepared.discounts[key].factors, horizon=prepared.horizon,
+                     n_periods=prepared.n_periods, full_horizon=prepared.full_horizon,
+                     full_n_periods=prepared.full_n_periods, run_off=prepared.run_off,
+                     loan_level=prepared.loan_level)
+
+
+def project_chunk(chunk: LoanArrays, *, plan: ChunkPlan) -> tuple[np.ndarray, np.ndarray | None]:
+    """Project one chunk of loans under one scenario: the one chunk computation of every executor.
+
+    Parameters
+    ----------
+    chunk : LoanArrays
+        The chunk's loans, in the run's order.
+    plan : ChunkPlan
+
+    Returns
+    -------
+    part : ndarray of shape (n_periods [+ full_n_periods], len(POOL_FIELDS))
+        The chunk's pool table (currency units), the full run-off's stacked under it when
+        ``plan.run_off``.
+    loans_out : ndarray of shape (n_assets, len(LOAN_FIELDS)) or None
+        Loan rows when ``plan.loan_level`` (with ``run_off``, the NPV is the full run-off's).
+    """
+    disc = plan.discount
+    part, loans_out = project(chunk, factors=plan.factors, discount=disc[:plan.n_periods],
+                              horizon=plan.horizon, n_periods=plan.n_periods,
+                              loan_level=plan.loan_level)
+    if plan.run_off:  # the scenario's own run-off beyond the horizon
+        full, full_loans = project(chunk, factors=plan.factors,
+                                   discount=disc[:plan.full_n_periods],
+                                   horizon=plan.full_horizon, n_periods=plan.full_n_periods,
+                                   loan_level=plan.loan_level)
+        part = np.vstack([part, full])
+        if loans_out is not None:
+            loans_out[:, LOAN_FIELDS.index("npv")] = full_loans[:, 0]
+    return part, loans_out
+
+
+class ChunkExecutor(Protocol):
+    """Computes a run's chunks somewhere else than the local thread pool."""
+
+    def run(self, prepared: "PreparedRun", *, plans: dict[str, ChunkPlan],
+            chunks: list[tuple[int, int]], sink: "_Sink",
+            cancel: threading.Event | None) -> None:
+        """Project every chunk (``chunks``, :func:`chunk_bounds`) of ``prepared.loans`` under
+        every scenario of ``plans`` (key → plan, the scenarios not served from the cache) with
+        :func:`project_chunk`, and hand each chunk to ``sink`` (:meth:`_Sink.add` or
+        :meth:`_Sink.fail`, exactly once per scenario and chunk) before returning. When
+        ``cancel`` is set, the chunks not yet handed over fail with "cancelled by the user"."""
+
+
+class _Sink:
+    """Where an executor hands each (scenario, chunk) back to :func:`execute_run` (thread-safe).
+
+    The chunk's table goes to the scenario's :class:`_ScenarioAccumulator` under its index; the
+    chunk progress callback fires, and the scenario is finished (valued, the progress callback
+    called) when its last chunk is in.
+    """
+
+    def __init__(self, pending: dict[str, "_ScenarioAccumulator"],
+                 settle: Callable[[str, int, bool], None]) -> None:
+        self._pending = pending
+        self._settle = settle
+
+    def start(self, key: str) -> None:
+        """Start scenario ``key``'s clock (its first chunk was sent)."""
+        self._pending[key].start()
+
+    def add(self, key: str, chunk_index: int, *, part: np.ndarray,
+            loans_out: np.ndarray | None) -> None:
+        """Chunk ``chunk_index`` of scenario ``key`` is projected (:func:`project_chunk`)."""
+        self._settle(key, chunk_index,
+                     self._pending[key].add_part(chunk_index, part, loans_out))
+
+    def fail(self, key: str, chunk_index: int, message: str) -> None:
+        """Chunk ``chunk_index`` of scenario ``key`` failed (or was cancelled): ``message``."""
+        self._settle(key, chunk_index, self._pending[key].fail(chunk_index, message))
+
+
 def execute_run(
     prepared: PreparedRun,
     *,
@@ -696,6 +815,7 @@ def execute_run(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     chunk_progress: ChunkProgress | None = None,
+    executor: ChunkExecutor | None = None,
 ) -> StressTestResult:
     """Compute a prepared stress test and compare each scenario with the base case.
 
@@ -714,6 +834,11 @@ def execute_run(
         Called as ``chunk_progress(key, n_done, n_total)`` when a chunk of :data:`CHUNK_SIZE`
         loans of scenario ``key`` is projected, from the worker thread that did it; ``n_total``
         counts the chunks of every scenario not served from the cache.
+    executor : ChunkExecutor, optional
+        Computes the chunks elsewhere (e.g. :class:`engine.credit._dask.DaskExecutor`) with
+        :func:`project_chunk` and hands each chunk's table back through a :class:`_Sink`; the
+        tables are summed in chunk order here as for the local threads, so results are the
+        same bit for bit. Default: the local thread pool (``request.max_workers``).
 
     Returns
     -------
@@ -780,6 +905,15 @@ def execute_run(
         if progress:
             progress(k, res, done, n_total)
 
+    def settle(k: str, ci: int, last: bool) -> None:
+        if chunk_progress:
+            with lock:
+                n_chunks_done[0] += 1
+                done = n_chunks_done[0]
+            chunk_progress(k, done, len(jobs))
+        if last:
+            finish(k)
+
     def task(k: str, ci: int) -> None:
         acc = pending[k]
         acc.start()
@@ -789,39 +923,22 @@ def execute_run(
             if acc.failed:  # another chunk failed: the scenario is lost, skip the work
                 last = acc.fail(ci, "skipped after an earlier failure")
             else:
-                sc = scenarios[k]
                 a, b = chunks[ci]
-                disc = prepared.discounts[k].factors
-                chunk = loans.take(a, b)
-                part, loans_out = project(chunk, factors=sc.market_factors,
-                                          discount=disc[:prepared.n_periods],
-                                          horizon=prepared.horizon,
-                                          n_periods=prepared.n_periods, loan_level=loan_level)
-                if prepared.run_off:  # the scenario's own run-off beyond the horizon
-                    full, full_loans = project(chunk, factors=sc.market_factors,
-                                               discount=disc[:prepared.full_n_periods],
-                                               horizon=prepared.full_horizon,
-                                               n_periods=prepared.full_n_periods,
-                                               loan_level=loan_level)
-                    part = np.vstack([part, full])
-                    if loans_out is not None:
-                        loans_out[:, LOAN_FIELDS.index("npv")] = full_loans[:, 0]
+                part, loans_out = project_chunk(loans.take(a, b), plan=plans[k])
                 last = acc.add_part(ci, part, loans_out)
         except InterruptedError as exc:
             last = acc.fail(ci, str(exc))
         except Exception as exc:  # noqa: BLE001 - a failing scenario must not stop the others
             last = acc.fail(ci, f"{type(exc).__name__}: {exc}")
-        if chunk_progress:
-            with lock:
-                n_chunks_done[0] += 1
-                done = n_chunks_done[0]
-            chunk_progress(k, done, len(jobs))
-        if last:
-            finish(k)
+        settle(k, ci, last)
 
     jobs = [(k, ci) for k in pending for ci in range(len(chunks))]
     n_chunks_done = [0]
-    if workers > 1 and len(jobs) > 1:
+    plans = {k: chunk_plan(prepared, k) for k in pending}
+    if executor is not None and jobs:
+        executor.run(prepared, plans=plans, chunks=chunks,
+                     sink=_Sink(pending, settle), cancel=cancel)
+    elif workers > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stress") as ex:
             for f in [ex.submit(task, k, ci) for k, ci in jobs]:
                 f.result()

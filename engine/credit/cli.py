@@ -52,6 +52,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     qua.add_argument("pool", help="a stored pool id")
     qua.add_argument("--out", type=Path, required=True, metavar="F.csv")
     qua.set_defaults(func=_pools_quarantine)
+    exp = psub.add_parser(
+        "export", help="write a stored pool as Parquet partitions for --executor dask",
+        description="Write the pool's loan arrays, in the order a run projects them, as "
+                    "Parquet partitions of whole 50,000-loan chunks plus manifest.json, into a "
+                    "directory every Dask worker can read (local, NFS, or an fsspec URL such "
+                    "as s3://bucket/dir with s3fs installed). `stresslab stress POOL --executor "
+                    "dask --partition-dir DIR` then reads them.")
+    exp.add_argument("pool", help="a stored pool id")
+    exp.add_argument("--parquet", required=True, metavar="DIR",
+                     help="a new or empty directory (or fsspec URL)")
+    exp.add_argument("--partitions", type=int, required=True, metavar="N",
+                     help="partitions to write (at most one per 50,000-loan chunk)")
+    exp.add_argument("--loan-level", action="store_true",
+                     help="partitions for loan-level runs (the pool's own order)")
+    exp.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    exp.set_defaults(func=_pools_export)
     maps = psub.add_parser("mappings", help="saved column mappings: list, export, import, delete")
     msub = maps.add_subparsers(dest="mappings_command", metavar="ACTION", required=True)
     ml = msub.add_parser("list", help="list saved column mappings")
@@ -133,6 +149,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--loan-level", type=Path, metavar="OUT.parquet",
                     help="write one row per loan and scenario (NPV, losses, default probability)")
     st.add_argument("--workers", type=int, help="parallel workers (default: CPU count)")
+    st.add_argument("--executor", choices=("local", "dask"), default="local",
+                    help="local (default): threads of this process; dask: tasks on a Dask "
+                         "cluster, same results bit for bit (needs pip install "
+                         "'stresslab[dask]')")
+    where = st.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="with --executor dask: connect to this running scheduler")
+    where.add_argument("--local-workers", type=int, metavar="N",
+                       help="with --executor dask: start a LocalCluster of N worker processes "
+                            "for the run (default: the CPU count)")
+    st.add_argument("--partition-dir", metavar="DIR",
+                    help="with --executor dask: a directory every worker reads (local, NFS or "
+                         "an fsspec URL): partitions from `pools export`, or where the run "
+                         "writes its own (default: a local temporary directory)")
     st.add_argument("--json", action="store_true", help="print only the response JSON")
     st.add_argument("--no-cache", action="store_true", help="recompute every scenario")
     st.add_argument("--no-store", action="store_true", help="do not record the run in the store")
@@ -219,6 +249,20 @@ def _pools_quarantine(args: argparse.Namespace) -> int:
     args.out.write_bytes(quarantine_csv(args.pool))  # formula-safe, as the page downloads it
     print(f"wrote {quarantine_count(args.pool):,} quarantined rows of pool {args.pool!r} to "
           f"{str(args.out)}")
+    return 0
+
+
+def _pools_export(args: argparse.Namespace) -> int:
+    from engine.credit.workflow import export_pool_partitions
+
+    m = export_pool_partitions(args.pool, directory=args.parquet, n_partitions=args.partitions,
+                               loan_level=args.loan_level)
+    if args.json:
+        sys.stdout.write(m.to_json())
+    else:
+        print(f"wrote pool {args.pool!r} ({m.n_assets:,} loans, {m.order} order) as "
+              f"{len(m.partitions)} Parquet partitions of whole {m.chunk_size:,}-loan chunks "
+              f"to {m.directory} (manifest.json)")
     return 0
 
 
@@ -441,7 +485,9 @@ def _stress(args: argparse.Namespace) -> int:
         discounting=args.discounting, curve_date=args.curve_date, curve_spread=args.spread,
         residual_valuation=args.residual.replace("-", "_"),
         max_workers=args.workers, include_loan_level=args.loan_level is not None,
-        use_cache=not args.no_cache, record=not args.no_store, source="cli")
+        use_cache=not args.no_cache, record=not args.no_store, source="cli",
+        executor=args.executor, scheduler=args.scheduler, local_workers=args.local_workers,
+        partition_dir=args.partition_dir)
     run = run_stress(request)
     result = run.result
     if args.cashflows:

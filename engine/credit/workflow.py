@@ -77,6 +77,7 @@ __all__ = [
     "TAPE_FORMATS",
     "BREAKDOWN_COLUMNS",
     "ImportPoolRequest",
+    "export_pool_partitions",
     "PoolImported",
     "StressRunRequest",
     "StressRun",
@@ -376,6 +377,53 @@ def load_pool(pool_id: str, *, store: Store | None = None) -> PoolData:
     """
     with _store_or_default(store).read() as con:
         return _store.load_pool(con, pool_id)
+
+
+def export_pool_partitions(pool_id: str, *, directory: str | Path, n_partitions: int,
+                           loan_level: bool = False, store: Store | None = None):
+    """Write a stored pool's loan arrays as Parquet partitions for ``--executor dask`` runs.
+
+    The arrays are those a run of the pool at its cutoff date projects (the packaged CDR floor of
+    delinquent loans applied), in the run's order: sorted for the fast kernel, or the pool's own
+    order with ``loan_level``. Each partition holds whole chunks of
+    :data:`~engine.credit._runner.CHUNK_SIZE` loans; ``manifest.json`` records the pool's
+    content hash, so a run whose pool differs (another analysis date, assumption table or
+    order) refuses them (:mod:`engine.credit._partitions`).
+
+    Parameters
+    ----------
+    pool_id : str
+    directory : str or Path
+        A new or empty directory, local or an fsspec URL (``s3://bucket/dir``) the workers see.
+    n_partitions : int
+        Partitions wanted, >= 1 (at most one per chunk).
+    loan_level : bool
+        Partitions for loan-level runs (the pool's order).
+    store : Store, optional
+
+    Returns
+    -------
+    PartitionManifest
+
+    Raises
+    ------
+    NotFoundError
+        If no pool has this id.
+    InputError
+        If ``n_partitions < 1`` or the directory already holds partitions.
+    """
+    from engine.credit._cashflows import LoanArrays
+    from engine.credit._partitions import write_partitions
+    from engine.credit._runner import CHUNK_SIZE, packaged_delinquent_cdr
+
+    pool = load_pool(pool_id, store=store)
+    cdr = packaged_delinquent_cdr()
+    loans = LoanArrays.from_frame(pool.frame, delinquent_cdr=cdr)
+    if not loan_level:
+        loans = loans.sorted_for_projection()
+    return write_partitions(loans, directory=directory, n_partitions=n_partitions,
+                            chunk_size=CHUNK_SIZE, order="pool" if loan_level else "projection",
+                            pool_hash=pool.content_hash(), delinquent_cdr=cdr)
 
 
 def delete_pool(pool_id: str, *, store: Store | None = None) -> None:
@@ -936,6 +984,18 @@ class StressRunRequest(Request):
         Record the run in the store (False: ``--no-store``).
     source : {"cli", "app", "api"}
         The front end that asked.
+    executor : {"local", "dask"}
+        ``local`` (default): threads of this process. ``dask``: tasks on a Dask distributed
+        cluster (:mod:`engine.credit._dask`), same results bit for bit; needs the ``dask`` extra.
+    scheduler : str, optional
+        ``dask`` only: the address of a running scheduler, ``tcp://HOST:PORT`` (or ``tls://``).
+    local_workers : int, optional
+        ``dask`` only, without ``scheduler``: start a LocalCluster of this many worker
+        processes (1 … 64, one thread each) for the run; default the CPU count.
+    partition_dir : str, optional
+        ``dask`` only: a directory (local path, or fsspec URL such as ``s3://bucket/dir``) that
+        every worker reads: exported partitions (``stresslab pools export POOL --parquet DIR``)
+        or where the run writes its own. Default: a local temporary directory.
     """
 
     subject: ClassVar[str] = "stress run"
@@ -960,11 +1020,27 @@ class StressRunRequest(Request):
     generate_report: bool = True
     record: bool = True
     source: Literal["cli", "app", "api"] = "cli"
+    executor: Literal["local", "dask"] = "local"
+    scheduler: str | None = Field(default=None, pattern=r"^(tcp|tls)://[^\s/:]+:[0-9]{1,5}$")
+    local_workers: int | None = Field(default=None, ge=1, le=64)
+    partition_dir: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _one_pool(self) -> "StressRunRequest":
         if (self.pool_id is None) == (self.pool_file is None):
             raise ValueError("give exactly one of pool_id (a stored pool) or pool_file (a tape)")
+        return self
+
+    @model_validator(mode="after")
+    def _dask_options(self) -> "StressRunRequest":
+        given = [name for name in ("scheduler", "local_workers", "partition_dir")
+                 if getattr(self, name) is not None]
+        if self.executor != "dask" and given:
+            raise ValueError(f"{', '.join(given)} apply to the dask executor only: add "
+                             "executor='dask' (--executor dask)")
+        if self.scheduler is not None and self.local_workers is not None:
+            raise ValueError("give either a scheduler address (a running cluster) or a number "
+                             "of local workers (a LocalCluster for the run), not both")
         return self
 
 
@@ -1081,6 +1157,24 @@ def _refuse_shadowed(library: dict[str, Scenario]) -> None:
             f"{'them' if len(shadowed) > 1 else 'it'} on the Scenarios page and run again.")
 
 
+def _chunk_executor(request: StressRunRequest):
+    """The run's :class:`~engine.credit._runner.ChunkExecutor`: None (local threads) or a
+    :class:`~engine.credit._dask.DaskExecutor`.
+
+    Raises
+    ------
+    InputError
+        ``executor="dask"`` without the ``dask`` extra installed.
+    """
+    if request.executor != "dask":
+        return None
+    from engine.credit._dask import DaskExecutor, require_distributed
+
+    require_distributed()
+    return DaskExecutor(scheduler=request.scheduler, local_workers=request.local_workers,
+                        partition_dir=request.partition_dir)
+
+
 def run_stress(request: StressRunRequest, *, store: Store | None = None,
                progress: Progress | None = None,
                cancel: threading.Event | None = None,
@@ -1089,7 +1183,8 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
 
     1. Read session(s): the stored pool (or, with no session, the tape file), the scenario
        library and the cached results the run can use; then the store is released.
-    2. Compute every scenario (on worker threads).
+    2. Compute every scenario (on worker threads, or with ``executor="dask"`` as tasks on a Dask
+       cluster: :mod:`engine.credit._dask`).
     3. One write transaction: the run (status ``success``, ``partial`` or ``error``, a one-line
        summary, the request as its configuration), its results, cashflows, loan-level rows and
        new cache entries.
@@ -1127,6 +1222,7 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
     """
     store = _store_or_default(store)
     started = utc_now()
+    executor = _chunk_executor(request)  # a missing dask extra is refused before any work
     table = load_assumptions(request.assumptions_file) if request.assumptions_file else None
     pool: PoolData | None = None
     if request.pool_file is not None:
@@ -1177,7 +1273,7 @@ def run_stress(request: StressRunRequest, *, store: Store | None = None,
                     with store.read() as con:
                         cache.preload(_store.cache_entries(con, list(prepared.cache_keys.values())))
         result = execute_run(prepared, cache=cache, progress=progress, cancel=cancel,
-                             chunk_progress=chunk_progress)
+                             chunk_progress=chunk_progress, executor=executor)
         if not request.record:
             return StressRun(run_id=None, request=request, result=result)
         with store.write() as con, transaction(con):
