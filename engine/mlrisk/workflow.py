@@ -1043,7 +1043,9 @@ def start_validation_task(request: ValidateRequest, *, tasks: TaskRunner, user: 
     Raises
     ------
     ValidationError
-        A path outside the data root (one issue per field); ``record`` false.
+        A path outside the data root (one issue per field); ``record`` false; ``local_workers``
+        or ``scheduler`` given (over HTTP the Dask executor uses the server's
+        ``$STRESSLAB_DASK_SCHEDULER``, and is refused when that is not set).
     InputError
         A missing or unreadable file, bad data, handbook or model, a SHA-256 mismatch, an
         unusable signing key; nothing is queued or stored.
@@ -1056,6 +1058,23 @@ def start_validation_task(request: ValidateRequest, *, tasks: TaskRunner, user: 
                                      rule="a validation over the API is always recorded (its "
                                           "evidence is served from the store); leave it out")],
                               subject=ValidateRequest.subject)
+    if request.local_workers is not None or request.scheduler is not None:
+        # Over HTTP a body may not make the server start worker processes, nor connect it to
+        # an address of the caller's choosing; the server's own cluster is its configuration.
+        raise ValidationError([Issue(
+            row=None, column="local_workers" if request.local_workers is not None else "scheduler",
+            value=request.local_workers if request.local_workers is not None else request.scheduler,
+            where="field", rule="not accepted over the API: with executor 'dask' the server uses "
+                                "the cluster of $STRESSLAB_DASK_SCHEDULER")],
+            subject=ValidateRequest.subject)
+    if request.executor == "dask":
+        configured = os.environ.get("STRESSLAB_DASK_SCHEDULER")
+        if not configured:
+            raise ValidationError([Issue(
+                row=None, column="executor", value="dask", where="field",
+                rule="this server has no Dask cluster: set STRESSLAB_DASK_SCHEDULER=tcp://HOST:PORT "
+                     "where the server runs, or leave executor out")], subject=ValidateRequest.subject)
+        request = request.model_copy(update={"scheduler": configured})
     request = confine_paths(request, root=data_root if data_root is not None else api_data_root())
     request = request.asked_by(user).model_copy(update={"user": user, "source": "api"})
     t0 = time.perf_counter()

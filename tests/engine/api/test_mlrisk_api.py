@@ -376,3 +376,16 @@ def test_paths_inside_the_root_are_rewritten_relative_to_it(data_root: Path) -> 
     bare = wf.ValidateRequest(config=ValidationConfig(target="y"),
                               handbook=parse_handbook(HANDBOOK))
     assert wf.confine_paths(bare, root=data_root) is bare  # names no file: nothing to check
+
+
+@pytest.mark.parametrize(("extra", "column"), [
+    ({"executor": "dask", "local_workers": 64}, "local_workers"),
+    ({"executor": "dask", "scheduler": "tcp://10.0.0.1:8786"}, "scheduler"),
+    ({"executor": "dask"}, "executor"),  # the server has no STRESSLAB_DASK_SCHEDULER
+])
+def test_a_body_may_not_start_workers_or_pick_a_cluster(client: TestClient, auth, api_store: Store,
+                                                        monkeypatch, extra, column) -> None:
+    monkeypatch.delenv("STRESSLAB_DASK_SCHEDULER", raising=False)
+    issues = _refused(client, auth, {"config": CONFIG, **extra})
+    assert [i["column"] for i in issues] == [column]
+    assert _count(api_store, "api_tasks") == 0
