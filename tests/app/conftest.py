@@ -25,6 +25,19 @@ def cheap_argon2(monkeypatch):
     monkeypatch.setattr(_passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    """A fresh store per test (its path, also in ``$STRESSLAB_DB`` for the app); the app's
+    cached data are forgotten around it."""
+    import streamlit as st
+
+    path = tmp_path / "app.duckdb"
+    monkeypatch.setenv("STRESSLAB_DB", str(path))
+    st.cache_data.clear()
+    yield path
+    st.cache_data.clear()
+
+
 def reader_text(elements) -> str:
     """The elements' text as a reader sees it (Markdown's backslash escapes dropped)."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(str(e.value) for e in elements))

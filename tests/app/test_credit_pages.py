@@ -26,17 +26,6 @@ TAPE = ROOT / "data" / "lendingclub_2018q1" / "loans_full_schema.csv.gz"
 PAGES = ("pools", "scenarios", "stress_test")
 
 
-@pytest.fixture()
-def store(tmp_path, monkeypatch):
-    """A fresh store per test (its path); the app's cached data are forgotten around it."""
-    import streamlit as st
-
-    path = tmp_path / "app.duckdb"
-    monkeypatch.setenv("STRESSLAB_DB", str(path))
-    st.cache_data.clear()
-    yield path
-    st.cache_data.clear()
-
 
 def _store(path: Path):
     from engine.store import Store

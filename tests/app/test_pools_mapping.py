@@ -24,16 +24,6 @@ APP = str(ROOT / "dashboard" / "app.py")
 EXAMPLE = ROOT / "data" / "servicer_tape_example"
 
 
-@pytest.fixture()
-def store(tmp_path, monkeypatch):
-    import streamlit as st
-
-    path = tmp_path / "app.duckdb"
-    monkeypatch.setenv("STRESSLAB_DB", str(path))
-    st.cache_data.clear()
-    yield path
-    st.cache_data.clear()
-
 
 def _pools() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120).run()

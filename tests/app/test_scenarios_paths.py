@@ -12,23 +12,12 @@ import re
 import zipfile
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 FED_2026 = ROOT / "data" / "fed_supervisory_scenarios_2026_proposed"
 
-
-@pytest.fixture()
-def store(tmp_path, monkeypatch):
-    import streamlit as st
-
-    path = tmp_path / "app.duckdb"
-    monkeypatch.setenv("STRESSLAB_DB", str(path))
-    st.cache_data.clear()
-    yield path
-    st.cache_data.clear()
 
 
 def _scenarios_page() -> AppTest:

@@ -19,17 +19,6 @@ APP = str(ROOT / "dashboard" / "app.py")
 EMOJI = re.compile("[\u2600-\u27bf\U0001f300-\U0001faff\ufe0f]")
 
 
-@pytest.fixture()
-def store(tmp_path, monkeypatch):
-    """A fresh store per test (its path); the app's cached data are forgotten around it."""
-    import streamlit as st
-
-    path = tmp_path / "app.duckdb"
-    monkeypatch.setenv("STRESSLAB_DB", str(path))
-    st.cache_data.clear()
-    yield path
-    st.cache_data.clear()
-
 
 def _store(path: Path):
     from engine.store import Store
