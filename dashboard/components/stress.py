@@ -65,8 +65,10 @@ ROLL_FORWARD = (
     "The pool is as of its cutoff date. A later analysis date rolls it forward by the whole "
     "months between them: every performing or delinquent loan ages by those months and its "
     "balance becomes its expected run-off under the base assumptions (no scenario factors); "
-    "loans that mature before the date are removed; defaulted and paid-off loans are kept as "
-    "they are. A date before the cutoff is refused.")
+    "loans that mature before the date are removed; a loan in default keeps the calendar month "
+    "of its recovery and is removed once that month has passed; paid-off loans are kept as "
+    "they are. Recoveries of loans that default inside the rolled months are not modelled. A "
+    "date before the cutoff is refused.")
 
 #: The residual valuation convention (engine.credit._runner, ``residual_valuation``).
 RESIDUAL_CONVENTION = (

@@ -419,7 +419,8 @@ def fed_scenarios_from(translations: Mapping[str, FedTranslation], *,
             "most severe quarter for the whole projection.",
             market_factors=tr.market_factors, source="federal_reserve")
         path[f"{prefix}_{kind}_path"] = Scenario(
-            name=f"{tr.scenario} (path)", description=head + f" Path reading: {len(tr.quarters)} "
+            # the reading first: a table column cut at its width still tells peak from path
+            name=f"Path: {tr.scenario}", description=head + f" Path reading: {len(tr.quarters)} "
             f"quarters, each quarter's factors held for its three months, {tr.quarters[-1]}'s "
             "held after.",
             market_factors=MarketFactors(path=tr.path), source="federal_reserve")

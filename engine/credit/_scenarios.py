@@ -130,7 +130,7 @@ def _json_kind(value: Any) -> str:
 
 
 #: How a path's steps become months (the one rule; :func:`monthly_factors` applies it).
-PATH_RULE = ("Each step's value is held for its step_months months (a quarterly path holds "
+PATH_RULE = ("Each step's value is held for the months of its step (a quarterly path holds "
              "each quarter's value for its three months; no interpolation); after the last "
              "step the last value is held for the rest of the projection.")
 #: Most steps a factor's path may hold (600 months at one step a month).

@@ -147,7 +147,7 @@ def detect_format(columns: Iterable[str]) -> str:
         raise InputError(
             "Could not recognise the tape's format from its header. Known formats and their key "
             f"columns — {listing}. Rename the columns to one of these layouts, choose the format "
-            "explicitly, or map the columns with a column mapping (`--mapping` on the command "
+            "explicitly, or map the columns with a column mapping (--mapping on the command "
             "line, Map columns in the app)."
         )
     return winners[0]
