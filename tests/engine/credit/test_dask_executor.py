@@ -25,6 +25,7 @@ import pytest
 
 from engine.credit import AnalysisRequest, StressTestRequest
 from engine.credit._cashflows import LoanArrays
+from engine._dask import NO_DASHBOARD
 from engine.credit._dask import MISSING_EXTRA, DaskExecutor, require_distributed
 from engine.credit._partitions import (
     read_manifest, read_partition, partition_path, write_partitions,
@@ -49,7 +50,8 @@ VOLATILE = {"execution_time", "execution_time_total", "cache_hit"}
 def cluster():
     """A LocalCluster of 2 worker processes, one thread each, and a client of the test's own."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, scheduler_port=0) as c, \
+                                  host="127.0.0.1", dashboard_address=None, scheduler_port=0,
+                                  scheduler_kwargs=NO_DASHBOARD) as c, \
             distributed.Client(c, set_as_default=False) as client:
         yield c, client
 
