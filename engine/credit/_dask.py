@@ -164,9 +164,6 @@ class DaskExecutor:
     def __init__(self, *, scheduler: str | None = None, local_workers: int | None = None,
                  partition_dir: str | None = None, n_partitions: int | None = None,
                  retries: int = 2) -> None:
-        if scheduler is not None and local_workers is not None:
-            raise InputError("give either a scheduler address or a number of local workers, "
-                             "not both")
         self.scheduler = scheduler
         self.local_workers = local_workers
         self.partition_dir = partition_dir

@@ -12,10 +12,13 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.canonical import canonical_json
 from engine.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover - types only; pandas is imported by the workflows
+    import pandas as pd
 
 __all__ = ["register"]
 
@@ -230,17 +233,22 @@ def _pools_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pools_list(args: argparse.Namespace) -> int:
-    from engine.credit.workflow import list_pools
-
-    df = list_pools()
-    if args.json:
+def _print_listing(df: pd.DataFrame, *, as_json: bool, empty: str) -> int:
+    """A ``list`` command's output: JSON records, ``empty`` when there is nothing, or the table."""
+    if as_json:
         print(df.to_json(orient="records", date_format="iso", indent=2))
     elif df.empty:
-        print("no stored pools; `stresslab pools import FILE` adds one")
+        print(empty)
     else:
         print(df.to_string(index=False))
     return 0
+
+
+def _pools_list(args: argparse.Namespace) -> int:
+    from engine.credit.workflow import list_pools
+
+    return _print_listing(list_pools(), as_json=args.json,
+                          empty="no stored pools; `stresslab pools import FILE` adds one")
 
 
 def _pools_quarantine(args: argparse.Namespace) -> int:
@@ -269,14 +277,9 @@ def _pools_export(args: argparse.Namespace) -> int:
 def _mappings_list(args: argparse.Namespace) -> int:
     from engine.credit.workflow import list_mappings
 
-    df = list_mappings()
-    if args.json:
-        print(df.to_json(orient="records", date_format="iso", indent=2))
-    elif df.empty:
-        print("no saved column mappings; `stresslab pools mappings import FILE.json` adds one")
-    else:
-        print(df.to_string(index=False))
-    return 0
+    return _print_listing(list_mappings(), as_json=args.json,
+                          empty="no saved column mappings; `stresslab pools mappings import "
+                                "FILE.json` adds one")
 
 
 def _mappings_export(args: argparse.Namespace) -> int:

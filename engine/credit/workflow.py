@@ -63,7 +63,7 @@ from engine.ingest import distinct_values as _distinct_values
 from engine.ingest import suggest_mapping as _suggest_columns
 from engine.ingest import detect_format as _detect_columns
 from engine.ingest import read_pool as _read_tape
-from engine.requests import Request
+from engine.requests import ExecutorChoice, Request
 from engine.store import Store, transaction
 from engine.tasks.workflow import TaskReporter, TaskRunner, websocket_url
 
@@ -929,7 +929,7 @@ def import_fed_scenarios(source: Path | dict[str, bytes], *, name: str | None = 
 
 # --------------------------------------------------------------------------- stress runs
 
-class StressRunRequest(Request):
+class StressRunRequest(ExecutorChoice, Request):
     """The configuration of a credit stress run, as stored with it.
 
     Attributes
@@ -999,6 +999,7 @@ class StressRunRequest(Request):
     """
 
     subject: ClassVar[str] = "stress run"
+    dask_only: ClassVar[tuple[str, ...]] = ("partition_dir",)
 
     pool_id: str | None = Field(default=None, min_length=1)
     pool_file: Path | None = None
@@ -1020,9 +1021,6 @@ class StressRunRequest(Request):
     generate_report: bool = True
     record: bool = True
     source: Literal["cli", "app", "api"] = "cli"
-    executor: Literal["local", "dask"] = "local"
-    scheduler: str | None = Field(default=None, pattern=r"^(tcp|tls)://[^\s/:]+:[0-9]{1,5}$")
-    local_workers: int | None = Field(default=None, ge=1, le=64)
     partition_dir: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
@@ -1031,17 +1029,6 @@ class StressRunRequest(Request):
             raise ValueError("give exactly one of pool_id (a stored pool) or pool_file (a tape)")
         return self
 
-    @model_validator(mode="after")
-    def _dask_options(self) -> "StressRunRequest":
-        given = [name for name in ("scheduler", "local_workers", "partition_dir")
-                 if getattr(self, name) is not None]
-        if self.executor != "dask" and given:
-            raise ValueError(f"{', '.join(given)} apply to the dask executor only: add "
-                             "executor='dask' (--executor dask)")
-        if self.scheduler is not None and self.local_workers is not None:
-            raise ValueError("give either a scheduler address (a running cluster) or a number "
-                             "of local workers (a LocalCluster for the run), not both")
-        return self
 
 
 class StressRun(BaseModel):

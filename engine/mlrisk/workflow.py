@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.audit import manifest as _manifest
 from engine.audit.keys import SigningKey, keys_dir, load_signing_key, resolve_verify_key
@@ -71,7 +71,7 @@ from engine.mlrisk._data import (
 )
 from engine.mlrisk._models import Handbook, ValidationConfig, parse_handbook
 from engine.mlrisk._training import check_skops_archive
-from engine.requests import Request
+from engine.requests import ExecutorChoice, Request
 from engine.store import Store
 
 if TYPE_CHECKING:
@@ -112,14 +112,11 @@ __all__ = [
 ]
 
 Source = Literal["cli", "app", "api"]
-Executor = Literal["local", "dask"]
-#: A Dask scheduler's address: tcp:// or tls://, a host name, IPv4 or [IPv6] address, and a port.
-SCHEDULER_PATTERN = r"^(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$"
 
 
 # --------------------------------------------------------------------------- request
 
-class ValidateRequest(Request):
+class ValidateRequest(ExecutorChoice, Request):
     """One model validation: the configuration and where its data, model and handbook come from.
 
     Attributes
@@ -180,19 +177,6 @@ class ValidateRequest(Request):
     user: str = Field(default="unknown", min_length=1)
     record: bool = True
     source: Source = "api"
-    executor: Executor = "local"
-    scheduler: str | None = Field(default=None, pattern=SCHEDULER_PATTERN, max_length=300)
-    local_workers: int | None = Field(default=None, ge=1, le=64)
-
-    @model_validator(mode="after")
-    def _executor_settings(self) -> "ValidateRequest":
-        if self.executor == "local" and (self.scheduler is not None or self.local_workers is not None):
-            raise ValueError("scheduler and local_workers apply to the dask executor only; "
-                             "set executor to dask or leave them out")
-        if self.scheduler is not None and self.local_workers is not None:
-            raise ValueError("give either scheduler (a running Dask cluster) or local_workers "
-                             "(a LocalCluster for this run), not both")
-        return self
 
 
 # --------------------------------------------------------------------------- results

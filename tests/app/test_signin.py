@@ -29,15 +29,9 @@ APP = str(ROOT / "dashboard" / "app.py")
 
 
 @pytest.fixture()
-def db(tmp_path, monkeypatch, cheap_argon2):
-    """A fresh store per test."""
-    import streamlit as st
-
-    path = tmp_path / "app.duckdb"
-    monkeypatch.setenv("STRESSLAB_DB", str(path))
-    st.cache_data.clear()
-    yield path
-    st.cache_data.clear()
+def db(store, cheap_argon2):
+    """A fresh store per test (conftest's ``store``), users' passwords hashed cheaply."""
+    return store
 
 
 def _add(db: Path, name: str = "ana", role: str = "analyst") -> None:
